@@ -1,0 +1,1 @@
+//! Conntrack: placeholder while being written.

@@ -1,0 +1,142 @@
+//! Addresses, prefixes and protocols: the small value types every other module speaks.
+//!
+//! `Ipv4Net` is a CIDR prefix as kube-proxy and iptables print it (`10.244.0.0/16`, `/32` for a host).
+//! `Proto` is the transport protocol of a Service port or a packet, spelled as iptables spells it.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// An IPv4 prefix such as `10.244.0.0/16`.
+///
+/// The address is stored as written; `network()` gives the masked form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ipv4Net {
+    pub addr: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Ipv4Net {
+    /// A prefix; `None` when `prefix` is over 32.
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Net> {
+        (prefix <= 32).then_some(Ipv4Net { addr, prefix })
+    }
+
+    /// A single host, `/32`.
+    pub fn host(addr: Ipv4Addr) -> Ipv4Net {
+        Ipv4Net { addr, prefix: 32 }
+    }
+
+    pub fn mask(&self) -> u32 {
+        if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) }
+    }
+
+    pub fn network(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+    }
+
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (u32::from(ip) & self.mask()) == u32::from(self.network())
+    }
+
+    /// The number of addresses in the prefix, saturating at `u32::MAX`.
+    pub fn size(&self) -> u64 {
+        1u64 << (32 - u32::from(self.prefix))
+    }
+
+    /// The address at `offset` from the network address, if it is inside the prefix.
+    pub fn nth(&self, offset: u64) -> Option<Ipv4Addr> {
+        (offset < self.size()).then(|| Ipv4Addr::from(u32::from(self.network()) + offset as u32))
+    }
+}
+
+impl fmt::Display for Ipv4Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Ipv4Net {
+    type Err = String;
+
+    /// Parses `a.b.c.d/n`, or a bare address as `/32`.
+    fn from_str(text: &str) -> Result<Ipv4Net, String> {
+        let (addr, prefix) = match text.split_once('/') {
+            Some((addr, prefix)) => {
+                let prefix: u8 = prefix
+                    .parse()
+                    .map_err(|_| format!("`{text}` is not a CIDR: the prefix length must be a number from 0 to 32"))?;
+                (addr, prefix)
+            }
+            None => (text, 32),
+        };
+        let addr: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IPv4 CIDR such as 10.96.0.0/12"))?;
+        Ipv4Net::new(addr, prefix)
+            .ok_or_else(|| format!("`{text}` is not a CIDR: the prefix length must be a number from 0 to 32"))
+    }
+}
+
+/// A transport protocol, as a Service port or an iptables `-p` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proto {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Proto {
+    /// The lowercase name iptables, kube-proxy's chain hashing and conntrack use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
+        }
+    }
+
+    /// The IP protocol number (RFC 790 / IANA).
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+            Proto::Sctp => 132,
+        }
+    }
+
+    /// Parses a Kubernetes spelling (`TCP`) or an iptables one (`tcp`).
+    pub fn parse(text: &str) -> Option<Proto> {
+        match text.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Proto::Tcp),
+            "udp" => Some(Proto::Udp),
+            "sctp" => Some(Proto::Sctp),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_parse_contains_and_nth() {
+        let net: Ipv4Net = "10.244.1.0/24".parse().unwrap();
+        assert!(net.contains("10.244.1.200".parse().unwrap()));
+        assert!(!net.contains("10.244.2.1".parse().unwrap()));
+        assert_eq!(net.nth(5), Some("10.244.1.5".parse().unwrap()));
+        assert_eq!(net.nth(256), None);
+        assert_eq!(net.to_string(), "10.244.1.0/24");
+        assert_eq!("10.1.2.3".parse::<Ipv4Net>().unwrap().to_string(), "10.1.2.3/32");
+        assert!("10.0.0.0/33".parse::<Ipv4Net>().is_err());
+        assert!("ten/8".parse::<Ipv4Net>().is_err());
+        assert_eq!("0.0.0.0/0".parse::<Ipv4Net>().unwrap().mask(), 0);
+    }
+}

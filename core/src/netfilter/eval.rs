@@ -1,0 +1,1 @@
+//! Evaluating rules against a packet. Placeholder while being written.

@@ -1,0 +1,310 @@
+//! Netfilter as data: tables, chains and rules with typed matches and targets.
+//!
+//! kube-proxy's output is built as a `Ruleset`; `render` prints it exactly as `iptables-save` does
+//! and `eval` walks a packet through the very same rules. Nothing here knows about Kubernetes.
+//!
+//! A `Rule` keeps the fields iptables itself keeps: the fixed IPv4 header matches (`-s`, `-d`,
+//! `-i`, `-o`, `-p`), then the `-m` match modules in the order they were given, then one target.
+//! That is also the order `iptables-save` prints them in (iptables/iptables.c, `print_firewall` /
+//! nft-shared.c `save_rule`), whatever order the rule was written in.
+
+pub mod eval;
+pub mod render;
+
+use std::net::Ipv4Addr;
+
+use crate::net::{Ipv4Net, Proto};
+
+/// A whole netfilter state: the tables `iptables-save` prints, in its order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Ruleset {
+    pub tables: Vec<Table>,
+}
+
+impl Ruleset {
+    pub fn table(&self, name: TableName) -> Option<&Table> {
+        self.tables.iter().find(|table| table.name == name)
+    }
+
+    pub fn table_mut(&mut self, name: TableName) -> &mut Table {
+        if let Some(index) = self.tables.iter().position(|table| table.name == name) {
+            return &mut self.tables[index];
+        }
+        self.tables.push(Table::new(name));
+        self.tables.last_mut().expect("a table was just pushed")
+    }
+
+    /// The number of rules over all tables and chains.
+    pub fn rule_count(&self) -> usize {
+        self.tables.iter().flat_map(|table| &table.chains).map(|chain| chain.rules.len()).sum()
+    }
+}
+
+/// An iptables table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TableName {
+    Raw,
+    Mangle,
+    Nat,
+    Filter,
+}
+
+impl TableName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableName::Raw => "raw",
+            TableName::Mangle => "mangle",
+            TableName::Nat => "nat",
+            TableName::Filter => "filter",
+        }
+    }
+
+    /// The built-in chains of the table, in the order iptables lists them.
+    pub fn builtin_chains(self) -> &'static [&'static str] {
+        match self {
+            TableName::Raw => &["PREROUTING", "OUTPUT"],
+            TableName::Mangle => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+            TableName::Nat => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            TableName::Filter => &["INPUT", "FORWARD", "OUTPUT"],
+        }
+    }
+}
+
+/// A table: its built-in chains first, then user chains in creation order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub name: TableName,
+    pub chains: Vec<Chain>,
+}
+
+impl Table {
+    /// A table holding its built-in chains, empty, with policy ACCEPT.
+    pub fn new(name: TableName) -> Table {
+        let chains = name
+            .builtin_chains()
+            .iter()
+            .map(|chain| Chain { name: (*chain).to_string(), policy: Some(Policy::Accept), rules: Vec::new() })
+            .collect();
+        Table { name, chains }
+    }
+
+    pub fn chain(&self, name: &str) -> Option<&Chain> {
+        self.chains.iter().find(|chain| chain.name == name)
+    }
+
+    /// The chain of that name, created (as a user chain) when missing.
+    pub fn chain_mut(&mut self, name: &str) -> &mut Chain {
+        if let Some(index) = self.chains.iter().position(|chain| chain.name == name) {
+            return &mut self.chains[index];
+        }
+        self.chains.push(Chain { name: name.to_string(), policy: None, rules: Vec::new() });
+        self.chains.last_mut().expect("a chain was just pushed")
+    }
+}
+
+/// A chain; built-in chains have a policy, user chains do not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    pub name: String,
+    pub policy: Option<Policy>,
+    pub rules: Vec<Rule>,
+}
+
+/// The policy of a built-in chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Accept,
+    Drop,
+}
+
+impl Policy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Accept => "ACCEPT",
+            Policy::Drop => "DROP",
+        }
+    }
+}
+
+/// A possibly negated value, as `! -s 10.244.0.0/16`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Neg<T> {
+    pub negated: bool,
+    pub value: T,
+}
+
+impl<T> Neg<T> {
+    pub fn is(value: T) -> Neg<T> {
+        Neg { negated: false, value }
+    }
+
+    pub fn not(value: T) -> Neg<T> {
+        Neg { negated: true, value }
+    }
+}
+
+/// One rule: fixed header matches, match modules, and a target (absent for a comment-only rule).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Rule {
+    pub src: Option<Neg<Ipv4Net>>,
+    pub dst: Option<Neg<Ipv4Net>>,
+    pub in_iface: Option<Neg<String>>,
+    pub out_iface: Option<Neg<String>>,
+    pub proto: Option<Neg<Proto>>,
+    pub matches: Vec<Match>,
+    pub target: Option<Target>,
+}
+
+impl Rule {
+    /// The text of the rule's `--comment`, if it has one.
+    pub fn comment(&self) -> Option<&str> {
+        self.matches.iter().find_map(|m| match m {
+            Match::Comment(text) => Some(text.as_str()),
+            _ => None,
+        })
+    }
+}
+
+/// A `-m` match module with its options.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Match {
+    /// `-m comment --comment TEXT`: always matches.
+    Comment(String),
+    /// `-m tcp|udp|sctp [--sport N] [--dport N]`.
+    Ports { proto: Proto, sport: Option<Neg<u16>>, dport: Option<Neg<u16>> },
+    /// `-m conntrack [!] --ctstate A,B`.
+    Conntrack(Neg<Vec<CtState>>),
+    /// `-m mark [!] --mark VALUE/MASK`.
+    Mark(Neg<(u32, u32)>),
+    /// `-m addrtype [[!] --src-type T] [[!] --dst-type T]`.
+    AddrType { src: Option<Neg<AddrType>>, dst: Option<Neg<AddrType>> },
+    /// `-m statistic --mode random --probability P`, kept as the kernel keeps it: a 31-bit threshold
+    /// (xt_statistic.h `u.random.probability`, set by libxt_statistic as `lround(0x80000000 * p)`).
+    StatisticRandom { threshold: u32 },
+    /// `-m recent` (xt_recent), keyed by source address.
+    Recent(Recent),
+}
+
+/// The conntrack states kube-proxy matches on (xt_conntrack `--ctstate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CtState {
+    Invalid,
+    New,
+    Related,
+    Established,
+    Dnat,
+    Snat,
+}
+
+impl CtState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CtState::Invalid => "INVALID",
+            CtState::New => "NEW",
+            CtState::Related => "RELATED",
+            CtState::Established => "ESTABLISHED",
+            CtState::Dnat => "DNAT",
+            CtState::Snat => "SNAT",
+        }
+    }
+}
+
+/// Address types of `-m addrtype` (the kernel's RTN_* route types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrType {
+    Local,
+}
+
+impl AddrType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AddrType::Local => "LOCAL",
+        }
+    }
+}
+
+/// An `xt_recent` match: either records the source (`--set`) or checks it (`--rcheck`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recent {
+    pub name: String,
+    pub op: RecentOp,
+}
+
+/// What a `-m recent` match does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecentOp {
+    /// `--set`: add or refresh the source; always matches.
+    Set,
+    /// `--rcheck --seconds S --reap`: matches when the source was set less than S seconds ago.
+    Rcheck { seconds: u32, reap: bool },
+}
+
+/// A rule's target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Accept,
+    Drop,
+    Return,
+    /// `-j REJECT`, by default `--reject-with icmp-port-unreachable`.
+    Reject(RejectWith),
+    Jump(String),
+    Goto(String),
+    /// `-j MARK --set-xmark VALUE/MASK`: `mark = (mark & !mask) ^ value` (xt_mark.c, `mark_tg`).
+    /// kube-proxy writes `--or-mark M` (= `M/M`) and `--xor-mark M` (= `M/0`).
+    Mark { value: u32, mask: u32 },
+    Dnat { ip: Ipv4Addr, port: Option<u16> },
+    Snat { ip: Ipv4Addr, port: Option<u16> },
+    Masquerade { random_fully: bool },
+}
+
+/// The answer a REJECT sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectWith {
+    IcmpPortUnreachable,
+    TcpReset,
+}
+
+impl RejectWith {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectWith::IcmpPortUnreachable => "icmp-port-unreachable",
+            RejectWith::TcpReset => "tcp-reset",
+        }
+    }
+}
+
+/// The hooks of the IPv4 netfilter pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Hook {
+    Prerouting,
+    Input,
+    Forward,
+    Output,
+    Postrouting,
+}
+
+impl Hook {
+    /// The built-in chain's name, which is also how the kernel's trace names the hook.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Prerouting => "PREROUTING",
+            Hook::Input => "INPUT",
+            Hook::Forward => "FORWARD",
+            Hook::Output => "OUTPUT",
+            Hook::Postrouting => "POSTROUTING",
+        }
+    }
+
+    /// The tables registered at this hook, in priority order (include/uapi/linux/netfilter_ipv4.h,
+    /// `NF_IP_PRI_RAW` −300, `NF_IP_PRI_MANGLE` −150, `NF_IP_PRI_NAT_DST` −100, `NF_IP_PRI_FILTER` 0,
+    /// `NF_IP_PRI_NAT_SRC` 100).
+    pub fn tables(self) -> &'static [TableName] {
+        match self {
+            Hook::Prerouting => &[TableName::Raw, TableName::Mangle, TableName::Nat],
+            Hook::Input => &[TableName::Mangle, TableName::Filter, TableName::Nat],
+            Hook::Forward => &[TableName::Mangle, TableName::Filter],
+            Hook::Output => &[TableName::Raw, TableName::Mangle, TableName::Nat, TableName::Filter],
+            Hook::Postrouting => &[TableName::Mangle, TableName::Nat],
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The trace: the ordered steps of one walk, which is what every front end shows.
+//!
+//! A `Step` records where the packet was (node, hook, table, chain), what met it (the rule's exact
+//! `iptables-save` text, or a routing or conntrack decision), the verdict, and the packet before and
+//! after. `json` renders the contract of design.md; `text` renders the terminal view.
+//! The web app only renders steps: stepping back shows the previous step, nothing is simulated in reverse.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::packet::{Packet, to_hex};
+
+/// Which way the packet travels relative to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Sent by the client.
+    Original,
+    /// The answer, sent by the server.
+    Reply,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Original => "original",
+            Direction::Reply => "reply",
+        }
+    }
+}
+
+/// What kind of event a step is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// The packet is created by its sender.
+    Send,
+    /// A netfilter rule matched, or a built-in chain's policy applied.
+    Netfilter,
+    /// Conntrack looked the packet up, created an entry, confirmed it, or applied stored NAT.
+    Conntrack,
+    /// The routing decision.
+    Routing,
+    /// The packet crosses a link between hosts.
+    Wire,
+    /// The packet reaches the socket that receives it.
+    Deliver,
+    /// The packet is dropped or rejected.
+    Drop,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Send => "send",
+            StepKind::Netfilter => "netfilter",
+            StepKind::Conntrack => "conntrack",
+            StepKind::Routing => "routing",
+            StepKind::Wire => "wire",
+            StepKind::Deliver => "deliver",
+            StepKind::Drop => "drop",
+        }
+    }
+}
+
+/// A sentence in both of the app's languages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Text {
+    pub en: String,
+    pub zh: String,
+}
+
+impl Text {
+    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Text {
+        Text { en: en.into(), zh: zh.into() }
+    }
+
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Zh => &self.zh,
+        }
+    }
+}
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Lang> {
+        match text {
+            "en" => Some(Lang::En),
+            "zh" => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+}
+
+/// One step of a walk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The host the step happens on: a node, a pod, or a client.
+    pub node: String,
+    pub direction: Direction,
+    pub kind: StepKind,
+    /// The netfilter hook (`PREROUTING`, …), for netfilter and conntrack steps.
+    pub hook: Option<&'static str>,
+    pub table: Option<&'static str>,
+    pub chain: Option<String>,
+    /// The matched rule exactly as `iptables-save` prints it; `None` for a chain policy.
+    pub rule: Option<String>,
+    /// Where the rule sits: the index of its chain in its table and of the rule in its chain, so a
+    /// view can highlight it in the rendered ruleset.
+    pub rule_at: Option<RuleAt>,
+    /// `JUMP:X`, `ACCEPT`, `DNAT`, … for netfilter steps; a short word for the others.
+    pub verdict: String,
+    /// Rules evaluated without matching since the previous step of this packet.
+    pub skipped: u32,
+    /// The rules skipped, by position, for views that show them as skipped.
+    pub skipped_rules: Vec<RuleAt>,
+    pub before: Packet,
+    pub after: Packet,
+    pub note: Text,
+}
+
+/// The position of a rule: table, chain and index inside the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleAt {
+    pub table: &'static str,
+    pub chain: String,
+    pub index: usize,
+}
+
+/// How a walk ended.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// `pod/NAME`, `node/NAME` or `client/NAME` that received the original packet.
+    pub delivered_to: Option<String>,
+    pub dropped: bool,
+    /// Why it was dropped, when it was.
+    pub reason: Option<String>,
+}
+
+/// A whole walk: the original packet there, and the reply back.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Trace {
+    pub steps: Vec<Step>,
+    pub outcome: Outcome,
+}
+
+fn packet_json(packet: &Packet) -> Value {
+    match packet.tuple() {
+        Ok(tuple) => {
+            let mut value = json!({
+                "src": tuple.src.to_string(),
+                "dst": tuple.dst.to_string(),
+                "proto": tuple.proto.as_str(),
+                "bytes": to_hex(packet.bytes()),
+            });
+            if let Some(flags) = packet.tcp_flags() {
+                value["flags"] = json!(flags);
+            }
+            value
+        }
+        Err(_) => json!({"bytes": to_hex(packet.bytes())}),
+    }
+}
+
+impl Step {
+    /// The step as the JSON trace contract of design.md spells it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "node": self.node,
+            "direction": self.direction.as_str(),
+            "kind": self.kind.as_str(),
+            "hook": self.hook,
+            "table": self.table,
+            "chain": self.chain,
+            "rule": self.rule,
+            "verdict": self.verdict,
+            "skipped": self.skipped,
+            "before": packet_json(&self.before),
+            "after": packet_json(&self.after),
+            "note": self.note.en,
+            "note_zh": self.note.zh,
+        })
+    }
+
+    /// Where the step happened, as the event list shows it: `nat PREROUTING KUBE-SERVICES`.
+    pub fn stage(&self) -> String {
+        let mut out = String::new();
+        if let Some(table) = self.table {
+            out.push_str(table);
+            out.push(' ');
+        }
+        if let Some(hook) = self.hook {
+            out.push_str(hook);
+        }
+        if let Some(chain) = &self.chain {
+            if Some(chain.as_str()) != self.hook {
+                out.push(' ');
+                out.push_str(chain);
+            }
+        }
+        if out.is_empty() {
+            out.push_str(self.kind.as_str());
+        }
+        out
+    }
+}
+
+impl Trace {
+    /// The trace as the JSON contract of design.md.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
+            "outcome": {
+                "delivered_to": self.outcome.delivered_to,
+                "dropped": self.outcome.dropped,
+                "reason": self.outcome.reason,
+            },
+        })
+    }
+
+    /// The trace as text for terminals: one block per step.
+    pub fn to_text(&self, lang: Lang) -> String {
+        let mut out = String::new();
+        for (index, step) in self.steps.iter().enumerate() {
+            let arrow = match step.direction {
+                Direction::Original => "→",
+                Direction::Reply => "←",
+            };
+            let _ = writeln!(out, "{:>3} {arrow} {:<8} {:<40} {}", index + 1, step.node, step.stage(), step.verdict);
+            if let Some(rule) = &step.rule {
+                let _ = writeln!(out, "      {rule}");
+            }
+            if step.skipped > 0 {
+                let _ = writeln!(out, "      ({} rule{} skipped)", step.skipped, if step.skipped == 1 { "" } else { "s" });
+            }
+            let before = step.before.tuple().ok();
+            let after = step.after.tuple().ok();
+            if let (Some(before), Some(after)) = (before, after) {
+                if before != after {
+                    let _ = writeln!(out, "      {before}  ⇒  {after}");
+                } else {
+                    let _ = writeln!(out, "      {after}");
+                }
+            }
+            let _ = writeln!(out, "      {}", step.note.get(lang));
+        }
+        let _ = match (&self.outcome.delivered_to, self.outcome.dropped) {
+            (_, true) => writeln!(out, "outcome: dropped ({})", self.outcome.reason.as_deref().unwrap_or("no reason")),
+            (Some(to), false) => writeln!(out, "outcome: delivered to {to}"),
+            (None, false) => writeln!(out, "outcome: not delivered"),
+        };
+        out
+    }
+}

@@ -1,0 +1,1 @@
+//! Marked YAML: placeholder, being written (issue 3).
