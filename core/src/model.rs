@@ -39,7 +39,12 @@ pub struct KubeProxyConfig {
 
 impl Default for KubeProxyConfig {
     fn default() -> KubeProxyConfig {
-        KubeProxyConfig { mode: ProxyMode::Iptables, masquerade_all: false, masquerade_bit: 14, ipvs_scheduler: String::new() }
+        KubeProxyConfig {
+            mode: ProxyMode::Iptables,
+            masquerade_all: false,
+            masquerade_bit: 14,
+            ipvs_scheduler: String::new(),
+        }
     }
 }
 
@@ -255,7 +260,10 @@ impl Cluster {
 
     /// The node whose pod CIDR holds `ip`, or whose own address it is.
     pub fn node_for_ip(&self, ip: Ipv4Addr) -> Option<&Node> {
-        self.nodes.iter().find(|node| node.ip == ip).or_else(|| self.nodes.iter().find(|node| node.pod_cidr.contains(ip)))
+        self.nodes
+            .iter()
+            .find(|node| node.ip == ip)
+            .or_else(|| self.nodes.iter().find(|node| node.pod_cidr.contains(ip)))
     }
 
     /// The pod with this address (host-network pods excluded: they share their node's).

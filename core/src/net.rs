@@ -70,9 +70,7 @@ impl FromStr for Ipv4Net {
             }
             None => (text, 32),
         };
-        let addr: Ipv4Addr = addr
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IPv4 CIDR such as 10.96.0.0/12"))?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{text}` is not an IPv4 CIDR such as 10.96.0.0/12"))?;
         Ipv4Net::new(addr, prefix)
             .ok_or_else(|| format!("`{text}` is not a CIDR: the prefix length must be a number from 0 to 32"))
     }

@@ -116,8 +116,12 @@ impl Packet {
 
     /// A TCP segment with no payload; `ident` becomes the IPv4 identification field.
     pub fn tcp(src: SocketAddrV4, dst: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32, ident: u16) -> Packet {
-        let builder = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), DEFAULT_TTL)
-            .tcp(src.port(), dst.port(), seq, DEFAULT_WINDOW);
+        let builder = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), DEFAULT_TTL).tcp(
+            src.port(),
+            dst.port(),
+            seq,
+            DEFAULT_WINDOW,
+        );
         let builder = match flags {
             TcpFlags::Syn => builder.syn(),
             TcpFlags::SynAck => builder.syn().ack(ack),
@@ -148,8 +152,8 @@ impl Packet {
     }
 
     fn headers(&self) -> Result<(Ipv4Header, Transport, &[u8]), PacketError> {
-        let (ip, rest) = Ipv4Header::from_slice(&self.bytes)
-            .map_err(|err| PacketError(format!("not an IPv4 header: {err}")))?;
+        let (ip, rest) =
+            Ipv4Header::from_slice(&self.bytes).map_err(|err| PacketError(format!("not an IPv4 header: {err}")))?;
         let header_len = ip.header_len();
         let total = usize::from(ip.total_len).min(self.bytes.len());
         let body = self.bytes.get(header_len..total).unwrap_or(rest);
@@ -373,8 +377,8 @@ mod tests {
     const SYN: [u8; 40] = [
         0x45, 0x00, 0x00, 0x28, 0x00, 0x01, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, // checksum patched below
         10, 244, 1, 20, 10, 96, 100, 10, //
-        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x50, 0x02, 0xfa, 0xf0, 0x00,
-        0x00, 0x00, 0x00,
+        0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x03, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x50, 0x02, 0xfa, 0xf0, 0x00, 0x00,
+        0x00, 0x00,
     ];
 
     fn rfc1071(words: &[u8]) -> u16 {

@@ -249,7 +249,8 @@ impl Trace {
                 let _ = writeln!(out, "      {rule}");
             }
             if step.skipped > 0 {
-                let _ = writeln!(out, "      ({} rule{} skipped)", step.skipped, if step.skipped == 1 { "" } else { "s" });
+                let _ =
+                    writeln!(out, "      ({} rule{} skipped)", step.skipped, if step.skipped == 1 { "" } else { "s" });
             }
             let before = step.before.tuple().ok();
             let after = step.after.tuple().ok();

@@ -251,10 +251,21 @@ pub enum Target {
     Goto(String),
     /// `-j MARK --set-xmark VALUE/MASK`: `mark = (mark & !mask) ^ value` (xt_mark.c, `mark_tg`).
     /// kube-proxy writes `--or-mark M` (= `M/M`) and `--xor-mark M` (= `M/0`).
-    Mark { value: u32, mask: u32 },
-    Dnat { ip: Ipv4Addr, port: Option<u16> },
-    Snat { ip: Ipv4Addr, port: Option<u16> },
-    Masquerade { random_fully: bool },
+    Mark {
+        value: u32,
+        mask: u32,
+    },
+    Dnat {
+        ip: Ipv4Addr,
+        port: Option<u16>,
+    },
+    Snat {
+        ip: Ipv4Addr,
+        port: Option<u16>,
+    },
+    Masquerade {
+        random_fully: bool,
+    },
 }
 
 /// The answer a REJECT sends.

@@ -1,0 +1,1 @@
+//! IPVS: placeholder, being written (issue 5).
