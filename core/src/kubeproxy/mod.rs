@@ -1,14 +1,25 @@
 //! kube-proxy: what each proxy mode writes into a node's dataplane, as data.
 //!
-//! PLACEHOLDER while being written: `rules_text` is the contract the CLI and the web app use.
+//! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
+//! `iptables` builds the iptables mode's `netfilter::Ruleset`. Each mode's state is data first and
+//! text second: the walk evaluates exactly the rules that `rules_lines` prints.
+
+#[doc(hidden)]
+pub mod example;
+pub mod hash;
+pub mod iptables;
+pub mod topology;
 
 use crate::model::{Cluster, ProxyMode};
-use crate::netfilter::render::Line;
+use crate::netfilter::render::{self, Line};
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
 /// (`iptables-save` for iptables mode), one entry per line.
-pub fn rules_lines(_cluster: &Cluster, _node: &str, _mode: ProxyMode) -> Result<Vec<Line>, String> {
-    Err("not written yet".into())
+pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec<Line>, String> {
+    match mode {
+        ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
+        other => Err(format!("kube-proxy's {} mode is not modelled yet", other.as_str())),
+    }
 }
 
 /// The same, as one text.

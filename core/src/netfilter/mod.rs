@@ -157,7 +157,7 @@ pub struct Rule {
 
 impl Rule {
     /// The text of the rule's `--comment`, if it has one.
-    pub fn comment(&self) -> Option<&str> {
+    pub fn comment_text(&self) -> Option<&str> {
         self.matches.iter().find_map(|m| match m {
             Match::Comment(text) => Some(text.as_str()),
             _ => None,
@@ -317,5 +317,87 @@ impl Hook {
             Hook::Output => &[TableName::Raw, TableName::Mangle, TableName::Nat, TableName::Filter],
             Hook::Postrouting => &[TableName::Mangle, TableName::Nat],
         }
+    }
+}
+
+/// Builders, so that rule-writing code reads like the `iptables` arguments it stands for.
+impl Rule {
+    pub fn new() -> Rule {
+        Rule::default()
+    }
+
+    /// `-s NET`.
+    pub fn src(mut self, net: Ipv4Net) -> Rule {
+        self.src = Some(Neg::is(net));
+        self
+    }
+
+    /// `! -s NET`.
+    pub fn not_src(mut self, net: Ipv4Net) -> Rule {
+        self.src = Some(Neg::not(net));
+        self
+    }
+
+    /// `-d ADDR` (as a `/32`).
+    pub fn dst_ip(mut self, ip: Ipv4Addr) -> Rule {
+        self.dst = Some(Neg::is(Ipv4Net::host(ip)));
+        self
+    }
+
+    /// `-d NET`.
+    pub fn dst(mut self, net: Ipv4Net) -> Rule {
+        self.dst = Some(Neg::is(net));
+        self
+    }
+
+    /// `-p PROTO`.
+    pub fn proto(mut self, proto: Proto) -> Rule {
+        self.proto = Some(Neg::is(proto));
+        self
+    }
+
+    /// `-m comment --comment TEXT`.
+    pub fn comment(mut self, text: impl Into<String>) -> Rule {
+        self.matches.push(Match::Comment(text.into()));
+        self
+    }
+
+    /// `-m PROTO -p PROTO [--dport PORT]`: kube-proxy's way of matching a port.
+    pub fn port_match(mut self, proto: Proto, dport: Option<u16>) -> Rule {
+        self.proto = Some(Neg::is(proto));
+        self.matches.push(Match::Ports { proto, sport: None, dport: dport.map(Neg::is) });
+        self
+    }
+
+    /// Any other match module.
+    pub fn with(mut self, m: Match) -> Rule {
+        self.matches.push(m);
+        self
+    }
+
+    /// `-m conntrack --ctstate STATES`.
+    pub fn ctstate(self, states: &[CtState]) -> Rule {
+        self.with(Match::Conntrack(Neg::is(states.to_vec())))
+    }
+
+    /// `-m addrtype --dst-type LOCAL`.
+    pub fn dst_type_local(self) -> Rule {
+        self.with(Match::AddrType { src: None, dst: Some(Neg::is(AddrType::Local)) })
+    }
+
+    /// `-m addrtype --src-type LOCAL`.
+    pub fn src_type_local(self) -> Rule {
+        self.with(Match::AddrType { src: Some(Neg::is(AddrType::Local)), dst: None })
+    }
+
+    /// `-j CHAIN`.
+    pub fn jump(self, chain: impl Into<String>) -> Rule {
+        self.target(Target::Jump(chain.into()))
+    }
+
+    /// `-j TARGET`.
+    pub fn target(mut self, target: Target) -> Rule {
+        self.target = Some(target);
+        self
     }
 }
