@@ -1,10 +1,25 @@
-//! The packet walk: one connection's first packet from its sender to its receiver, and the reply back.
+//! The packet walk: a connection's first packet from its sender to its receiver, and the reply back.
 //!
-//! PLACEHOLDER while being written: the API is the contract the CLI and the web app use.
+//! A `Sim` holds what lives across connections (each host's conntrack table, the `xt_recent`
+//! lists, the random source and the clock), so `lbplay send` can open many connections in a row
+//! and session affinity can remember a client. Each node runs the IPv4 netfilter pipeline in the
+//! kernel's order (net/ipv4/ip_input.c, ip_forward.c, ip_output.c): PREROUTING (conntrack, nat) →
+//! routing → INPUT or FORWARD (filter) → POSTROUTING (nat, conntrack confirm) for packets that
+//! arrive, and OUTPUT (conntrack, nat, filter) → POSTROUTING for packets the node itself sends.
+//! Pods and external clients have no kube-proxy rules: a pod hands its packets to its node over
+//! its veth, a client to the node it addresses.
 
-use crate::model::Cluster;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::conntrack::{self, Dir, Entry};
+use crate::kubeproxy::iptables;
+use crate::model::{Cluster, ProxyMode};
 use crate::net::Proto;
-use crate::trace::Trace;
+use crate::netfilter::eval::{self, Env, Meta, NatTarget, Verdict};
+use crate::netfilter::{CtState, Hook, Ruleset, TableName};
+use crate::packet::{Packet, TcpFlags, Tuple, TupleProto};
+use crate::trace::{Direction, Step, StepKind, Text, Trace};
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +46,1026 @@ impl std::fmt::Display for WalkError {
 impl std::error::Error for WalkError {}
 
 /// Walks the request's first packet there and its reply back.
-pub fn trace(_cluster: &Cluster, _request: &Request) -> Result<Trace, WalkError> {
-    Err(WalkError("the walk is not written yet".into()))
+pub fn trace(cluster: &Cluster, request: &Request) -> Result<Trace, WalkError> {
+    let mut sim = Sim::new(cluster, request.seed, request.now)?;
+    sim.connect(&request.from, &request.to, request.proto)
+}
+
+/// A host that sends or receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    Pod { name: String, node: String, ip: Ipv4Addr },
+    Node { name: String, ip: Ipv4Addr },
+    Client { name: String, ip: Ipv4Addr },
+}
+
+impl Host {
+    pub fn ip(&self) -> Ipv4Addr {
+        match self {
+            Host::Pod { ip, .. } | Host::Node { ip, .. } | Host::Client { ip, .. } => *ip,
+        }
+    }
+
+    /// `pod/NAME`, `node/NAME` or `client/NAME`.
+    pub fn label(&self) -> String {
+        match self {
+            Host::Pod { name, .. } => format!("pod/{name}"),
+            Host::Node { name, .. } => format!("node/{name}"),
+            Host::Client { name, .. } => format!("client/{name}"),
+        }
+    }
+
+    /// The name shown in a step's `node` field.
+    pub fn name(&self) -> &str {
+        match self {
+            Host::Pod { name, .. } | Host::Node { name, .. } | Host::Client { name, .. } => name,
+        }
+    }
+}
+
+/// Resolves `pod/NAME`, `node/NAME`, `client/NAME` or a bare IP.
+pub fn resolve_host(cluster: &Cluster, text: &str) -> Result<Host, WalkError> {
+    let pod_host = |pod: &crate::model::Pod| {
+        if pod.host_network {
+            let ip = cluster.node(&pod.node).map(|node| node.ip).unwrap_or(pod.ip);
+            Host::Node { name: pod.node.clone(), ip }
+        } else {
+            Host::Pod { name: pod.name.clone(), node: pod.node.clone(), ip: pod.ip }
+        }
+    };
+    if let Some(name) = text.strip_prefix("pod/") {
+        return cluster.pod(name).map(pod_host).ok_or_else(|| {
+            let known: Vec<&str> = cluster.pods.iter().map(|pod| pod.name.as_str()).collect();
+            WalkError(format!("no pod named `{name}` (pods: {})", known.join(", ")))
+        });
+    }
+    if let Some(name) = text.strip_prefix("node/") {
+        return cluster
+            .node(name)
+            .map(|node| Host::Node { name: node.name.clone(), ip: node.ip })
+            .ok_or_else(|| WalkError(format!("no node named `{name}`")));
+    }
+    if let Some(name) = text.strip_prefix("client/") {
+        return cluster
+            .client(name)
+            .map(|client| Host::Client { name: client.name.clone(), ip: client.ip })
+            .ok_or_else(|| WalkError(format!("no client named `{name}`")));
+    }
+    let ip: Ipv4Addr = text.parse().map_err(|_| {
+        WalkError(format!("`{text}` is not a source: use pod/NAME, node/NAME, client/NAME or an IPv4 address"))
+    })?;
+    if let Some(pod) = cluster.pod_by_ip(ip) {
+        return Ok(pod_host(pod));
+    }
+    if let Some(node) = cluster.nodes.iter().find(|node| node.ip == ip) {
+        return Ok(Host::Node { name: node.name.clone(), ip });
+    }
+    if let Some(client) = cluster.clients.iter().find(|client| client.ip == ip) {
+        return Ok(Host::Client { name: client.name.clone(), ip });
+    }
+    Ok(Host::Client { name: ip.to_string(), ip })
+}
+
+/// The simulator state that outlives one connection.
+#[derive(Debug, Clone)]
+pub struct Sim<'a> {
+    cluster: &'a Cluster,
+    rulesets: BTreeMap<String, Ruleset>,
+    conntrack: BTreeMap<String, conntrack::Table>,
+    env: Env,
+    next_ident: u16,
+    /// New, not yet confirmed conntrack entries by node.
+    pending: BTreeMap<String, Entry>,
+}
+
+/// Where a packet goes next after a host has handled it.
+enum Hop {
+    /// To another host (a node, a pod, a client), over a link.
+    To(Host),
+    /// Delivered to a socket on this host.
+    Local,
+    /// Dropped or rejected; the reason.
+    Dropped(String),
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(cluster: &'a Cluster, seed: u64, now: u64) -> Result<Sim<'a>, WalkError> {
+        if cluster.kube_proxy.mode != ProxyMode::Iptables {
+            return Err(WalkError(format!(
+                "the packet walk models kube-proxy's iptables mode only so far, not {}",
+                cluster.kube_proxy.mode.as_str()
+            )));
+        }
+        let mut rulesets = BTreeMap::new();
+        for node in &cluster.nodes {
+            rulesets.insert(node.name.clone(), iptables::build(cluster, &node.name).map_err(WalkError)?);
+        }
+        Ok(Sim {
+            cluster,
+            rulesets,
+            conntrack: BTreeMap::new(),
+            env: Env::new(seed, now),
+            next_ident: 1,
+            pending: BTreeMap::new(),
+        })
+    }
+
+    /// Moves the scenario clock forward.
+    pub fn advance(&mut self, seconds: u64) {
+        self.env.now += seconds;
+    }
+
+    /// The conntrack table of a host, for views that show it.
+    pub fn conntrack(&self, host: &str) -> Option<&conntrack::Table> {
+        self.conntrack.get(host)
+    }
+
+    /// Opens one connection: walks the first packet to its receiver and the reply back.
+    pub fn connect(&mut self, from: &str, to: &str, proto: Proto) -> Result<Trace, WalkError> {
+        let source = resolve_host(self.cluster, from)?;
+        let dst: SocketAddrV4 = to
+            .parse()
+            .map_err(|_| WalkError(format!("`{to}` is not a destination: use IP:PORT, such as 10.96.100.10:80")))?;
+        if proto == Proto::Sctp {
+            return Err(WalkError("lbplay walks TCP and UDP packets; SCTP rules are written but not walked".into()));
+        }
+        // The client's ephemeral port, from net.ipv4.ip_local_port_range's default 32768–60999.
+        let sport = self.env.rng.range_u16(32768, 60999);
+        let src = SocketAddrV4::new(source.ip(), sport);
+        let first = self.make_packet(src, dst, proto, TcpFlags::Syn, 1000, 0);
+        let mut trace = Trace::default();
+        let server = self.walk(&mut trace, source.clone(), first, Direction::Original);
+        let Some((server, received)) = server else {
+            return Ok(trace);
+        };
+        trace.outcome.delivered_to = Some(server.label());
+        let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
+        let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
+        let replied = self.walk(&mut trace, server, answer, Direction::Reply);
+        if replied.is_none() && !trace.outcome.dropped {
+            trace.outcome.reason = Some("the reply did not reach the client".into());
+        }
+        Ok(trace)
+    }
+
+    fn make_packet(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        proto: Proto,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+    ) -> Packet {
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        match proto {
+            Proto::Udp => Packet::udp(src, dst, b"lbplay", ident),
+            _ => Packet::tcp(src, dst, flags, seq, ack, ident),
+        }
+    }
+
+    /// Moves a packet from `sender` until it is delivered (returning the receiving host and the
+    /// packet as it arrived) or dropped.
+    fn walk(
+        &mut self,
+        trace: &mut Trace,
+        sender: Host,
+        packet: Packet,
+        direction: Direction,
+    ) -> Option<(Host, Packet)> {
+        let tuple = packet.tuple().ok()?;
+        let send_note = match (&direction, packet.tcp_flags().as_deref()) {
+            (Direction::Original, Some(_)) => Text::new(
+                format!(
+                    "{} opens a TCP connection: it sends a SYN from {} to {}.",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+                format!("{} 发起 TCP 连接：从 {} 向 {} 发送 SYN。", sender.label(), tuple.src, tuple.dst),
+            ),
+            (Direction::Reply, Some(_)) => Text::new(
+                format!(
+                    "{} answers with a SYN-ACK from {} to {}: it only knows the addresses it received.",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+                format!(
+                    "{} 回复 SYN-ACK，从 {} 发往 {}：它只知道自己收到的地址。",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+            ),
+            (_, None) => Text::new(
+                format!("{} sends a UDP datagram from {} to {}.", sender.label(), tuple.src, tuple.dst),
+                format!("{} 从 {} 向 {} 发送 UDP 数据报。", sender.label(), tuple.src, tuple.dst),
+            ),
+        };
+        trace.steps.push(step(sender.name(), direction, StepKind::Send, &packet, &packet, "SEND", send_note));
+        let mut packet = packet;
+        let mut at = sender.clone();
+        let mut first_hop = true;
+        for _ in 0..16 {
+            let hop = match &at {
+                Host::Node { name, .. } => {
+                    let name = name.clone();
+                    if first_hop {
+                        self.node_output(trace, &name, &mut packet, direction)
+                    } else {
+                        self.node_receive(trace, &name, &mut packet, direction)
+                    }
+                }
+                Host::Pod { node, .. } if first_hop => {
+                    let node = self.cluster.node(node).map(|n| Host::Node { name: n.name.clone(), ip: n.ip });
+                    match node {
+                        Some(node) => Hop::To(node),
+                        None => Hop::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
+                    }
+                }
+                Host::Client { .. } if first_hop => self.client_route(&packet),
+                _ => Hop::Local,
+            };
+            first_hop = false;
+            match hop {
+                Hop::Local => {
+                    let note = Text::new(
+                        format!("{} receives the packet: {}.", at.label(), describe(&packet)),
+                        format!("{} 收到数据包：{}。", at.label(), describe(&packet)),
+                    );
+                    trace.steps.push(step(
+                        at.name(),
+                        direction,
+                        StepKind::Deliver,
+                        &packet,
+                        &packet,
+                        "DELIVERED",
+                        note,
+                    ));
+                    return Some((at, packet));
+                }
+                Hop::Dropped(reason) => {
+                    trace.outcome.dropped = true;
+                    trace.outcome.reason = Some(reason);
+                    return None;
+                }
+                Hop::To(next) => {
+                    let note = Text::new(
+                        format!("The packet leaves {} for {}.", at.label(), next.label()),
+                        format!("数据包离开 {}，发往 {}。", at.label(), next.label()),
+                    );
+                    trace.steps.push(step(
+                        at.name(),
+                        direction,
+                        StepKind::Wire,
+                        &packet,
+                        &packet,
+                        &format!("→ {}", next.name()),
+                        note,
+                    ));
+                    at = next;
+                }
+            }
+        }
+        trace.outcome.dropped = true;
+        trace.outcome.reason = Some("the packet went round in circles (more than 16 hops)".into());
+        None
+    }
+
+    /// Where an external client's packet goes: to the node it addresses, or to a node that owns
+    /// the load balancer's IP (the cloud load balancer forwards to a node).
+    fn client_route(&self, packet: &Packet) -> Hop {
+        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
+        let dst = *tuple.dst.ip();
+        if let Some(node) = self.cluster.nodes.iter().find(|node| node.ip == dst) {
+            return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
+        }
+        let lb =
+            self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
+        if lb {
+            if let Some(node) = self.cluster.nodes.first() {
+                return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
+            }
+        }
+        Hop::Dropped(format!(
+            "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
+        ))
+    }
+
+    fn local_addrs(&self, node: &str) -> Vec<Ipv4Addr> {
+        let mut out = Vec::new();
+        if let Some(node) = self.cluster.node(node) {
+            out.push(node.ip);
+            if let Some(gateway) = node.pod_cidr.nth(1) {
+                out.push(gateway);
+            }
+        }
+        out
+    }
+
+    /// The routing decision on `node` for a destination.
+    fn route(&self, node: &str, dst: Ipv4Addr) -> Result<Route, String> {
+        let this = self.cluster.node(node).ok_or_else(|| format!("no node `{node}`"))?;
+        if self.local_addrs(node).contains(&dst) || dst.is_loopback() {
+            return Ok(Route::Local);
+        }
+        if this.pod_cidr.contains(dst) {
+            return match self.cluster.pod_by_ip(dst) {
+                Some(pod) => Ok(Route::Pod(Host::Pod { name: pod.name.clone(), node: pod.node.clone(), ip: pod.ip })),
+                None => Err(format!("no pod has the address {dst} on {node}")),
+            };
+        }
+        if let Some(other) = self.cluster.nodes.iter().find(|other| other.pod_cidr.contains(dst) || other.ip == dst) {
+            return Ok(Route::Node(Host::Node { name: other.name.clone(), ip: other.ip }, this.ip));
+        }
+        if let Some(client) = self.cluster.clients.iter().find(|client| client.ip == dst) {
+            return Ok(Route::Node(Host::Client { name: client.name.clone(), ip: client.ip }, this.ip));
+        }
+        if self.cluster.service_cidr.contains(dst) {
+            return Err(format!(
+                "{node} has no route to {dst}: a ClusterIP is only reachable through kube-proxy's DNAT, and no rule rewrote it"
+            ));
+        }
+        Ok(Route::Node(Host::Client { name: dst.to_string(), ip: dst }, this.ip))
+    }
+
+    /// A packet arriving on a node from a link: PREROUTING, routing, INPUT or FORWARD, POSTROUTING.
+    fn node_receive(&mut self, trace: &mut Trace, node: &str, packet: &mut Packet, direction: Direction) -> Hop {
+        let mut mark = 0u32;
+        let ct = self.conntrack_in(trace, node, packet, direction, Hook::Prerouting);
+        if ct.new {
+            match self.run_table(trace, node, packet, direction, Hook::Prerouting, TableName::Nat, &ct, &mut mark) {
+                Ok(()) => {}
+                Err(hop) => return hop,
+            }
+        } else {
+            self.apply_stored_nat(trace, node, packet, direction, &ct, Hook::Prerouting);
+        }
+        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
+        let route = match self.route(node, *tuple.dst.ip()) {
+            Ok(route) => route,
+            Err(reason) => {
+                self.push_drop(trace, node, packet, direction, &reason);
+                return Hop::Dropped(reason);
+            }
+        };
+        self.push_route(trace, node, packet, direction, &route);
+        match route {
+            Route::Local => {
+                if let Err(hop) =
+                    self.run_table(trace, node, packet, direction, Hook::Input, TableName::Filter, &ct, &mut mark)
+                {
+                    return hop;
+                }
+                if ct.new {
+                    if let Err(hop) =
+                        self.run_table(trace, node, packet, direction, Hook::Input, TableName::Nat, &ct, &mut mark)
+                    {
+                        return hop;
+                    }
+                }
+                self.confirm(trace, node, packet, direction, &ct, Hook::Input);
+                Hop::Local
+            }
+            Route::Pod(next) | Route::Node(next, _) => {
+                if let Err(hop) =
+                    self.run_table(trace, node, packet, direction, Hook::Forward, TableName::Filter, &ct, &mut mark)
+                {
+                    return hop;
+                }
+                if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
+                    return hop;
+                }
+                Hop::To(next)
+            }
+        }
+    }
+
+    /// A packet sent by a process on the node: OUTPUT (conntrack, nat, filter), reroute, POSTROUTING.
+    fn node_output(&mut self, trace: &mut Trace, node: &str, packet: &mut Packet, direction: Direction) -> Hop {
+        let mut mark = 0u32;
+        let ct = self.conntrack_in(trace, node, packet, direction, Hook::Output);
+        if ct.new {
+            if let Err(hop) =
+                self.run_table(trace, node, packet, direction, Hook::Output, TableName::Nat, &ct, &mut mark)
+            {
+                return hop;
+            }
+        } else {
+            self.apply_stored_nat(trace, node, packet, direction, &ct, Hook::Output);
+        }
+        if let Err(hop) =
+            self.run_table(trace, node, packet, direction, Hook::Output, TableName::Filter, &ct, &mut mark)
+        {
+            return hop;
+        }
+        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
+        let route = match self.route(node, *tuple.dst.ip()) {
+            Ok(route) => route,
+            Err(reason) => {
+                self.push_drop(trace, node, packet, direction, &reason);
+                return Hop::Dropped(reason);
+            }
+        };
+        self.push_route(trace, node, packet, direction, &route);
+        match route {
+            Route::Local => {
+                self.confirm(trace, node, packet, direction, &ct, Hook::Output);
+                Hop::Local
+            }
+            Route::Pod(next) | Route::Node(next, _) => {
+                if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
+                    return hop;
+                }
+                Hop::To(next)
+            }
+        }
+    }
+
+    fn postrouting(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        mark: &mut u32,
+        next: &Host,
+    ) -> Result<(), Hop> {
+        if ct.new {
+            self.run_table_via(
+                trace,
+                node,
+                packet,
+                direction,
+                Hook::Postrouting,
+                TableName::Nat,
+                ct,
+                mark,
+                Some(next),
+            )?;
+        } else {
+            self.apply_stored_nat(trace, node, packet, direction, ct, Hook::Postrouting);
+        }
+        self.confirm(trace, node, packet, direction, ct, Hook::Postrouting);
+        Ok(())
+    }
+}
+
+/// A routing decision.
+enum Route {
+    /// For this host itself.
+    Local,
+    /// To a pod on this node, over the bridge and its veth.
+    Pod(Host),
+    /// To another host via the node's own interface (whose address is the second field).
+    Node(Host, Ipv4Addr),
+}
+
+/// Which conntrack entry a packet belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Ct {
+    /// The packet created a new entry (pending confirmation).
+    new: bool,
+    /// The confirmed entry it belongs to, and the direction.
+    existing: Option<(usize, Dir)>,
+}
+
+impl<'a> Sim<'a> {
+    fn entry(&self, node: &str, ct: &Ct) -> Option<&Entry> {
+        match ct.existing {
+            Some((index, _)) => self.conntrack.get(node).and_then(|table| table.get(index)),
+            None => self.pending.get(node),
+        }
+    }
+
+    fn ct_states(&self, node: &str, ct: &Ct) -> Vec<CtState> {
+        let mut states = vec![if ct.new { CtState::New } else { CtState::Established }];
+        if let Some(entry) = self.entry(node, ct) {
+            // xt_conntrack.c: the virtual states DNAT and SNAT mean the tuples show a rewrite.
+            if entry.dnat {
+                states.push(CtState::Dnat);
+            }
+            if entry.snat {
+                states.push(CtState::Snat);
+            }
+        }
+        states
+    }
+
+    fn conntrack_in(&mut self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, hook: Hook) -> Ct {
+        let Ok(tuple) = packet.tuple() else { return Ct { new: false, existing: None } };
+        let now = self.env.now;
+        let found = self.conntrack.get(node).and_then(|table| table.lookup(&tuple, now));
+        let (ct, note, verdict) = match found {
+            Some((index, dir)) => {
+                let which = match dir {
+                    Dir::Original => ("original", "原始"),
+                    Dir::Reply => ("reply", "应答"),
+                };
+                let note = Text::new(
+                    format!(
+                        "conntrack: the packet matches the {} tuple of an existing entry, so it is ESTABLISHED. The nat table is not consulted again: the stored NAT decision applies.",
+                        which.0
+                    ),
+                    format!(
+                        "conntrack：数据包匹配已有连接的{}方向元组，状态为 ESTABLISHED。不再查询 nat 表，直接套用已记录的 NAT 决定。",
+                        which.1
+                    ),
+                );
+                (Ct { new: false, existing: Some((index, dir)) }, note, "ESTABLISHED")
+            }
+            None => {
+                let entry = Entry::new(tuple, now);
+                let note = Text::new(
+                    format!(
+                        "conntrack: no entry matches {tuple}, so this is a NEW connection. An unconfirmed entry is created: original {} → {}, expected reply {} → {}.",
+                        entry.original.src, entry.original.dst, entry.reply.src, entry.reply.dst
+                    ),
+                    format!(
+                        "conntrack：没有匹配 {tuple} 的连接，这是新连接（NEW）。创建一条未确认的记录：原始方向 {} → {}，预期应答 {} → {}。",
+                        entry.original.src, entry.original.dst, entry.reply.src, entry.reply.dst
+                    ),
+                );
+                self.pending.insert(node.to_string(), entry);
+                (Ct { new: true, existing: None }, note, "NEW")
+            }
+        };
+        let mut s = step(node, direction, StepKind::Conntrack, packet, packet, verdict, note);
+        s.hook = Some(hook.as_str());
+        trace.steps.push(s);
+        ct
+    }
+
+    fn run_table(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        hook: Hook,
+        table: TableName,
+        ct: &Ct,
+        mark: &mut u32,
+    ) -> Result<(), Hop> {
+        self.run_table_via(trace, node, packet, direction, hook, table, ct, mark, None)
+    }
+
+    /// Runs one table at one hook, records its events as steps, and applies a NAT target or a drop.
+    #[allow(clippy::too_many_arguments)]
+    fn run_table_via(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        hook: Hook,
+        table: TableName,
+        ct: &Ct,
+        mark: &mut u32,
+        next: Option<&Host>,
+    ) -> Result<(), Hop> {
+        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
+        let meta =
+            Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
+        let Some(ruleset) = self.rulesets.get(node) else { return Ok(()) };
+        let outcome = eval::traverse(ruleset, table, hook, &meta, &mut self.env);
+        let count = outcome.events.len();
+        for (index, event) in outcome.events.into_iter().enumerate() {
+            let before = packet.clone();
+            let last = index + 1 == count;
+            let mut rewrite = None;
+            if last {
+                if let Verdict::Nat(nat) = &outcome.verdict {
+                    rewrite = self.apply_nat_target(node, packet, *nat, next);
+                }
+            }
+            let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
+            let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
+            s.hook = Some(hook.as_str());
+            s.table = Some(table.as_str());
+            s.chain = Some(event.chain.clone());
+            s.skipped = event.skipped.len() as u32;
+            s.skipped_rules = event.skipped;
+            if let Some((at, text)) = event.rule {
+                s.rule = Some(text);
+                s.rule_at = Some(at);
+            }
+            trace.steps.push(s);
+        }
+        *mark = outcome.mark;
+        match outcome.verdict {
+            Verdict::Accept | Verdict::Nat(_) => Ok(()),
+            Verdict::Drop => {
+                let reason = format!(
+                    "dropped by {} {} on {node}",
+                    table.as_str(),
+                    trace.steps.last().and_then(|s| s.chain.clone()).unwrap_or_default()
+                );
+                Err(Hop::Dropped(reason))
+            }
+            Verdict::Reject(with) => {
+                let (en, zh) = match with {
+                    crate::netfilter::RejectWith::IcmpPortUnreachable => (
+                        format!(
+                            "REJECT answers {} with an ICMP port unreachable (type 3, code 3); the client's connect() fails at once with ECONNREFUSED — \"connection refused\", not a timeout.",
+                            tuple.src
+                        ),
+                        format!(
+                            "REJECT 向 {} 回送 ICMP 端口不可达（类型 3，代码 3）；客户端的 connect() 立即以 ECONNREFUSED 失败——是“连接被拒绝”，而不是超时。",
+                            tuple.src
+                        ),
+                    ),
+                    crate::netfilter::RejectWith::TcpReset => (
+                        format!("REJECT answers {} with a TCP RST; the client sees \"connection refused\".", tuple.src),
+                        format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
+                    ),
+                };
+                let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", Text::new(en, zh));
+                s.hook = Some(hook.as_str());
+                s.table = Some(table.as_str());
+                trace.steps.push(s);
+                let comment = trace.steps.iter().rev().find_map(|s| s.rule.clone()).unwrap_or_default();
+                Err(Hop::Dropped(format!("rejected on {node}: {comment}")))
+            }
+        }
+    }
+
+    /// Carries out a NAT target on the packet and records the binding in the pending entry.
+    fn apply_nat_target(
+        &mut self,
+        node: &str,
+        packet: &mut Packet,
+        nat: NatTarget,
+        next: Option<&Host>,
+    ) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        let tuple = packet.tuple().ok()?;
+        match nat {
+            NatTarget::Dnat { ip, port } => {
+                let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.dst.port()));
+                packet.set_dst(to).ok()?;
+                if let Some(entry) = self.pending.get_mut(node) {
+                    entry.set_dnat(to);
+                }
+                Some((tuple.dst, to))
+            }
+            NatTarget::Snat { ip, port } => {
+                let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.src.port()));
+                packet.set_src(to).ok()?;
+                if let Some(entry) = self.pending.get_mut(node) {
+                    entry.set_snat(to);
+                }
+                Some((tuple.src, to))
+            }
+            NatTarget::Masquerade { random_fully } => {
+                // MASQUERADE takes the address of the interface the packet leaves by
+                // (nf_nat_masquerade.c, `inet_select_addr`): the bridge's gateway address toward a
+                // local pod, the node's own address toward anything else.
+                let this = self.cluster.node(node)?;
+                let ip = match next {
+                    Some(Host::Pod { node: pod_node, .. }) if pod_node == node => {
+                        this.pod_cidr.nth(1).unwrap_or(this.ip)
+                    }
+                    _ => this.ip,
+                };
+                // `--random-fully` draws the port (nf_nat_proto.c, `nf_nat_l4proto_unique_tuple`
+                // with NF_NAT_RANGE_PROTO_RANDOM_FULLY) from 1024–65535 for a source port ≥ 1024.
+                let mut port = tuple.src.port();
+                let now = self.env.now;
+                for _ in 0..64 {
+                    if random_fully {
+                        port = self.env.rng.range_u16(1024, 65535);
+                    }
+                    let reply = Tuple { src: tuple.dst, dst: SocketAddrV4::new(ip, port), proto: tuple.proto };
+                    let used = self.conntrack.get(node).is_some_and(|table| table.reply_in_use(&reply, now));
+                    if !used {
+                        break;
+                    }
+                    if !random_fully {
+                        port = port.wrapping_add(1).max(1024);
+                    }
+                }
+                let to = SocketAddrV4::new(ip, port);
+                packet.set_src(to).ok()?;
+                if let Some(entry) = self.pending.get_mut(node) {
+                    entry.set_snat(to);
+                }
+                Some((tuple.src, to))
+            }
+        }
+    }
+
+    /// Applies a confirmed entry's stored NAT to a later packet (nf_nat_core.c `nf_nat_packet`).
+    fn apply_stored_nat(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        hook: Hook,
+    ) {
+        let Some((_, dir)) = ct.existing else { return };
+        let Some(entry) = self.entry(node, ct).cloned() else { return };
+        let Ok(tuple) = packet.tuple() else { return };
+        let dst_manip = matches!(hook, Hook::Prerouting | Hook::Output);
+        let change = match (dst_manip, dir) {
+            (true, Dir::Original) if entry.dnat => Some((false, entry.reply.src)),
+            (true, Dir::Reply) if entry.snat => Some((false, entry.original.src)),
+            (false, Dir::Original) if entry.snat => Some((true, entry.reply.dst)),
+            (false, Dir::Reply) if entry.dnat => Some((true, entry.original.dst)),
+            _ => None,
+        };
+        let Some((source, to)) = change else { return };
+        let before = packet.clone();
+        let (field_en, field_zh, from) =
+            if source { ("source", "源地址", tuple.src) } else { ("destination", "目的地址", tuple.dst) };
+        let ok = if source { packet.set_src(to) } else { packet.set_dst(to) };
+        if ok.is_err() {
+            return;
+        }
+        let why_en = match (source, dir) {
+            (true, Dir::Reply) => "this undoes the DNAT, so the client sees the reply come from the address it called",
+            (false, Dir::Reply) => "this undoes the SNAT, so the reply reaches the real client",
+            _ => "the same rewrite as the connection's first packet",
+        };
+        let why_zh = match (source, dir) {
+            (true, Dir::Reply) => "这是撤销 DNAT，客户端看到应答来自它所访问的地址",
+            (false, Dir::Reply) => "这是撤销 SNAT，应答得以回到真正的客户端",
+            _ => "与该连接第一个包相同的改写",
+        };
+        let note = Text::new(
+            format!(
+                "conntrack NAT at {}: {field_en} {from} → {to}; {why_en}. Both checksums are recomputed.",
+                hook.as_str()
+            ),
+            format!(
+                "conntrack 在 {} 做 NAT：{field_zh} {from} → {to}；{why_zh}。IP 与 TCP 校验和随之重算。",
+                hook.as_str()
+            ),
+        );
+        let mut s = step(
+            node,
+            direction,
+            StepKind::Conntrack,
+            &before,
+            packet,
+            if source { "UN-DNAT" } else { "UN-SNAT" },
+            note,
+        );
+        if matches!(dir, Dir::Original) {
+            s.verdict = if source { "SNAT".into() } else { "DNAT".into() };
+        }
+        s.hook = Some(hook.as_str());
+        s.table = Some("nat");
+        trace.steps.push(s);
+    }
+
+    /// Confirms a new entry as the packet leaves the last hook, or marks a reply as seen.
+    fn confirm(&mut self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, ct: &Ct, hook: Hook) {
+        if ct.new {
+            let Some(mut entry) = self.pending.remove(node) else { return };
+            entry.expires = self.env.now
+                + match entry.original.proto {
+                    TupleProto::Udp => conntrack::UDP_TIMEOUT,
+                    _ => conntrack::TCP_SYN_SENT_TIMEOUT,
+                };
+            let line = entry.to_string();
+            self.conntrack.entry(node.to_string()).or_default().confirm(entry);
+            let note = Text::new(
+                format!(
+                    "conntrack confirms the entry as the packet leaves {}: `{line}`. Every later packet of this connection, and every reply, is matched against it.",
+                    hook.as_str()
+                ),
+                format!(
+                    "数据包离开 {} 时 conntrack 确认该连接：`{line}`。此后该连接的每个包及每个应答都按它匹配。",
+                    hook.as_str()
+                ),
+            );
+            let mut s = step(node, direction, StepKind::Conntrack, packet, packet, "CONFIRMED", note);
+            s.hook = Some(hook.as_str());
+            trace.steps.push(s);
+        } else if let Some((index, Dir::Reply)) = ct.existing {
+            let now = self.env.now;
+            if let Some(entry) = self.conntrack.get_mut(node).and_then(|table| table.get_mut(index)) {
+                entry.seen_reply = true;
+                entry.expires = now
+                    + match entry.original.proto {
+                        TupleProto::Udp => conntrack::UDP_STREAM_TIMEOUT,
+                        _ => conntrack::TCP_ESTABLISHED_TIMEOUT,
+                    };
+            }
+        }
+    }
+
+    fn push_route(&self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, route: &Route) {
+        let Ok(tuple) = packet.tuple() else { return };
+        let dst = tuple.dst.ip();
+        let (verdict, en, zh) = match route {
+            Route::Local => (
+                "LOCAL".to_string(),
+                format!("Routing: {dst} is an address of {node} itself, so the packet goes up to INPUT."),
+                format!("路由：{dst} 是 {node} 自己的地址，数据包进入 INPUT。"),
+            ),
+            Route::Pod(pod) => (
+                format!("FORWARD → {}", pod.label()),
+                format!(
+                    "Routing: {dst} is in {node}'s pod CIDR; the packet is forwarded over the bridge to {}'s veth, through FORWARD.",
+                    pod.label()
+                ),
+                format!(
+                    "路由：{dst} 属于 {node} 的 Pod 网段；数据包经网桥转发到 {} 的 veth，经过 FORWARD。",
+                    pod.label()
+                ),
+            ),
+            Route::Node(next, via) => (
+                format!("FORWARD → {}", next.label()),
+                format!(
+                    "Routing: {dst} is reached via {} (this node's interface {via}); the packet is forwarded, through FORWARD.",
+                    next.label()
+                ),
+                format!("路由：经由 {}（本节点接口 {via}）到达 {dst}；数据包被转发，经过 FORWARD。", next.label()),
+            ),
+        };
+        let mut s = step(node, direction, StepKind::Routing, packet, packet, &verdict, Text::new(en, zh));
+        s.hook = Some("routing");
+        trace.steps.push(s);
+    }
+
+    fn push_drop(&self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, reason: &str) {
+        let note = Text::new(format!("Dropped: {reason}."), format!("丢弃：{reason}。"));
+        trace.steps.push(step(node, direction, StepKind::Drop, packet, packet, "DROP", note));
+    }
+}
+
+fn step(
+    node: &str,
+    direction: Direction,
+    kind: StepKind,
+    before: &Packet,
+    after: &Packet,
+    verdict: &str,
+    note: Text,
+) -> Step {
+    Step {
+        node: node.to_string(),
+        direction,
+        kind,
+        hook: None,
+        table: None,
+        chain: None,
+        rule: None,
+        rule_at: None,
+        verdict: verdict.to_string(),
+        skipped: 0,
+        skipped_rules: Vec::new(),
+        before: before.clone(),
+        after: after.clone(),
+        note,
+    }
+}
+
+fn describe(packet: &Packet) -> String {
+    match (packet.tuple(), packet.tcp_flags()) {
+        (Ok(tuple), Some(flags)) => format!("TCP [{flags}] {} → {}", tuple.src, tuple.dst),
+        (Ok(tuple), None) => format!("UDP {} → {}", tuple.src, tuple.dst),
+        _ => "an unreadable packet".into(),
+    }
+}
+
+/// One sentence, in both languages, on what a matched rule or a policy did and why.
+fn narrate(
+    event: &eval::Event,
+    before: &Packet,
+    after: &Packet,
+    rewrite: Option<&(SocketAddrV4, SocketAddrV4)>,
+    meta: &Meta,
+) -> Text {
+    let chain = event.chain.as_str();
+    let skipped = event.skipped.len();
+    let skipped_en = if skipped > 0 {
+        format!(" ({skipped} rule{} before it did not match.)", if skipped == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
+    let skipped_zh =
+        if skipped > 0 { format!("（此前有 {skipped} 条规则未匹配。）") } else { String::new() };
+    let Some((_, text)) = &event.rule else {
+        return Text::new(
+            format!(
+                "The end of the built-in chain {chain} is reached: its policy {} applies.{skipped_en}",
+                event.verdict
+            ),
+            format!("到达内置链 {chain} 的末尾：执行其默认策略 {}。{skipped_zh}", event.verdict),
+        );
+    };
+    let comment = text.split("--comment ").nth(1).map(|rest| {
+        if let Some(stripped) = rest.strip_prefix('"') {
+            stripped.split('"').next().unwrap_or("").to_string()
+        } else {
+            rest.split(' ').next().unwrap_or("").to_string()
+        }
+    });
+    let detail = event.detail.clone().map(|d| format!(" [{d}]")).unwrap_or_default();
+    let verdict = event.verdict.as_str();
+    let tuple = meta.tuple;
+    let (en, zh) = if let Some((from, to)) = rewrite {
+        let changed_dst = before.tuple().ok().map(|t| t.dst) != after.tuple().ok().map(|t| t.dst);
+        if changed_dst {
+            (
+                format!(
+                    "{verdict}: the destination {from} is rewritten to the chosen endpoint {to}. The IPv4 header checksum and the TCP/UDP checksum are recomputed, and conntrack records the binding so the reply can be reversed."
+                ),
+                format!(
+                    "{verdict}：目的地址 {from} 被改写为选中的端点 {to}。IPv4 头部校验和与 TCP/UDP 校验和重新计算，conntrack 记下这一映射，以便反向改写应答。"
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "{verdict}: the source {from} is rewritten to {to}, this node's address on the way out, so the reply must come back through this node."
+                ),
+                format!("{verdict}：源地址 {from} 被改写为 {to}（本节点出接口地址），因此应答必须经过本节点返回。"),
+            )
+        }
+    } else if let Some(target) = verdict.strip_prefix("JUMP:").or_else(|| verdict.strip_prefix("GOTO:")) {
+        let why_en = match comment.as_deref() {
+            Some(c) if c.ends_with("cluster IP") && target.starts_with("KUBE-MARK-MASQ") => format!(
+                "the source {} is outside the cluster CIDR, so the connection is marked for masquerading",
+                tuple.src.ip()
+            ),
+            Some(c) if c.ends_with("cluster IP") => {
+                format!("{} is the ClusterIP and port of {}", tuple.dst, c.trim_end_matches(" cluster IP"))
+            }
+            Some(c) if c.contains(" -> ") => {
+                format!("this rule picks the endpoint {}", c.split(" -> ").nth(1).unwrap_or(""))
+            }
+            Some(c) if c.contains("service nodeports") => {
+                format!("{} is a local address of this node, so NodePorts are checked", tuple.dst.ip())
+            }
+            Some(c) => format!("rule \"{c}\" matched"),
+            None if target == "KUBE-MARK-MASQ" => "the packet must be masqueraded".to_string(),
+            None => "the rule matched".to_string(),
+        };
+        let why_zh = match comment.as_deref() {
+            Some(c) if c.ends_with("cluster IP") && target.starts_with("KUBE-MARK-MASQ") => {
+                format!("源地址 {} 不在集群网段内，连接被打上 SNAT 标记", tuple.src.ip())
+            }
+            Some(c) if c.ends_with("cluster IP") => {
+                format!("{} 是 {} 的 ClusterIP 和端口", tuple.dst, c.trim_end_matches(" cluster IP"))
+            }
+            Some(c) if c.contains(" -> ") => format!("这条规则选中端点 {}", c.split(" -> ").nth(1).unwrap_or("")),
+            Some(c) if c.contains("service nodeports") => {
+                format!("{} 是本节点的地址，于是检查 NodePort", tuple.dst.ip())
+            }
+            Some(c) => format!("规则“{c}”匹配"),
+            None if target == "KUBE-MARK-MASQ" => "该数据包需要做 SNAT（masquerade）".to_string(),
+            None => "规则匹配".to_string(),
+        };
+        (
+            format!("Jump to {target}: {why_en}.{detail}{skipped_en}"),
+            format!("跳转到 {target}：{why_zh}。{detail}{skipped_zh}"),
+        )
+    } else {
+        match verdict {
+            "CONTINUE" if text.contains("MARK") => (
+                format!(
+                    "MARK sets bit 0x4000 in the packet's mark ({:#x} now): KUBE-POSTROUTING will masquerade it.{skipped_en}",
+                    meta.mark | 0x4000
+                ),
+                format!("MARK 在数据包标记上置位 0x4000：KUBE-POSTROUTING 会对它做 masquerade。{skipped_zh}"),
+            ),
+            "RETURN" => (
+                format!(
+                    "RETURN from {chain}: the packet carries no masquerade mark, so no SNAT is needed.{skipped_en}"
+                ),
+                format!("从 {chain} 返回：数据包没有 masquerade 标记，不需要 SNAT。{skipped_zh}"),
+            ),
+            "ACCEPT" => (
+                format!(
+                    "ACCEPT in {chain}: {}.{skipped_en}",
+                    comment.clone().unwrap_or_else(|| "the rule accepts the packet".into())
+                ),
+                format!("在 {chain} 中 ACCEPT：{}。{skipped_zh}", comment.unwrap_or_else(|| "规则接受该数据包".into())),
+            ),
+            "DROP" => (
+                format!(
+                    "DROP in {chain}: {}. The packet is discarded silently; the client only sees a timeout.{skipped_en}",
+                    comment.clone().unwrap_or_default()
+                ),
+                format!(
+                    "在 {chain} 中 DROP：{}。数据包被静默丢弃，客户端只会看到超时。{skipped_zh}",
+                    comment.clone().unwrap_or_default()
+                ),
+            ),
+            "REJECT" => (
+                format!("REJECT in {chain}: {}.{skipped_en}", comment.clone().unwrap_or_default()),
+                format!("在 {chain} 中 REJECT：{}。{skipped_zh}", comment.clone().unwrap_or_default()),
+            ),
+            _ => (format!("{verdict} in {chain}.{skipped_en}"), format!("{chain} 中的 {verdict}。{skipped_zh}")),
+        }
+    };
+    Text::new(en, zh)
 }

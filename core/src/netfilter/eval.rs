@@ -1,1 +1,300 @@
-//! Evaluating rules against a packet. Placeholder while being written.
+//! Evaluating one table's chains at one hook against a packet, as the kernel does.
+//!
+//! `traverse` walks the built-in chain of the hook rule by rule (net/netfilter/nf_tables_core.c
+//! `nft_do_chain` for iptables-nft; ip_tables.c `ipt_do_table` for legacy iptables, which gives the
+//! same order): a rule whose matches all hold runs its target; a jump pushes the current position,
+//! a goto replaces it, RETURN or the end of a user chain pops it, the end of a built-in chain
+//! applies its policy. Every matched rule becomes an `Event` with the number of rules evaluated
+//! without matching since the previous event, which is what the kernel's trace
+//! (`xtables-monitor --trace`) lists.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use crate::netfilter::render::rule_text;
+use crate::netfilter::{AddrType, CtState, Hook, Match, Neg, RecentOp, RejectWith, Rule, Ruleset, TableName, Target};
+use crate::packet::Tuple;
+use crate::rng::Rng;
+use crate::trace::RuleAt;
+
+/// What the rules can see of a packet besides its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub tuple: Tuple,
+    /// The skb mark.
+    pub mark: u32,
+    /// The conntrack state of the packet (`--ctstate`).
+    pub ct_states: Vec<CtState>,
+    /// The addresses this host owns, for `-m addrtype --src-type/--dst-type LOCAL`.
+    pub local_addrs: Vec<Ipv4Addr>,
+}
+
+impl Meta {
+    fn is_local(&self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() || self.local_addrs.contains(&ip)
+    }
+}
+
+/// State that lives across packets: the `xt_recent` lists, the random source and the clock.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub rng: Rng,
+    /// Seconds on the scenario clock.
+    pub now: u64,
+    /// `xt_recent` lists by name: source address → the times it was last set.
+    pub recent: BTreeMap<String, BTreeMap<Ipv4Addr, u64>>,
+}
+
+impl Env {
+    pub fn new(seed: u64, now: u64) -> Env {
+        Env { rng: Rng::new(seed), now, recent: BTreeMap::new() }
+    }
+}
+
+/// One matched rule, or a built-in chain's policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub table: TableName,
+    pub chain: String,
+    /// The rule's position and its `iptables-save` text; `None` for a policy.
+    pub rule: Option<(RuleAt, String)>,
+    /// As design.md spells it: `JUMP:X`, `GOTO:X`, `RETURN`, `CONTINUE`, `ACCEPT`, `DROP`, `REJECT`,
+    /// or the NAT target's name.
+    pub verdict: String,
+    pub skipped: Vec<RuleAt>,
+    /// What the rule's matches saw, in words, for the narration (the statistic draw, the recent
+    /// list's entry).
+    pub detail: Option<String>,
+}
+
+/// How the table's traversal ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    Reject(RejectWith),
+    /// A NAT target fired: the binding to set up, and the packet continues (accepted).
+    Nat(NatTarget),
+}
+
+/// The NAT a target asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatTarget {
+    Dnat { ip: Ipv4Addr, port: Option<u16> },
+    Snat { ip: Ipv4Addr, port: Option<u16> },
+    Masquerade { random_fully: bool },
+}
+
+/// The result of one table at one hook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub verdict: Verdict,
+    /// The skb mark after the traversal.
+    pub mark: u32,
+}
+
+/// Walks `table`'s built-in chain for `hook`.
+pub fn traverse(ruleset: &Ruleset, table_name: TableName, hook: Hook, meta: &Meta, env: &mut Env) -> Outcome {
+    let mut events = Vec::new();
+    let mut mark = meta.mark;
+    let Some(table) = ruleset.table(table_name) else {
+        return Outcome { events, verdict: Verdict::Accept, mark };
+    };
+    let builtin = hook.as_str();
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    let mut chain_name = builtin.to_string();
+    let mut index = 0usize;
+    let mut skipped: Vec<RuleAt> = Vec::new();
+    // A bound on the steps taken, so that a jump loop in pasted rules ends (the kernel refuses to
+    // load such rules; lbplay's own rules never have one).
+    let mut budget = 1_000_000usize;
+    loop {
+        budget = budget.saturating_sub(1);
+        let chain = table.chain(&chain_name);
+        let rules = chain.map(|chain| chain.rules.as_slice()).unwrap_or(&[]);
+        if index >= rules.len() || budget == 0 {
+            // The end of the chain: return to the caller, or apply the built-in chain's policy.
+            if let Some((caller, position)) = stack.pop() {
+                chain_name = caller;
+                index = position;
+                continue;
+            }
+            let policy =
+                table.chain(builtin).and_then(|chain| chain.policy).unwrap_or(crate::netfilter::Policy::Accept);
+            events.push(Event {
+                table: table_name,
+                chain: builtin.to_string(),
+                rule: None,
+                verdict: policy.as_str().to_string(),
+                skipped: std::mem::take(&mut skipped),
+                detail: None,
+            });
+            let verdict = match policy {
+                crate::netfilter::Policy::Accept => Verdict::Accept,
+                crate::netfilter::Policy::Drop => Verdict::Drop,
+            };
+            return Outcome { events, verdict, mark };
+        }
+        let rule = &rules[index];
+        let at = RuleAt { table: table_name.as_str(), chain: chain_name.clone(), index };
+        let current = Meta { mark, ..meta.clone() };
+        let Some(detail) = rule_matches(rule, &current, env) else {
+            skipped.push(at);
+            index += 1;
+            continue;
+        };
+        let text = rule_text(&chain_name, rule);
+        let mut event = |verdict: String| Event {
+            table: table_name,
+            chain: chain_name.clone(),
+            rule: Some((at.clone(), text.clone())),
+            verdict,
+            skipped: std::mem::take(&mut skipped),
+            detail: detail.clone(),
+        };
+        match &rule.target {
+            None => {
+                events.push(event("CONTINUE".into()));
+                index += 1;
+            }
+            Some(Target::Mark { value, mask }) => {
+                // xt_mark.c `mark_tg`: `skb->mark = (skb->mark & ~mask) ^ value`.
+                mark = (mark & !mask) ^ value;
+                events.push(event("CONTINUE".into()));
+                index += 1;
+            }
+            Some(Target::Jump(target)) => {
+                events.push(event(format!("JUMP:{target}")));
+                stack.push((chain_name.clone(), index + 1));
+                chain_name = target.clone();
+                index = 0;
+            }
+            Some(Target::Goto(target)) => {
+                events.push(event(format!("GOTO:{target}")));
+                chain_name = target.clone();
+                index = 0;
+            }
+            Some(Target::Return) => {
+                events.push(event("RETURN".into()));
+                match stack.pop() {
+                    Some((caller, position)) => {
+                        chain_name = caller;
+                        index = position;
+                    }
+                    None => index = usize::MAX,
+                }
+            }
+            Some(Target::Accept) => {
+                events.push(event("ACCEPT".into()));
+                return Outcome { events, verdict: Verdict::Accept, mark };
+            }
+            Some(Target::Drop) => {
+                events.push(event("DROP".into()));
+                return Outcome { events, verdict: Verdict::Drop, mark };
+            }
+            Some(Target::Reject(with)) => {
+                events.push(event("REJECT".into()));
+                return Outcome { events, verdict: Verdict::Reject(*with), mark };
+            }
+            Some(Target::Dnat { ip, port }) => {
+                events.push(event("DNAT".into()));
+                return Outcome { events, verdict: Verdict::Nat(NatTarget::Dnat { ip: *ip, port: *port }), mark };
+            }
+            Some(Target::Snat { ip, port }) => {
+                events.push(event("SNAT".into()));
+                return Outcome { events, verdict: Verdict::Nat(NatTarget::Snat { ip: *ip, port: *port }), mark };
+            }
+            Some(Target::Masquerade { random_fully }) => {
+                events.push(event("MASQUERADE".into()));
+                return Outcome {
+                    events,
+                    verdict: Verdict::Nat(NatTarget::Masquerade { random_fully: *random_fully }),
+                    mark,
+                };
+            }
+        }
+    }
+}
+
+fn neg_holds<T>(neg: &Neg<T>, holds: impl FnOnce(&T) -> bool) -> bool {
+    holds(&neg.value) != neg.negated
+}
+
+/// Whether every part of the rule matches; `Some(detail)` when it does. Matches are evaluated in
+/// order and stop at the first that fails, so a `statistic` draw only happens when everything
+/// before it matched, as in the kernel.
+fn rule_matches(rule: &Rule, meta: &Meta, env: &mut Env) -> Option<Option<String>> {
+    let tuple = &meta.tuple;
+    if let Some(src) = &rule.src {
+        if !neg_holds(src, |net| net.contains(*tuple.src.ip())) {
+            return None;
+        }
+    }
+    if let Some(dst) = &rule.dst {
+        if !neg_holds(dst, |net| net.contains(*tuple.dst.ip())) {
+            return None;
+        }
+    }
+    if let Some(proto) = &rule.proto {
+        if !neg_holds(proto, |proto| tuple.proto.as_proto() == Some(*proto)) {
+            return None;
+        }
+    }
+    let mut detail = None;
+    for m in &rule.matches {
+        let holds = match m {
+            Match::Comment(_) => true,
+            Match::Ports { proto, sport, dport } => {
+                tuple.proto.as_proto() == Some(*proto)
+                    && sport.as_ref().is_none_or(|port| neg_holds(port, |port| tuple.src.port() == *port))
+                    && dport.as_ref().is_none_or(|port| neg_holds(port, |port| tuple.dst.port() == *port))
+            }
+            Match::Conntrack(states) => neg_holds(states, |states| states.iter().any(|s| meta.ct_states.contains(s))),
+            Match::Mark(neg) => neg_holds(neg, |(value, mask)| meta.mark & mask == *value),
+            Match::AddrType { src, dst } => {
+                src.as_ref().is_none_or(|t| neg_holds(t, |AddrType::Local| meta.is_local(*tuple.src.ip())))
+                    && dst.as_ref().is_none_or(|t| neg_holds(t, |AddrType::Local| meta.is_local(*tuple.dst.ip())))
+            }
+            Match::StatisticRandom { threshold } => {
+                // xt_statistic.c, XT_STATISTIC_MODE_RANDOM: `(get_random_u32() & 0x7FFFFFFF) < probability`.
+                let draw = env.rng.next_u32() & 0x7fff_ffff;
+                let holds = draw < *threshold;
+                detail = Some(format!(
+                    "statistic: drew {draw} {} {threshold} (p = {:.5})",
+                    if holds { "<" } else { "≥" },
+                    f64::from(*threshold) / 2_147_483_648.0
+                ));
+                holds
+            }
+            Match::Recent(recent) => {
+                let source = *tuple.src.ip();
+                match &recent.op {
+                    RecentOp::Set => {
+                        // xt_recent.c `recent_mt`: `--set` records the source and matches.
+                        env.recent.entry(recent.name.clone()).or_default().insert(source, env.now);
+                        true
+                    }
+                    RecentOp::Rcheck { seconds, reap } => {
+                        let list = env.recent.entry(recent.name.clone()).or_default();
+                        let fresh =
+                            list.get(&source).is_some_and(|seen| env.now.saturating_sub(*seen) <= u64::from(*seconds));
+                        if *reap {
+                            let now = env.now;
+                            list.retain(|_, seen| now.saturating_sub(*seen) <= u64::from(*seconds));
+                        }
+                        if fresh {
+                            detail =
+                                Some(format!("recent: {source} is in list {} (seen within {seconds} s)", recent.name));
+                        }
+                        fresh
+                    }
+                }
+            }
+        };
+        if !holds {
+            return None;
+        }
+    }
+    Some(detail)
+}
