@@ -25,6 +25,218 @@ pub struct Cluster {
     pub endpoint_slices: Vec<EndpointSlice>,
 }
 
+impl Default for Cluster {
+    /// The cluster used when a scenario has no `Cluster` object: three nodes, one external client.
+    fn default() -> Cluster {
+        let net =
+            |text: &str| -> Ipv4Net { text.parse().unwrap_or(Ipv4Net { addr: Ipv4Addr::UNSPECIFIED, prefix: 0 }) };
+        Cluster {
+            name: "default".to_string(),
+            service_cidr: net("10.96.0.0/12"),
+            cluster_cidr: net("10.244.0.0/16"),
+            kube_proxy: KubeProxyConfig::default(),
+            nodes: (1..=3u8)
+                .map(|n| Node {
+                    name: format!("node-{n}"),
+                    ip: Ipv4Addr::new(192, 168, 1, 9 + n),
+                    pod_cidr: Ipv4Net { addr: Ipv4Addr::new(10, 244, n, 0), prefix: 24 },
+                })
+                .collect(),
+            clients: vec![Client { name: "laptop".to_string(), ip: Ipv4Addr::new(192, 168, 1, 50) }],
+            pods: Vec::new(),
+            services: Vec::new(),
+            endpoint_slices: Vec::new(),
+        }
+    }
+}
+
+/// What a scenario holds beyond the L4 cluster: Ingresses, Istio routing and the DNS view.
+///
+/// Kept apart from `Cluster` so that code building a `Cluster` literal keeps compiling; it may
+/// move into `Cluster` once every such literal ends in `..Cluster::default()`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClusterExtras {
+    /// Ingresses, all converted to `networking.k8s.io/v1`'s shape.
+    pub ingresses: Vec<Ingress>,
+    /// Istio `VirtualService`s, parsed and validated, used by the L7 chapters.
+    pub virtual_services: Vec<VirtualService>,
+    /// Istio `DestinationRule`s, parsed and validated, used by the L7 chapters.
+    pub destination_rules: Vec<DestinationRule>,
+    /// The cluster DNS view (CoreDNS's `kubernetes` plugin): Service A records, one A record per
+    /// ready pod of a headless Service, CNAMEs for ExternalName Services. Sorted by name, then data.
+    pub dns: Vec<DnsRecord>,
+}
+
+impl ClusterExtras {
+    /// The DNS records answering `name` (A records, or the CNAME of an ExternalName Service).
+    pub fn resolve(&self, name: &str) -> Vec<&DnsRecord> {
+        let name = name.trim_end_matches('.');
+        self.dns.iter().filter(|record| record.name == name).collect()
+    }
+}
+
+/// A `networking.k8s.io/v1` Ingress (older versions are converted to this shape when loaded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingress {
+    pub namespace: String,
+    pub name: String,
+    /// `spec.ingressClassName`, or the older `kubernetes.io/ingress.class` annotation.
+    pub class_name: Option<String>,
+    /// `spec.defaultBackend` (`spec.backend` before v1).
+    pub default_backend: Option<IngressBackend>,
+    pub rules: Vec<IngressRule>,
+}
+
+/// One `spec.rules[]` entry: an optional host and its HTTP paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressRule {
+    /// `None` matches every host.
+    pub host: Option<String>,
+    pub paths: Vec<IngressPath>,
+}
+
+/// One `http.paths[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressPath {
+    /// The path; `/` when omitted, as ingress controllers treat an empty path.
+    pub path: String,
+    pub path_type: PathType,
+    pub backend: IngressBackend,
+}
+
+/// `pathType`; converted v1beta1 paths, which had none, get `ImplementationSpecific`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PathType {
+    Exact,
+    Prefix,
+    ImplementationSpecific,
+}
+
+impl PathType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathType::Exact => "Exact",
+            PathType::Prefix => "Prefix",
+            PathType::ImplementationSpecific => "ImplementationSpecific",
+        }
+    }
+}
+
+/// An Ingress backend: a Service in the Ingress's namespace and one of its ports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressBackend {
+    pub service: String,
+    pub port: IngressPort,
+}
+
+/// `service.port.number` or `service.port.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngressPort {
+    Number(u16),
+    Name(String),
+}
+
+impl std::fmt::Display for IngressPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngressPort::Number(n) => write!(f, "{n}"),
+            IngressPort::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// An Istio `VirtualService`, kept to the fields that route HTTP and TCP traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualService {
+    pub namespace: String,
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub gateways: Vec<String>,
+    pub http: Vec<HttpRoute>,
+}
+
+/// One `http[]` route of a VirtualService.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRoute {
+    pub name: Option<String>,
+    /// `match[]`, each a conjunction of conditions; empty matches everything.
+    pub matches: Vec<HttpMatch>,
+    pub route: Vec<RouteDestination>,
+    /// `timeout` as written, such as `5s`.
+    pub timeout: Option<String>,
+    /// `retries.attempts`.
+    pub retries: Option<u32>,
+}
+
+/// One `match[]` entry: a URI condition and header conditions (`exact`/`prefix`/`regex`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpMatch {
+    pub uri: Option<StringMatch>,
+    pub headers: Vec<(String, StringMatch)>,
+}
+
+/// Istio's `StringMatch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StringMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(String),
+}
+
+/// One weighted destination of a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteDestination {
+    pub host: String,
+    pub subset: Option<String>,
+    pub port: Option<u16>,
+    /// `weight`, 0 when omitted (Istio then treats a single destination as 100).
+    pub weight: u32,
+}
+
+/// An Istio `DestinationRule`: a load-balancing policy and named subsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationRule {
+    pub namespace: String,
+    pub name: String,
+    pub host: String,
+    /// `trafficPolicy.loadBalancer.simple` (`ROUND_ROBIN`, `LEAST_REQUEST`, `RANDOM`, ...), or
+    /// `CONSISTENT_HASH` when `consistentHash` is set.
+    pub load_balancer: Option<String>,
+    pub subsets: Vec<Subset>,
+}
+
+/// A named subset of a DestinationRule: the pods whose labels include `labels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subset {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub load_balancer: Option<String>,
+}
+
+/// One DNS record, as CoreDNS's `kubernetes` plugin would answer it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DnsRecord {
+    /// The fully qualified name, such as `web.default.svc.cluster.local`.
+    pub name: String,
+    pub data: DnsData,
+}
+
+/// The answer of a DNS record.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DnsData {
+    A(Ipv4Addr),
+    Cname(String),
+}
+
+impl std::fmt::Display for DnsRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.data {
+            DnsData::A(ip) => write!(f, "{} A {}", self.name, ip),
+            DnsData::Cname(target) => write!(f, "{} CNAME {}", self.name, target),
+        }
+    }
+}
+
 /// The parts of `KubeProxyConfiguration` that change what kube-proxy writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubeProxyConfig {
@@ -252,6 +464,11 @@ impl Cluster {
 
     pub fn pod(&self, name: &str) -> Option<&Pod> {
         self.pods.iter().find(|pod| pod.name == name || format!("{}/{}", pod.namespace, pod.name) == name)
+    }
+
+    /// The Service `namespace/name`.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        self.services.iter().find(|service| service.namespace == namespace && service.name == name)
     }
 
     pub fn client(&self, name: &str) -> Option<&Client> {

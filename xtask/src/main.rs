@@ -1,1 +1,90 @@
-fn main() {}
+//! `cargo xtask …`: the project's own set-up and test runner.
+//!
+//! Every machine that works on lbplay (a developer's, CI's, a new user's) starts without the tools
+//! the web build and the test tiers need. `install` brings each one in when it is missing or of
+//! another version, `serve` runs the page, `test` runs every tier of `../shared/design.md`
+//! ("Testing tiers") and `bench` the benchmarks. Only `std` is used, so this crate builds in
+//! seconds on a fresh clone.
+
+mod dom;
+mod install;
+mod serve_dir;
+mod tiers;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  install   install the pinned tools that are missing (wasm32 target, wasm-bindgen-cli, Trunk;
+            as root on Debian also chromium, chromium-driver, iptables, tshark)
+  serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
+  test      install, then run every test tier and print one summary line per tier
+  bench     run the benchmarks (`cargo bench --workspace`)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "install" => install::run(install::Scope::Everything),
+        "serve" => serve(),
+        "test" => tiers::run_all(),
+        "bench" => bench(),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask serve`: the tools Trunk needs, then Trunk's own development server.
+fn serve() -> Result<(), String> {
+    install::run(install::Scope::WebBuild)?;
+    let root = util::repo_root();
+    println!("serving lbplay on http://127.0.0.1:8080/ (Ctrl-C stops it)");
+    let status = util::command("trunk")
+        .args(["serve", "--offline", "--address", "127.0.0.1", "--port", "8080"])
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("could not start trunk ({e}); run `cargo xtask install` first"))?;
+    if status.success() { Ok(()) } else { Err(format!("trunk serve exited with {status}")) }
+}
+
+/// `cargo xtask bench`: runs the workspace's benchmarks, once there are any.
+fn bench() -> Result<(), String> {
+    let root = util::repo_root();
+    let has_benches = ["core", "web", "cli", "xtask"].iter().any(|member| {
+        let dir = root.join(member);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
+        manifest.contains("[[bench]]")
+            || std::fs::read_dir(dir.join("benches")).is_ok_and(|mut entries| entries.next().is_some())
+    });
+    if !has_benches {
+        println!("no benchmarks yet: add a `benches/` directory (or a [[bench]] target) to a workspace member");
+        return Ok(());
+    }
+    let status = util::command("cargo")
+        .args(["bench", "--workspace"])
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("could not run cargo bench: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo bench --workspace failed ({status}); see its output above"))
+    }
+}

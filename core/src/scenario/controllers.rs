@@ -1,0 +1,626 @@
+//! The control plane, played once and deterministically: what the controllers would have written.
+//!
+//! This module owns workload expansion (the Deployment and ReplicaSet controllers' pod names),
+//! scheduling (spreading a workload's pods over nodes), pod IPAM (host-local, per node podCIDR),
+//! the Service allocators (ClusterIP and NodePort), the EndpointSlice and EndpointSliceMirroring
+//! controllers, and the DNS view (CoreDNS's `kubernetes` plugin). Upstream allocators pick at
+//! random; lbplay derives every pick from a SHA-256 of the object's name, so a value does not move
+//! when an unrelated object is added, and explicit values are reserved before anything is picked.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use sha2::{Digest, Sha256};
+
+use super::MAX_PODS;
+use super::MAX_SERVICES;
+use super::fields::Cx;
+use super::objects::{Decoded, RawPod, RawService, WantIp};
+use crate::model::{
+    Cluster, ClusterExtras, DnsData, DnsRecord, Endpoint, EndpointPort, EndpointSlice, Pod, ServiceType, TargetPort,
+    TrafficPolicy,
+};
+use crate::yaml::Pos;
+
+/// The characters of generated name suffixes (k8s.io/apimachinery/pkg/util/rand: no vowels, no
+/// look-alike digits).
+const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// At most this many endpoints per controller-made slice (`--max-endpoints-per-slice`, default 100,
+/// pkg/controller/endpointslice/config).
+pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
+
+/// The cluster's DNS domain.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+
+/// The NodePort range (`--service-node-port-range`, 30000-32767 by default).
+pub const NODE_PORT_MIN: u16 = 30000;
+pub const NODE_PORT_MAX: u16 = 32767;
+
+fn digest(parts: &[&str]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher.finalize().into()
+}
+
+fn hash_u64(parts: &[&str]) -> u64 {
+    let d = digest(parts);
+    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// A deterministic name suffix of `len` characters, as `generateName` would add at random.
+pub(crate) fn suffix(parts: &[&str], len: usize) -> String {
+    digest(parts).iter().take(len).map(|b| ALPHANUMS[usize::from(*b) % ALPHANUMS.len()] as char).collect()
+}
+
+/// Runs every controller over the decoded objects and fills `cluster`.
+pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras, decoded: Decoded<'_>) {
+    let Decoded { mut pods, services, slices, ingresses, virtual_services, destination_rules, workloads } = decoded;
+    // The limit is checked on the sum before anything is expanded, so a billion replicas cost nothing.
+    let total: usize =
+        pods.len().saturating_add(workloads.iter().map(|w| w.replicas).fold(0usize, usize::saturating_add));
+    if total > MAX_PODS {
+        let (file, pos) = workloads
+            .iter()
+            .max_by_key(|w| w.replicas)
+            .map(|w| (w.obj.clone(), w.obj.node.pos))
+            .or_else(|| pods.last().map(|p| (p.obj.clone(), p.obj.node.pos)))
+            .unwrap_or_else(|| unreachable_obj());
+        cx.error(
+            &file,
+            pos,
+            "spec.replicas",
+            format!("the scenario would hold {total} pods, over lbplay's limit of {MAX_PODS}"),
+        );
+        return;
+    }
+    if services.len() > MAX_SERVICES {
+        let obj = &services[MAX_SERVICES].obj;
+        cx.error(
+            obj,
+            obj.node.pos,
+            "",
+            format!("{} Services is over lbplay's limit of {MAX_SERVICES}", services.len()),
+        );
+        return;
+    }
+    // Workloads: a Deployment owns a ReplicaSet named `<deployment>-<pod-template-hash>`, whose
+    // pods are `<replicaset>-<5 characters>` (pkg/controller/deployment/sync.go, and the
+    // ReplicaSet controller's generateName); a StatefulSet's pods are `<name>-<ordinal>`.
+    for workload in &workloads {
+        let template_hash = suffix(&[&workload.obj.label, "pod-template-hash"], 10);
+        for i in 0..workload.replicas {
+            let mut pod = workload.template.clone();
+            pod.name = match workload.kind {
+                "StatefulSet" => format!("{}-{i}", workload.name),
+                "Deployment" => {
+                    let rs = format!("{}-{template_hash}", workload.name);
+                    format!("{rs}-{}", suffix(&[&rs, &i.to_string()], 5))
+                }
+                _ => format!("{}-{}", workload.name, suffix(&[&workload.name, &i.to_string()], 5)),
+            };
+            if workload.kind == "Deployment" {
+                pod.labels.insert("pod-template-hash".to_string(), template_hash.clone());
+            }
+            pods.push(pod);
+        }
+    }
+    let mut seen_pods: BTreeMap<(String, String), ()> = BTreeMap::new();
+    pods.retain(|pod| {
+        let key = (pod.namespace.clone(), pod.name.clone());
+        if seen_pods.contains_key(&key) {
+            cx.error(
+                &pod.obj,
+                pod.obj.node.pos,
+                "metadata.name",
+                format!(
+                    "Pod {}/{} is defined twice (a Pod and a workload's generated pod share the name)",
+                    pod.namespace, pod.name
+                ),
+            );
+            return false;
+        }
+        seen_pods.insert(key, ());
+        true
+    });
+    let flags = schedule_and_address(cx, cluster, &pods);
+    allocate_services(cx, cluster, services.clone());
+    endpoint_slices(cx, cluster, &services, slices, &flags);
+    for (obj, ingress) in ingresses {
+        let mut check = |backend: &crate::model::IngressBackend| {
+            if cluster.service(&ingress.namespace, &backend.service).is_none() {
+                cx.warn(
+                    &obj,
+                    obj.node.pos,
+                    "spec",
+                    format!(
+                        "backend Service {}/{} does not exist (yet); requests to it will fail",
+                        ingress.namespace, backend.service
+                    ),
+                );
+            }
+        };
+        if let Some(b) = &ingress.default_backend {
+            check(b);
+        }
+        for rule in &ingress.rules {
+            for path in &rule.paths {
+                check(&path.backend);
+            }
+        }
+        extras.ingresses.push(ingress);
+    }
+    extras.virtual_services = virtual_services;
+    extras.destination_rules = destination_rules;
+    extras.dns = dns(cluster);
+}
+
+fn unreachable_obj() -> (super::fields::Obj<'static>, Pos) {
+    static NULL: crate::yaml::Node = crate::yaml::Node { pos: super::START, value: crate::yaml::Value::Null };
+    (super::fields::Obj { file: String::new(), label: String::new(), node: &NULL }, super::START)
+}
+
+/// Places each pod on a node and gives it an address.
+///
+/// Scheduling: the default scheduler spreads the pods of one Service or workload over nodes
+/// (the PodTopologySpread plugin's system default constraints, `maxSkew: 3` on
+/// `kubernetes.io/hostname`, pkg/scheduler/framework/plugins/podtopologyspread; before v1.24 the
+/// SelectorSpread plugin). lbplay models the outcome: each pod goes to the node holding the fewest
+/// pods of its owner, then the fewest pods, then the first in the Cluster's order.
+///
+/// Addresses: host-local IPAM hands out a node's podCIDR in order from `.2` (`.1` is the bridge
+/// gateway), skipping addresses written explicitly anywhere.
+///
+/// Returns the pods that are terminating (`true`) or terminal (`false`), which the model's `Pod`
+/// does not record and the EndpointSlice controller needs.
+fn schedule_and_address(cx: &mut Cx, cluster: &mut Cluster, pods: &[RawPod<'_>]) -> PodFlags {
+    let mut flags = PodFlags::new();
+    for pod in pods {
+        if pod.terminating {
+            flags.insert((pod.namespace.clone(), pod.name.clone(), true));
+        }
+        if pod.terminal {
+            flags.insert((pod.namespace.clone(), pod.name.clone(), false));
+        }
+    }
+    let node_index: BTreeMap<&str, usize> =
+        cluster.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    let mut per_node = vec![0usize; cluster.nodes.len()];
+    let mut per_owner: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut placed: Vec<Option<usize>> = vec![None; pods.len()];
+    // Pods with a nodeName first: they are already bound.
+    for (i, pod) in pods.iter().enumerate() {
+        if let Some((name, pos)) = &pod.node {
+            match node_index.get(name.as_str()) {
+                Some(&n) => {
+                    placed[i] = Some(n);
+                    per_node[n] += 1;
+                    let owner = pod.owner.clone().unwrap_or_else(|| group_key(pod));
+                    per_owner.entry(owner).or_insert_with(|| vec![0; cluster.nodes.len()])[n] += 1;
+                }
+                None => cx.error(
+                    &pod.obj,
+                    *pos,
+                    "spec.nodeName",
+                    format!(
+                        "node `{name}` is not in the cluster (nodes: {})",
+                        cluster.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+            }
+        }
+    }
+    if cluster.nodes.is_empty() {
+        return flags;
+    }
+    for (i, pod) in pods.iter().enumerate() {
+        if pod.node.is_some() {
+            continue;
+        }
+        let owner = pod.owner.clone().unwrap_or_else(|| group_key(pod));
+        let counts = per_owner.entry(owner).or_insert_with(|| vec![0; cluster.nodes.len()]);
+        let n = (0..cluster.nodes.len()).min_by_key(|&n| (counts[n], per_node[n], n)).unwrap_or(0);
+        counts[n] += 1;
+        per_node[n] += 1;
+        placed[i] = Some(n);
+    }
+    // Explicit addresses are reserved first, and checked.
+    let mut used: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    for (i, pod) in pods.iter().enumerate() {
+        let (Some(n), Some((ip, pos))) = (placed[i], pod.ip) else { continue };
+        let node = &cluster.nodes[n];
+        if pod.host_network {
+            if ip != node.ip {
+                cx.error(
+                    &pod.obj,
+                    pos,
+                    "status.podIP",
+                    format!("a hostNetwork pod has its node's address, {} ({}), not {ip}", node.ip, node.name),
+                );
+            }
+            continue;
+        }
+        if !node.pod_cidr.contains(ip) {
+            cx.error(
+                &pod.obj,
+                pos,
+                "status.podIP",
+                format!("{ip} is not in {}'s podCIDR {}", node.name, node.pod_cidr),
+            );
+            continue;
+        }
+        if let Some(other) = used.get(&ip) {
+            cx.error(&pod.obj, pos, "status.podIP", format!("{ip} is already the address of pod {other}"));
+            continue;
+        }
+        used.insert(ip, format!("{}/{}", pod.namespace, pod.name));
+    }
+    let mut next = vec![2u64; cluster.nodes.len()];
+    for (i, pod) in pods.iter().enumerate() {
+        let Some(n) = placed[i] else { continue };
+        let node = &cluster.nodes[n];
+        let ip = if pod.host_network {
+            node.ip
+        } else if let Some((ip, _)) = pod.ip {
+            ip
+        } else {
+            let mut found = None;
+            while let Some(candidate) = node.pod_cidr.nth(next[n]) {
+                next[n] += 1;
+                if next[n] >= node.pod_cidr.size() {
+                    break;
+                }
+                if !used.contains_key(&candidate) {
+                    found = Some(candidate);
+                    break;
+                }
+            }
+            match found {
+                Some(ip) => {
+                    used.insert(ip, format!("{}/{}", pod.namespace, pod.name));
+                    ip
+                }
+                None => {
+                    cx.error(
+                        &pod.obj,
+                        pod.obj.node.pos,
+                        "status.podIP",
+                        format!("node {}'s podCIDR {} has no free address left", node.name, node.pod_cidr),
+                    );
+                    continue;
+                }
+            }
+        };
+        cluster.pods.push(Pod {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            labels: pod.labels.clone(),
+            node: node.name.clone(),
+            ip,
+            ready: pod.ready && !pod.terminal,
+            host_network: pod.host_network,
+            ports: pod.ports.clone(),
+        });
+    }
+    flags
+}
+
+/// `(namespace, name, terminating)`: terminating pods (`true`) and terminal ones (`false`).
+type PodFlags = BTreeSet<(String, String, bool)>;
+
+/// A standalone pod is spread with the others sharing its namespace and labels.
+fn group_key(pod: &RawPod<'_>) -> String {
+    let labels: Vec<String> = pod.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{}/{}", pod.namespace, labels.join(","))
+}
+
+/// ClusterIPs and NodePorts: explicit values are reserved first (two Services on one value is an
+/// error, as the allocator's "provided IP is already allocated"), then the rest are allocated.
+fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawService<'_>>) {
+    let cidr = cluster.service_cidr;
+    let mut ips: BTreeMap<Ipv4Addr, String> = BTreeMap::new();
+    let mut node_ports: BTreeMap<u16, String> = BTreeMap::new();
+    let mut services = services;
+    for raw in &mut services {
+        let who = raw.service.namespaced_name();
+        if let WantIp::Explicit(ip, pos) = raw.want_ip {
+            let offset = u64::from(u32::from(ip).wrapping_sub(u32::from(cidr.network())));
+            if !cidr.contains(ip) || offset == 0 || offset + 1 == cidr.size() {
+                cx.error(
+                    &raw.obj,
+                    pos,
+                    "spec.clusterIP",
+                    format!("{ip} is not in the valid range: the range of valid IPs is {cidr}"),
+                );
+                raw.want_ip = WantIp::Allocate;
+            } else if let Some(other) = ips.get(&ip) {
+                cx.error(&raw.obj, pos, "spec.clusterIP", format!("{ip} is already allocated to Service {other}"));
+            } else {
+                ips.insert(ip, who.clone());
+                raw.service.cluster_ip = Some(ip);
+            }
+        }
+        for (i, port) in raw.service.ports.iter().enumerate() {
+            let (Some(np), Some(pos)) = (port.node_port, raw.node_port_pos.get(i).copied().flatten()) else { continue };
+            if !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&np) {
+                cx.error(
+                    &raw.obj,
+                    pos,
+                    &format!("spec.ports[{i}].nodePort"),
+                    format!(
+                        "{np} is not in the valid range: the range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}"
+                    ),
+                );
+            } else if let Some(other) = node_ports.get(&np) {
+                // The same nodePort on two ports of one Service is allowed only across protocols.
+                if other != &who
+                    || raw.service.ports[..i].iter().any(|p| p.node_port == Some(np) && p.protocol == port.protocol)
+                {
+                    cx.error(
+                        &raw.obj,
+                        pos,
+                        &format!("spec.ports[{i}].nodePort"),
+                        format!("{np} is already allocated to Service {other}"),
+                    );
+                }
+            } else {
+                node_ports.insert(np, who.clone());
+            }
+        }
+        if let (Some(np), Some(pos)) = (raw.service.health_check_node_port, raw.health_check_pos) {
+            if let Some(other) = node_ports.get(&np) {
+                cx.error(
+                    &raw.obj,
+                    pos,
+                    "spec.healthCheckNodePort",
+                    format!("{np} is already allocated to Service {other}"),
+                );
+            } else {
+                node_ports.insert(np, who.clone());
+            }
+        }
+    }
+    // Allocation proper: a hashed starting point, then the next free value.
+    let size = cidr.size();
+    for raw in &mut services {
+        let who = raw.service.namespaced_name();
+        if raw.want_ip == WantIp::Allocate && size > 16 {
+            // The first ten addresses stay free: by convention `kubernetes` has .1 and kube-dns .10.
+            let span = size - 12;
+            let start = hash_u64(&["clusterip", &who]) % span;
+            for step in 0..span {
+                let offset = 11 + (start + step) % span;
+                let Some(ip) = cidr.nth(offset) else { continue };
+                if let std::collections::btree_map::Entry::Vacant(entry) = ips.entry(ip) {
+                    entry.insert(who.clone());
+                    raw.service.cluster_ip = Some(ip);
+                    break;
+                }
+            }
+        }
+        if raw.allocate_node_ports {
+            for i in 0..raw.service.ports.len() {
+                if raw.service.ports[i].node_port.is_some() {
+                    continue;
+                }
+                let port = &raw.service.ports[i];
+                let name = format!("{}:{}/{}", who, port.port, port.protocol);
+                raw.service.ports[i].node_port = pick_node_port(&mut node_ports, &name, &who);
+            }
+        }
+        // A LoadBalancer Service with externalTrafficPolicy Local gets a health check NodePort.
+        if raw.service.kind == ServiceType::LoadBalancer
+            && raw.service.external_traffic_policy == TrafficPolicy::Local
+            && raw.service.health_check_node_port.is_none()
+        {
+            raw.service.health_check_node_port = pick_node_port(&mut node_ports, &format!("{who}:healthcheck"), &who);
+        }
+    }
+    if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1 {
+        if let Some(raw) = services.last() {
+            cx.error(&raw.obj, raw.obj.node.pos, "spec.ports", "the NodePort range 30000-32767 is exhausted");
+        }
+    }
+    cluster.services = services.into_iter().map(|raw| raw.service).collect();
+}
+
+fn pick_node_port(node_ports: &mut BTreeMap<u16, String>, name: &str, who: &str) -> Option<u16> {
+    let span = u64::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1;
+    let start = hash_u64(&["nodeport", name]) % span;
+    for step in 0..span {
+        let port = NODE_PORT_MIN + ((start + step) % span) as u16;
+        if let std::collections::btree_map::Entry::Vacant(entry) = node_ports.entry(port) {
+            entry.insert(who.to_string());
+            return Some(port);
+        }
+    }
+    None
+}
+
+/// The EndpointSlice controller (pkg/controller/endpointslice/reconciler.go and
+/// staging/src/k8s.io/endpointslice/utils.go) for Services with a selector, and the
+/// EndpointSliceMirroring controller plus hand-written slices for those without one.
+fn endpoint_slices(
+    cx: &mut Cx,
+    cluster: &mut Cluster,
+    services: &[RawService<'_>],
+    slices: Vec<super::objects::RawSlice<'_>>,
+    flags: &PodFlags,
+) {
+    let terminating = |pod: &Pod| flags.contains(&(pod.namespace.clone(), pod.name.clone(), true));
+    let terminal = |pod: &Pod| flags.contains(&(pod.namespace.clone(), pod.name.clone(), false));
+    // Index pods by namespace once; a selector is then matched against that namespace only.
+    let mut by_namespace: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for pod in &cluster.pods {
+        by_namespace.entry(pod.namespace.as_str()).or_default().push(pod);
+    }
+    let mut out: Vec<EndpointSlice> = Vec::new();
+    for raw in services {
+        let service = &raw.service;
+        // ExternalName Services get no endpoints from the controller.
+        if service.kind == ServiceType::ExternalName {
+            continue;
+        }
+        let Some(selector) = &service.selector else { continue };
+        let candidates = by_namespace.get(service.namespace.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let matching: Vec<&Pod> = candidates
+            .iter()
+            .copied()
+            .filter(|pod| selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
+            .collect();
+        if matching.is_empty() {
+            let shown: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            cx.warn(
+                &raw.obj,
+                raw.selector_pos,
+                "spec.selector",
+                format!(
+                    "selector {} matches no pods in namespace {}; the Service has no endpoints",
+                    shown.join(","),
+                    service.namespace
+                ),
+            );
+        }
+        // Pods are grouped by the ports they resolve to: a named targetPort may resolve to
+        // different numbers on different pods, and each port set gets its own slices.
+        let mut groups: Vec<(Vec<EndpointPort>, Vec<Endpoint>)> = Vec::new();
+        let mut unresolved: BTreeSet<String> = BTreeSet::new();
+        for pod in matching {
+            // Terminal pods and pods without an address have no endpoint (utils.go,
+            // ShouldPodBeInEndpoints).
+            if terminal(pod) {
+                continue;
+            }
+            let mut ports = Vec::new();
+            for port in &service.ports {
+                let number = match &port.target_port {
+                    TargetPort::Number(n) => Some(*n),
+                    TargetPort::Name(name) => pod
+                        .ports
+                        .iter()
+                        .find(|cp| cp.name.as_deref() == Some(name.as_str()) && cp.protocol == port.protocol)
+                        .map(|cp| cp.port),
+                };
+                match number {
+                    Some(n) => ports.push(EndpointPort { name: port.name.clone(), port: n, protocol: port.protocol }),
+                    None => {
+                        if let TargetPort::Name(name) = &port.target_port {
+                            unresolved.insert(format!("pod {} has no container port named `{name}` ({}); the controller leaves this port out for it", pod.name, port.protocol.as_str().to_uppercase()));
+                        }
+                    }
+                }
+            }
+            // `ready` is true for a ready pod, or for any pod when publishNotReadyAddresses is set,
+            // but never for a terminating pod unless publishNotReadyAddresses is set; `serving`
+            // is the pod's readiness (utils.go, podToEndpoint).
+            let is_terminating = terminating(pod);
+            let ready = service.publish_not_ready_addresses || (pod.ready && !is_terminating);
+            let endpoint = Endpoint {
+                ip: pod.ip,
+                ready,
+                serving: pod.ready,
+                terminating: is_terminating,
+                node_name: Some(pod.node.clone()),
+                pod: Some(format!("{}/{}", pod.namespace, pod.name)),
+            };
+            match groups.iter_mut().find(|(p, _)| *p == ports) {
+                Some((_, endpoints)) => endpoints.push(endpoint),
+                None => groups.push((ports, vec![endpoint])),
+            }
+        }
+        for message in unresolved {
+            let at = raw.obj.node.get("spec").and_then(|s| s.get("ports")).map(|p| p.pos).unwrap_or(raw.obj.node.pos);
+            cx.warn(&raw.obj, at, "spec.ports", message);
+        }
+        if groups.is_empty() {
+            // The controller keeps one placeholder slice with no endpoints (reconciler.go).
+            groups.push((Vec::new(), Vec::new()));
+        }
+        for (ports, endpoints) in groups {
+            let key: Vec<String> = ports
+                .iter()
+                .map(|p| format!("{}:{}/{}", p.name.clone().unwrap_or_default(), p.port, p.protocol))
+                .collect();
+            let key = key.join(",");
+            let chunks: Vec<Vec<Endpoint>> = if endpoints.is_empty() {
+                vec![Vec::new()]
+            } else {
+                endpoints.chunks(MAX_ENDPOINTS_PER_SLICE).map(<[Endpoint]>::to_vec).collect()
+            };
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let name =
+                    format!("{}-{}", service.name, suffix(&[&service.namespaced_name(), &key, &i.to_string()], 5));
+                out.push(EndpointSlice {
+                    namespace: service.namespace.clone(),
+                    name,
+                    service: service.name.clone(),
+                    ports: ports.clone(),
+                    endpoints: chunk,
+                });
+            }
+        }
+    }
+    for mut raw in slices {
+        let service =
+            services.iter().find(|s| s.service.namespace == raw.slice.namespace && s.service.name == raw.slice.service);
+        match service {
+            None => cx.warn(
+                &raw.obj,
+                raw.obj.node.pos,
+                "",
+                format!("no Service {}/{} to go with these endpoints", raw.slice.namespace, raw.slice.service),
+            ),
+            Some(s) if raw.mirrored && s.service.selector.is_some() => {
+                cx.warn(&raw.obj, raw.obj.node.pos, "", format!("Service {}/{} has a selector, so the controller manages its endpoints and these Endpoints are not mirrored", raw.slice.namespace, raw.slice.service));
+                continue;
+            }
+            Some(_) => {}
+        }
+        if raw.mirrored {
+            // Mirrored slices are named `<endpoints>-<5 characters>`
+            // (pkg/controller/endpointslicemirroring/utils.go, newEndpointSlice's generateName).
+            let seed = raw.slice.name.clone();
+            raw.slice.name = format!("{}-{}", raw.slice.service, suffix(&[&raw.slice.namespace, &seed], 5));
+        }
+        out.push(raw.slice);
+    }
+    cluster.endpoint_slices = out;
+}
+
+/// CoreDNS's view (the `kubernetes` plugin, per the DNS specification for Kubernetes):
+/// a Service with a ClusterIP has one A record; a headless one has an A record per ready
+/// endpoint (all of them with publishNotReadyAddresses); an ExternalName one has a CNAME.
+fn dns(cluster: &Cluster) -> Vec<DnsRecord> {
+    let mut records = Vec::new();
+    for service in &cluster.services {
+        let name = format!("{}.{}.svc.{CLUSTER_DOMAIN}", service.name, service.namespace);
+        match (service.kind, service.cluster_ip) {
+            (ServiceType::ExternalName, _) => {
+                if let Some(target) = &service.external_name {
+                    records.push(DnsRecord { name, data: DnsData::Cname(target.clone()) });
+                }
+            }
+            (_, Some(ip)) => records.push(DnsRecord { name, data: DnsData::A(ip) }),
+            (_, None) => {
+                let mut ips = BTreeSet::new();
+                for slice in &cluster.endpoint_slices {
+                    if slice.namespace == service.namespace && slice.service == service.name {
+                        for endpoint in &slice.endpoints {
+                            if endpoint.ready || service.publish_not_ready_addresses {
+                                ips.insert(endpoint.ip);
+                            }
+                        }
+                    }
+                }
+                for ip in ips {
+                    records.push(DnsRecord { name: name.clone(), data: DnsData::A(ip) });
+                }
+            }
+        }
+    }
+    records.sort();
+    records
+}

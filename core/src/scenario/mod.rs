@@ -1,0 +1,130 @@
+//! Scenario input: YAML streams of Kubernetes objects (plus lbplay's `Cluster`) into a `Cluster`.
+//!
+//! This module owns the contract of design.md, "Contract: scenario input": it reads every
+//! document of every stream, decodes the kinds lbplay models (`objects`), then plays the part of
+//! the Kubernetes control plane (`controllers`): the scheduler places Pods, IPAM gives them
+//! addresses, the Service allocators hand out ClusterIPs and NodePorts, the EndpointSlice
+//! controllers write slices, and CoreDNS's view is computed. Explicit values always win over
+//! allocated ones. Every problem names its file, line, column, object and field; problems are
+//! collected, never panicked on, and reported together.
+//!
+//! Limits (refused with a clear message rather than freezing a browser tab): 32 MiB of YAML per
+//! stream, 64 levels of nesting, 100 nodes, 1,000 clients, 20,000 Services, 200,000 Pods after
+//! workloads are expanded (a workload asking for more is refused before anything is expanded),
+//! and 1,000 ports per Service.
+
+mod controllers;
+mod fields;
+mod objects;
+mod report;
+
+use std::fmt;
+
+use crate::model::{Cluster, ClusterExtras};
+use crate::yaml::{self, Pos};
+
+pub use controllers::{CLUSTER_DOMAIN, MAX_ENDPOINTS_PER_SLICE, NODE_PORT_MAX, NODE_PORT_MIN};
+pub use report::report;
+
+/// At most this many nodes in a `Cluster` object.
+pub const MAX_NODES: usize = 100;
+/// At most this many external clients.
+pub const MAX_CLIENTS: usize = 1_000;
+/// At most this many Services.
+pub const MAX_SERVICES: usize = 20_000;
+/// At most this many Pods, counting those a workload's replicas expand to.
+pub const MAX_PODS: usize = 200_000;
+/// At most this many ports in one Service.
+pub const MAX_SERVICE_PORTS: usize = 1_000;
+
+/// One YAML stream and the name errors point at (a file path, `-`, or `editor`).
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A problem found in the input, with its location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub severity: Severity,
+    pub file: String,
+    /// 1-based line and column.
+    pub line: usize,
+    pub column: usize,
+    /// `Kind/namespace/name` of the object, when known.
+    pub object: Option<String>,
+    /// The field's path, such as `spec.ports[0].targetPort`.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// `file:line:column: error: Service/default/web: spec.ports[0].targetPort: message`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}: ", self.file, self.line, self.column, self.severity.as_str())?;
+        if let Some(object) = &self.object {
+            write!(f, "{object}: ")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A loaded scenario: the model, plus warnings and the kinds that were ignored.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub cluster: Cluster,
+    /// Ingresses, Istio objects and the DNS view.
+    pub extras: ClusterExtras,
+    pub warnings: Vec<Problem>,
+    /// `Kind/namespace/name` (or `Kind/name`) of objects lbplay does not model.
+    pub ignored: Vec<String>,
+}
+
+/// Loads one or more YAML streams into a cluster model.
+///
+/// On success the warnings are in `Loaded::warnings`; on failure every problem found, errors and
+/// warnings alike, is returned in the order of the input.
+pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
+    let mut cx = fields::Cx::default();
+    let mut parsed: Vec<(String, Vec<yaml::Node>)> = Vec::new();
+    for source in sources {
+        match yaml::parse_stream(source.text) {
+            Ok(docs) => parsed.push((source.name.to_string(), docs)),
+            Err(error) => cx.push(Severity::Error, source.name, error.pos, None, None, error.message),
+        }
+    }
+    let mut docs = Vec::new();
+    for (file, nodes) in &parsed {
+        for node in nodes {
+            docs.push((file.as_str(), node));
+        }
+    }
+    let (cluster, extras) = objects::build(&mut cx, &docs);
+    if cx.has_errors() {
+        return Err(cx.problems);
+    }
+    Ok(Loaded { cluster, extras, warnings: cx.problems, ignored: cx.ignored })
+}
+
+/// A problem not tied to a node: the first character of a stream.
+pub(crate) const START: Pos = Pos { line: 1, column: 1 };

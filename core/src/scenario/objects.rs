@@ -1,0 +1,1724 @@
+//! Decoding: each YAML document into the raw form of one Kubernetes object (or lbplay's `Cluster`).
+//!
+//! This module owns the mapping from kinds and API versions to decoders, the per-field validation
+//! the API server would do (messages modelled on pkg/apis/core/validation/validation.go, without
+//! copying it), duplicate detection, the ignored-kinds list, and the conversion of the old
+//! Ingress versions. It hands the decoded objects to `controllers`, which play the control plane.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use super::controllers;
+use super::fields::{Cx, Obj, dns_label_error, dns_subdomain_error, iana_svc_name_error};
+use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS, START};
+use crate::model::{
+    Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
+    IngressPath, IngressPort, IngressRule, Node, PathType, ProxyMode, RouteDestination, ServicePort, ServiceType,
+    StringMatch, Subset, TargetPort, TrafficPolicy, VirtualService,
+};
+use crate::net::{Ipv4Net, Proto};
+use crate::yaml::{self, Pos, Value};
+
+/// A Pod as written, or as a workload's template expands to, before scheduling and IPAM.
+#[derive(Debug, Clone)]
+pub(crate) struct RawPod<'d> {
+    pub(crate) obj: Obj<'d>,
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) labels: BTreeMap<String, String>,
+    /// `spec.nodeName` and where it is written.
+    pub(crate) node: Option<(String, Pos)>,
+    /// `status.podIP` and where it is written.
+    pub(crate) ip: Option<(Ipv4Addr, Pos)>,
+    pub(crate) ready: bool,
+    pub(crate) terminating: bool,
+    /// `status.phase` is `Succeeded` or `Failed`: the pod has no endpoints.
+    pub(crate) terminal: bool,
+    pub(crate) host_network: bool,
+    pub(crate) ports: Vec<ContainerPort>,
+    /// The workload the pod belongs to (`Deployment/default/web`), which the scheduler spreads.
+    pub(crate) owner: Option<String>,
+}
+
+/// How a Service asks for its ClusterIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WantIp {
+    /// Empty or absent: allocate one.
+    Allocate,
+    /// `None`: headless.
+    Headless,
+    Explicit(Ipv4Addr, Pos),
+    /// ExternalName Services have none.
+    Nothing,
+}
+
+/// A Service as written, before allocation.
+#[derive(Debug, Clone)]
+pub(crate) struct RawService<'d> {
+    pub(crate) obj: Obj<'d>,
+    pub(crate) service: crate::model::Service,
+    pub(crate) want_ip: WantIp,
+    /// Per port: where `nodePort` is written, when it is.
+    pub(crate) node_port_pos: Vec<Option<Pos>>,
+    /// Whether the type wants NodePorts allocated (NodePort, or LoadBalancer by default).
+    pub(crate) allocate_node_ports: bool,
+    pub(crate) health_check_pos: Option<Pos>,
+    pub(crate) selector_pos: Pos,
+}
+
+/// A hand-written `v1` Endpoints or `discovery.k8s.io/v1` EndpointSlice.
+#[derive(Debug, Clone)]
+pub(crate) struct RawSlice<'d> {
+    pub(crate) obj: Obj<'d>,
+    /// True for `v1` Endpoints (mirrored into slices by the EndpointSliceMirroring controller).
+    pub(crate) mirrored: bool,
+    pub(crate) slice: crate::model::EndpointSlice,
+}
+
+/// Everything decoded, in input order, for the controllers.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded<'d> {
+    pub(crate) pods: Vec<RawPod<'d>>,
+    pub(crate) services: Vec<RawService<'d>>,
+    pub(crate) slices: Vec<RawSlice<'d>>,
+    pub(crate) ingresses: Vec<(Obj<'d>, Ingress)>,
+    pub(crate) virtual_services: Vec<VirtualService>,
+    pub(crate) destination_rules: Vec<DestinationRule>,
+    /// Workloads not yet expanded: the object, its template pod, its replica count and how names
+    /// are made.
+    pub(crate) workloads: Vec<Workload<'d>>,
+}
+
+/// A Deployment, ReplicaSet or StatefulSet to expand into Pods.
+#[derive(Debug, Clone)]
+pub(crate) struct Workload<'d> {
+    pub(crate) obj: Obj<'d>,
+    pub(crate) kind: &'static str,
+    pub(crate) name: String,
+    pub(crate) template: RawPod<'d>,
+    pub(crate) replicas: usize,
+}
+
+/// The API versions lbplay accepts for each kind it models.
+fn accepted_versions(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Cluster" => &["lbplay/v1alpha1"],
+        "Service" | "Pod" | "Endpoints" => &["v1"],
+        "Deployment" | "ReplicaSet" | "StatefulSet" => &["apps/v1"],
+        "EndpointSlice" => &["discovery.k8s.io/v1"],
+        "Ingress" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1"],
+        "VirtualService" | "DestinationRule" => {
+            &["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"]
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a kind is namespaced, for its label.
+fn cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "Cluster" | "Node" | "Namespace" | "ClusterRole" | "ClusterRoleBinding" | "PersistentVolume")
+        || kind.starts_with("CustomResourceDefinition")
+        || kind == "IngressClass"
+        || kind == "StorageClass"
+}
+
+/// Decodes every document, then runs the controllers.
+pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, ClusterExtras) {
+    let mut cluster_doc: Option<Obj<'_>> = None;
+    let mut decoded = Decoded::default();
+    let mut seen: BTreeMap<String, (String, Pos)> = BTreeMap::new();
+    let mut objects = 0usize;
+    for (file, node) in docs {
+        if node.is_null() {
+            // kubectl skips empty documents (a stray `---`), and so does lbplay.
+            continue;
+        }
+        objects += 1;
+        let bare = Obj { file: file.to_string(), label: String::new(), node };
+        if !matches!(node.value, Value::Map(_)) {
+            cx.push(
+                super::Severity::Error,
+                file,
+                node.pos,
+                None,
+                None,
+                format!(
+                    "a document must be a Kubernetes object (a mapping with `apiVersion` and `kind`), got {}",
+                    node.describe()
+                ),
+            );
+            continue;
+        }
+        let kind = cx.string(&bare, node.get("kind"), "kind");
+        let api_version = cx.string(&bare, node.get("apiVersion"), "apiVersion");
+        let metadata = cx.map(&bare, node.get("metadata"), "metadata");
+        let name = metadata.and_then(|m| cx.string(&bare, m.get("name"), "metadata.name"));
+        let namespace = metadata
+            .and_then(|m| cx.string(&bare, m.get("namespace"), "metadata.namespace"))
+            .unwrap_or_else(|| "default".to_string());
+        let Some(kind) = kind else {
+            let shown = name.as_deref().map(|n| format!(" (metadata.name {n})")).unwrap_or_default();
+            cx.push(
+                super::Severity::Error,
+                file,
+                node.pos,
+                None,
+                Some("kind"),
+                format!("the object{shown} has no `kind`; every object needs `apiVersion` and `kind`"),
+            );
+            continue;
+        };
+        let shown_name = name.clone().unwrap_or_else(|| "(no name)".to_string());
+        let label = if cluster_scoped(&kind) {
+            format!("{kind}/{shown_name}")
+        } else {
+            format!("{kind}/{namespace}/{shown_name}")
+        };
+        let obj = Obj { file: file.to_string(), label: label.clone(), node };
+        let Some(versions) = accepted_versions(&kind) else {
+            cx.ignored.push(label);
+            continue;
+        };
+        let Some(api_version) = api_version else {
+            cx.error(
+                &obj,
+                node.pos,
+                "apiVersion",
+                format!("the object has no `apiVersion`; {kind} is `{}`", versions[0]),
+            );
+            continue;
+        };
+        if !versions.contains(&api_version.as_str()) {
+            // Another group's kind of the same name (a CRD) is not ours: ignore it rather than fail.
+            let group = api_version.split('/').next().unwrap_or_default();
+            let ours = versions
+                .iter()
+                .any(|v| v.split('/').next() == Some(group) || (!v.contains('/') && !api_version.contains('/')));
+            if ours || (kind != "Cluster" && !api_version.contains('.')) {
+                let pos = node.get("apiVersion").map(|n| n.pos).unwrap_or(node.pos);
+                cx.error(
+                    &obj,
+                    pos,
+                    "apiVersion",
+                    format!(
+                        "{kind} `{api_version}` is not served; use {}",
+                        versions.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" or ")
+                    ),
+                );
+            } else {
+                cx.ignored.push(label);
+            }
+            continue;
+        }
+        let Some(name) = name else {
+            let pos = metadata.map(|m| m.pos).unwrap_or(node.pos);
+            if kind == "Cluster" {
+                // The Cluster object's name is only a title; `default` will do.
+            } else {
+                cx.error(&obj, pos, "metadata.name", "name or generateName is required");
+                continue;
+            }
+            let _ = pos;
+            if cluster_doc.is_some() {
+                cx.error(&obj, node.pos, "", "a scenario holds at most one Cluster object");
+            } else {
+                cluster_doc = Some(obj);
+            }
+            continue;
+        };
+        if kind != "Cluster" {
+            let name_pos = metadata.and_then(|m| m.get("name")).map(|n| n.pos).unwrap_or(node.pos);
+            let check = if kind == "Service" { dns_label_error(&name) } else { dns_subdomain_error(&name) };
+            if let Some(message) = check {
+                cx.error(&obj, name_pos, "metadata.name", format!("`{name}` is not a valid name: {message}"));
+                continue;
+            }
+            // Ingresses of every version share one name space, as do Endpoints and slices apart.
+            let key = format!("{kind}/{namespace}/{name}");
+            if let Some((first_file, first)) = seen.get(&key) {
+                cx.error(
+                    &obj,
+                    name_pos,
+                    "metadata.name",
+                    format!(
+                        "{kind} {namespace}/{name} is defined twice; the first is at {first_file}:{}:{}",
+                        first.line, first.column
+                    ),
+                );
+                continue;
+            }
+            seen.insert(key, (file.to_string(), node.pos));
+        }
+        match kind.as_str() {
+            "Cluster" => {
+                if cluster_doc.is_some() {
+                    cx.error(&obj, node.pos, "", "a scenario holds at most one Cluster object");
+                } else {
+                    cluster_doc = Some(obj);
+                }
+            }
+            "Pod" => {
+                if let Some(pod) = decode_pod(cx, &obj, &namespace, &name, node, "", None) {
+                    decoded.pods.push(pod);
+                }
+            }
+            "Deployment" | "ReplicaSet" | "StatefulSet" => {
+                let kind_static = match kind.as_str() {
+                    "Deployment" => "Deployment",
+                    "ReplicaSet" => "ReplicaSet",
+                    _ => "StatefulSet",
+                };
+                if let Some(workload) = decode_workload(cx, &obj, kind_static, &namespace, &name) {
+                    decoded.workloads.push(workload);
+                }
+            }
+            "Service" => {
+                if let Some(service) = decode_service(cx, &obj, &namespace, &name) {
+                    decoded.services.push(service);
+                }
+            }
+            "Endpoints" => decode_endpoints(cx, &obj, &namespace, &name, &mut decoded),
+            "EndpointSlice" => decode_endpoint_slice(cx, &obj, &namespace, &name, &mut decoded),
+            "Ingress" => {
+                if let Some(ingress) = decode_ingress(cx, &obj, &api_version, &namespace, &name) {
+                    decoded.ingresses.push((obj.clone(), ingress));
+                }
+            }
+            "VirtualService" => {
+                if let Some(vs) = decode_virtual_service(cx, &obj, &namespace, &name) {
+                    decoded.virtual_services.push(vs);
+                }
+            }
+            "DestinationRule" => {
+                if let Some(dr) = decode_destination_rule(cx, &obj, &namespace, &name) {
+                    decoded.destination_rules.push(dr);
+                }
+            }
+            _ => cx.ignored.push(label),
+        }
+    }
+    if objects == 0 && !docs.is_empty() && !cx.has_errors() {
+        if let Some((file, node)) = docs.first() {
+            cx.push(
+                super::Severity::Warning,
+                file,
+                node.pos,
+                None,
+                None,
+                "the input holds no objects; the default cluster is used, with no workloads".to_string(),
+            );
+        }
+    }
+    let mut cluster = match &cluster_doc {
+        Some(obj) => decode_cluster(cx, obj),
+        None => Cluster::default(),
+    };
+    let mut extras = ClusterExtras::default();
+    controllers::run(cx, &mut cluster, &mut extras, decoded);
+    (cluster, extras)
+}
+
+/// The `lbplay/v1alpha1` Cluster object: CIDRs, kube-proxy's configuration, nodes and clients.
+fn decode_cluster(cx: &mut Cx, obj: &Obj<'_>) -> Cluster {
+    let mut cluster = Cluster::default();
+    let node = obj.node;
+    if let Some(name) = node.get("metadata").and_then(|m| m.get("name")).and_then(|n| n.as_str()) {
+        cluster.name = name.to_string();
+    }
+    let Some(spec) = cx.map(obj, node.get("spec"), "spec") else { return cluster };
+    if let Some(net) = cx.cidr(obj, spec.get("serviceCIDR"), "spec.serviceCIDR") {
+        cluster.service_cidr = net;
+    }
+    if let Some(net) = cx.cidr(obj, spec.get("clusterCIDR"), "spec.clusterCIDR") {
+        cluster.cluster_cidr = net;
+    }
+    if let Some(kp) = cx.map(obj, spec.get("kubeProxy"), "spec.kubeProxy") {
+        if let Some(mode) = cx.string(obj, kp.get("mode"), "spec.kubeProxy.mode") {
+            match ProxyMode::parse(&mode) {
+                Some(mode) => cluster.kube_proxy.mode = mode,
+                None => cx.error(
+                    obj,
+                    kp.get("mode").map(|n| n.pos).unwrap_or(kp.pos),
+                    "spec.kubeProxy.mode",
+                    format!("unknown proxy mode `{mode}`: supported values are \"iptables\", \"ipvs\", \"nftables\", \"userspace\""),
+                ),
+            }
+        }
+        if let Some(all) = cx.boolean(obj, kp.get("masqueradeAll"), "spec.kubeProxy.masqueradeAll") {
+            cluster.kube_proxy.masquerade_all = all;
+        }
+        if let Some(bit) = cx.int(obj, kp.get("masqueradeBit"), "spec.kubeProxy.masqueradeBit") {
+            match u8::try_from(bit) {
+                Ok(bit) if bit <= 31 => cluster.kube_proxy.masquerade_bit = bit,
+                _ => cx.error(
+                    obj,
+                    kp.get("masqueradeBit").map(|n| n.pos).unwrap_or(kp.pos),
+                    "spec.kubeProxy.masqueradeBit",
+                    format!("{bit} is not a valid masquerade bit: it must be between 0 and 31, inclusive"),
+                ),
+            }
+        }
+        if let Some(ipvs) = cx.map(obj, kp.get("ipvs"), "spec.kubeProxy.ipvs") {
+            if let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler") {
+                cluster.kube_proxy.ipvs_scheduler = scheduler;
+            }
+        }
+    }
+    if let Some(nodes_node) = spec.get("nodes") {
+        let items = cx.seq(obj, Some(nodes_node), "spec.nodes");
+        if items.len() > MAX_NODES {
+            cx.error(
+                obj,
+                nodes_node.pos,
+                "spec.nodes",
+                format!("{} nodes is over lbplay's limit of {MAX_NODES}", items.len()),
+            );
+            return cluster;
+        }
+        let mut nodes: Vec<Node> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("spec.nodes[{i}]");
+            let Some(item) = cx.map(obj, Some(item), &path) else { continue };
+            let Some(name) = cx.string(obj, item.get("name"), &format!("{path}.name")) else {
+                cx.error(obj, item.pos, &format!("{path}.name"), "a node needs a name");
+                continue;
+            };
+            let Some(ip) = cx.ipv4(obj, item.get("ip"), &format!("{path}.ip")) else {
+                if item.get("ip").is_none() {
+                    cx.error(obj, item.pos, &format!("{path}.ip"), format!("node {name} needs an `ip`"));
+                }
+                continue;
+            };
+            let pod_cidr = match item.get("podCIDR") {
+                Some(n) => match cx.cidr(obj, Some(n), &format!("{path}.podCIDR")) {
+                    Some(net) => {
+                        if !cluster.cluster_cidr.contains(net.network()) || net.prefix < cluster.cluster_cidr.prefix {
+                            cx.error(
+                                obj,
+                                n.pos,
+                                &format!("{path}.podCIDR"),
+                                format!("podCIDR {net} is not inside the clusterCIDR {}", cluster.cluster_cidr),
+                            );
+                        }
+                        net
+                    }
+                    None => continue,
+                },
+                // The node IPAM controller's default: the i-th /24 of the cluster CIDR, from 1
+                // (pkg/controller/nodeipam/ipam/cidrset hands out subnets in order).
+                None => match cluster.cluster_cidr.nth(((i as u64) + 1) * 256) {
+                    Some(addr) if cluster.cluster_cidr.prefix <= 24 => Ipv4Net { addr, prefix: 24 },
+                    _ => {
+                        cx.error(
+                            obj,
+                            item.pos,
+                            &format!("{path}.podCIDR"),
+                            format!(
+                                "the clusterCIDR {} has no room for this node's /24; give a podCIDR",
+                                cluster.cluster_cidr
+                            ),
+                        );
+                        continue;
+                    }
+                },
+            };
+            if let Some(first) = nodes.iter().find(|n| n.name == name) {
+                cx.error(obj, item.pos, &format!("{path}.name"), format!("node name {} is used twice", first.name));
+                continue;
+            }
+            if let Some(first) = nodes.iter().find(|n| n.ip == ip) {
+                cx.error(
+                    obj,
+                    item.pos,
+                    &format!("{path}.ip"),
+                    format!("{ip} is already the address of node {}", first.name),
+                );
+                continue;
+            }
+            if let Some(first) = nodes
+                .iter()
+                .find(|n| n.pod_cidr.contains(pod_cidr.network()) || pod_cidr.contains(n.pod_cidr.network()))
+            {
+                cx.error(
+                    obj,
+                    item.pos,
+                    &format!("{path}.podCIDR"),
+                    format!("podCIDR {pod_cidr} overlaps node {}'s {}", first.name, first.pod_cidr),
+                );
+                continue;
+            }
+            nodes.push(Node { name, ip, pod_cidr });
+        }
+        if items.is_empty() {
+            cx.error(obj, nodes_node.pos, "spec.nodes", "a cluster needs at least one node");
+        }
+        cluster.nodes = nodes;
+    }
+    if let Some(clients_node) = spec.get("clients") {
+        let items = cx.seq(obj, Some(clients_node), "spec.clients");
+        if items.len() > MAX_CLIENTS {
+            cx.error(
+                obj,
+                clients_node.pos,
+                "spec.clients",
+                format!("{} clients is over lbplay's limit of {MAX_CLIENTS}", items.len()),
+            );
+            return cluster;
+        }
+        let mut clients = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("spec.clients[{i}]");
+            let Some(item) = cx.map(obj, Some(item), &path) else { continue };
+            let name = cx.string(obj, item.get("name"), &format!("{path}.name"));
+            let ip = cx.ipv4(obj, item.get("ip"), &format!("{path}.ip"));
+            let (Some(name), Some(ip)) = (name, ip) else {
+                if item.get("name").is_none() || item.get("ip").is_none() {
+                    cx.error(obj, item.pos, &path, "a client needs a `name` and an `ip`");
+                }
+                continue;
+            };
+            if clients.iter().any(|c: &Client| c.name == name) {
+                cx.error(obj, item.pos, &format!("{path}.name"), format!("client name {name} is used twice"));
+                continue;
+            }
+            clients.push(Client { name, ip });
+        }
+        cluster.clients = clients;
+    }
+    if cluster.service_cidr.contains(cluster.cluster_cidr.network())
+        || cluster.cluster_cidr.contains(cluster.service_cidr.network())
+    {
+        cx.error(
+            obj,
+            spec.get("serviceCIDR").map(|n| n.pos).unwrap_or(spec.pos),
+            "spec.serviceCIDR",
+            format!("the serviceCIDR {} overlaps the clusterCIDR {}", cluster.service_cidr, cluster.cluster_cidr),
+        );
+    }
+    cluster
+}
+
+/// A Pod, or a workload's pod template (`prefix` is `spec.template.` then, and `owner` is set).
+fn decode_pod<'d>(
+    cx: &mut Cx,
+    obj: &Obj<'d>,
+    namespace: &str,
+    name: &str,
+    node: &'d yaml::Node,
+    prefix: &str,
+    owner: Option<String>,
+) -> Option<RawPod<'d>> {
+    let metadata = cx.map(obj, node.get("metadata"), &format!("{prefix}metadata"));
+    let labels = cx.labels(obj, metadata.and_then(|m| m.get("labels")), &format!("{prefix}metadata.labels"));
+    let terminating = metadata.is_some_and(|m| m.get("deletionTimestamp").is_some_and(|n| !n.is_null()));
+    let spec_path = format!("{prefix}spec");
+    let spec = cx.map(obj, node.get("spec"), &spec_path);
+    let mut pod = RawPod {
+        obj: obj.clone(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        labels,
+        node: None,
+        ip: None,
+        ready: true,
+        terminating,
+        terminal: false,
+        host_network: false,
+        ports: Vec::new(),
+        owner,
+    };
+    let Some(spec) = spec else {
+        cx.error(obj, node.pos, &spec_path, "a Pod needs a `spec` with at least one container");
+        return None;
+    };
+    if let Some(n) = spec.get("nodeName") {
+        if let Some(node_name) = cx.string(obj, Some(n), &format!("{spec_path}.nodeName")) {
+            pod.node = Some((node_name, n.pos));
+        }
+    }
+    pod.host_network = cx.boolean(obj, spec.get("hostNetwork"), &format!("{spec_path}.hostNetwork")).unwrap_or(false);
+    let containers = cx.seq(obj, spec.get("containers"), &format!("{spec_path}.containers"));
+    if containers.is_empty() {
+        cx.error(obj, spec.pos, &format!("{spec_path}.containers"), "a Pod needs at least one container");
+    }
+    for (c, container) in containers.iter().enumerate() {
+        let cpath = format!("{spec_path}.containers[{c}]");
+        let Some(container) = cx.map(obj, Some(container), &cpath) else { continue };
+        for (p, port) in cx.seq(obj, container.get("ports"), &format!("{cpath}.ports")).iter().enumerate() {
+            let ppath = format!("{cpath}.ports[{p}]");
+            let Some(port) = cx.map(obj, Some(port), &ppath) else { continue };
+            let name = cx.string(obj, port.get("name"), &format!("{ppath}.name"));
+            if let (Some(port_name), Some(n)) = (&name, port.get("name")) {
+                if let Some(message) = iana_svc_name_error(port_name) {
+                    cx.error(
+                        obj,
+                        n.pos,
+                        &format!("{ppath}.name"),
+                        format!("`{port_name}` is not a valid port name: {message}"),
+                    );
+                }
+                if pod.ports.iter().any(|existing| existing.name.as_deref() == Some(port_name.as_str())) {
+                    cx.error(
+                        obj,
+                        n.pos,
+                        &format!("{ppath}.name"),
+                        format!("port name `{port_name}` is used twice in this Pod"),
+                    );
+                }
+            }
+            let protocol = cx.protocol(obj, port.get("protocol"), &format!("{ppath}.protocol"));
+            let Some(number) = cx.port(obj, port.get("containerPort"), &format!("{ppath}.containerPort")) else {
+                if port.get("containerPort").is_none() {
+                    cx.error(obj, port.pos, &format!("{ppath}.containerPort"), "containerPort is required");
+                }
+                continue;
+            };
+            pod.ports.push(ContainerPort { name, port: number, protocol });
+        }
+    }
+    if let Some(status) = cx.map(obj, node.get("status"), &format!("{prefix}status")) {
+        if let Some(n) = status.get("podIP") {
+            if let Some(ip) = cx.ipv4(obj, Some(n), "status.podIP") {
+                pod.ip = Some((ip, n.pos));
+            }
+        }
+        if let Some(phase) = cx.string(obj, status.get("phase"), "status.phase") {
+            pod.terminal = phase == "Succeeded" || phase == "Failed";
+            if phase == "Pending" && status.get("conditions").is_none() {
+                pod.ready = false;
+            }
+        }
+        // The Ready condition decides readiness (k8s.io/kubectl/pkg/util/podutils, IsPodReady).
+        for (i, condition) in cx.seq(obj, status.get("conditions"), "status.conditions").iter().enumerate() {
+            let path = format!("status.conditions[{i}]");
+            let Some(condition) = cx.map(obj, Some(condition), &path) else { continue };
+            if cx.string(obj, condition.get("type"), &format!("{path}.type")).as_deref() == Some("Ready") {
+                match cx.string(obj, condition.get("status"), &format!("{path}.status")).as_deref() {
+                    Some("True") => pod.ready = true,
+                    Some("False") | Some("Unknown") => pod.ready = false,
+                    other => {
+                        let shown = other.unwrap_or("");
+                        cx.error(
+                            obj,
+                            condition.get("status").map(|n| n.pos).unwrap_or(condition.pos),
+                            &format!("{path}.status"),
+                            format!("unknown condition status `{shown}`: supported values are \"True\", \"False\", \"Unknown\" (quote them: a bare True is a boolean)"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Some(pod)
+}
+
+/// A Deployment, ReplicaSet or StatefulSet: its replica count and its pod template.
+fn decode_workload<'d>(
+    cx: &mut Cx,
+    obj: &Obj<'d>,
+    kind: &'static str,
+    namespace: &str,
+    name: &str,
+) -> Option<Workload<'d>> {
+    let node = obj.node;
+    let Some(spec) = cx.map(obj, node.get("spec"), "spec") else {
+        cx.error(obj, node.pos, "spec", format!("a {kind} needs a `spec` with a `template`"));
+        return None;
+    };
+    // `replicas` defaults to 1 (pkg/apis/apps/v1/defaults.go).
+    let replicas = match spec.get("replicas") {
+        None => 1,
+        Some(n) => {
+            let value = cx.int(obj, Some(n), "spec.replicas")?;
+            if value < 0 {
+                cx.error(obj, n.pos, "spec.replicas", format!("{value} replicas: must be greater than or equal to 0"));
+                return None;
+            }
+            if value > super::MAX_PODS as i64 {
+                cx.error(
+                    obj,
+                    n.pos,
+                    "spec.replicas",
+                    format!("{value} replicas is over lbplay's limit of {} pods in a scenario", super::MAX_PODS),
+                );
+                return None;
+            }
+            value as usize
+        }
+    };
+    let Some(template) = cx.map(obj, spec.get("template"), "spec.template") else {
+        cx.error(obj, spec.pos, "spec.template", format!("a {kind} needs a pod `template`"));
+        return None;
+    };
+    let owner = format!("{kind}/{namespace}/{name}");
+    let pod = decode_pod(cx, obj, namespace, name, template, "spec.template.", Some(owner))?;
+    // The selector must match the template's labels (pkg/apis/apps/validation, "selector does not
+    // match template labels").
+    let selector_node = cx.map(obj, spec.get("selector"), "spec.selector");
+    match selector_node {
+        None => cx.error(obj, spec.pos, "spec.selector", "required value: apps/v1 workloads need a `selector`"),
+        Some(selector) => {
+            let match_labels = cx.labels(obj, selector.get("matchLabels"), "spec.selector.matchLabels");
+            if selector.get("matchExpressions").is_some() {
+                cx.warn(
+                    obj,
+                    selector.pos,
+                    "spec.selector.matchExpressions",
+                    "matchExpressions are not modelled; only matchLabels are checked",
+                );
+            }
+            if match_labels.iter().any(|(k, v)| pod.labels.get(k) != Some(v)) {
+                cx.error(
+                    obj,
+                    selector.pos,
+                    "spec.template.metadata.labels",
+                    "`selector` does not match template `labels`",
+                );
+            }
+        }
+    }
+    Some(Workload { obj: obj.clone(), kind, name: name.to_string(), template: pod, replicas })
+}
+
+fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -> Option<RawService<'d>> {
+    let node = obj.node;
+    let spec = cx.map(obj, node.get("spec"), "spec");
+    let Some(spec) = spec else {
+        cx.error(obj, node.pos, "spec", "a Service needs a `spec` with `ports`");
+        return None;
+    };
+    let kind = match cx.string(obj, spec.get("type"), "spec.type").as_deref() {
+        None => ServiceType::ClusterIp,
+        Some("ClusterIP") => ServiceType::ClusterIp,
+        Some("NodePort") => ServiceType::NodePort,
+        Some("LoadBalancer") => ServiceType::LoadBalancer,
+        Some("ExternalName") => ServiceType::ExternalName,
+        Some(other) => {
+            cx.error(
+                obj,
+                spec.get("type").map(|n| n.pos).unwrap_or(spec.pos),
+                "spec.type",
+                format!("unsupported value `{other}`: supported values are \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""),
+            );
+            return None;
+        }
+    };
+    let mut service = crate::model::Service {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        kind,
+        cluster_ip: None,
+        ports: Vec::new(),
+        selector: None,
+        session_affinity: None,
+        external_traffic_policy: TrafficPolicy::Cluster,
+        internal_traffic_policy: TrafficPolicy::Cluster,
+        external_ips: Vec::new(),
+        load_balancer_ips: Vec::new(),
+        load_balancer_source_ranges: Vec::new(),
+        health_check_node_port: None,
+        publish_not_ready_addresses: false,
+        external_name: None,
+    };
+    // IP families: only IPv4 is modelled.
+    for (i, family) in cx.seq(obj, spec.get("ipFamilies"), "spec.ipFamilies").iter().enumerate() {
+        let path = format!("spec.ipFamilies[{i}]");
+        match cx.string(obj, Some(family), &path).as_deref() {
+            Some("IPv4") | None => {}
+            Some("IPv6") => {
+                cx.warn(obj, family.pos, &path, "IPv6 is not modelled: lbplay gives this Service its IPv4 address only")
+            }
+            Some(other) => cx.error(
+                obj,
+                family.pos,
+                &path,
+                format!("unsupported value `{other}`: supported values are \"IPv4\", \"IPv6\""),
+            ),
+        }
+    }
+    // The ClusterIP: `clusterIP`, or the first of `clusterIPs`, which must agree
+    // (pkg/apis/core/validation/validation.go, validateServiceClusterIPsRelatedFields).
+    let mut want_ip = if kind == ServiceType::ExternalName { WantIp::Nothing } else { WantIp::Allocate };
+    let ip_node = spec.get("clusterIP");
+    let ips_nodes = cx.seq(obj, spec.get("clusterIPs"), "spec.clusterIPs");
+    let first_ip = ip_node.filter(|n| !n.is_null()).or(ips_nodes.first());
+    if let Some(ip_node_first) = first_ip {
+        let path = if ip_node.is_some_and(|n| !n.is_null()) { "spec.clusterIP" } else { "spec.clusterIPs[0]" };
+        if let Some(text) = cx.string(obj, Some(ip_node_first), path) {
+            if kind == ServiceType::ExternalName {
+                if !text.is_empty() {
+                    cx.error(obj, ip_node_first.pos, path, "must be empty for an ExternalName Service");
+                }
+            } else if text == "None" {
+                if kind != ServiceType::ClusterIp {
+                    cx.error(
+                        obj,
+                        ip_node_first.pos,
+                        path,
+                        format!("may not be set to 'None' for {} Services", kind.as_str()),
+                    );
+                }
+                want_ip = WantIp::Headless;
+            } else if !text.is_empty() {
+                if let Some(ip) = cx.ipv4(obj, Some(ip_node_first), path) {
+                    want_ip = WantIp::Explicit(ip, ip_node_first.pos);
+                }
+            }
+            if let (Some(ip_text), Some(first)) =
+                (ip_node.and_then(|n| n.as_str()), ips_nodes.first().and_then(|n| n.as_str()))
+            {
+                if ip_text != first {
+                    cx.error(
+                        obj,
+                        ips_nodes[0].pos,
+                        "spec.clusterIPs[0]",
+                        format!("`{first}` must be equal to spec.clusterIP `{ip_text}`"),
+                    );
+                }
+            }
+            for (i, extra) in ips_nodes.iter().enumerate().skip(1) {
+                let shown = extra.as_str().unwrap_or_default();
+                if shown.contains(':') {
+                    cx.warn(
+                        obj,
+                        extra.pos,
+                        &format!("spec.clusterIPs[{i}]"),
+                        format!("`{shown}` is IPv6, which is not modelled; lbplay keeps the IPv4 ClusterIP only"),
+                    );
+                } else {
+                    cx.error(
+                        obj,
+                        extra.pos,
+                        &format!("spec.clusterIPs[{i}]"),
+                        "a second IPv4 ClusterIP is not allowed: clusterIPs holds at most one address per IP family",
+                    );
+                }
+            }
+        }
+    }
+    // Ports.
+    let ports_node = spec.get("ports");
+    let items = cx.seq(obj, ports_node, "spec.ports");
+    if items.len() > MAX_SERVICE_PORTS {
+        cx.error(
+            obj,
+            ports_node.map(|n| n.pos).unwrap_or(spec.pos),
+            "spec.ports",
+            format!("{} ports is over lbplay's limit of {MAX_SERVICE_PORTS}", items.len()),
+        );
+        return None;
+    }
+    if items.is_empty() && kind != ServiceType::ExternalName && want_ip != WantIp::Headless {
+        cx.error(
+            obj,
+            ports_node.map(|n| n.pos).unwrap_or(spec.pos),
+            "spec.ports",
+            "required value: a Service needs at least one port",
+        );
+    }
+    let mut node_port_pos = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("spec.ports[{i}]");
+        let Some(item) = cx.map(obj, Some(item), &path) else { continue };
+        let port_name = cx.string(obj, item.get("name"), &format!("{path}.name")).filter(|n| !n.is_empty());
+        match &port_name {
+            None if items.len() > 1 => {
+                cx.error(
+                    obj,
+                    item.pos,
+                    &format!("{path}.name"),
+                    "required value: every port of a multi-port Service needs a name",
+                );
+            }
+            Some(n) => {
+                if let Some(message) = dns_label_error(n) {
+                    cx.error(
+                        obj,
+                        item.get("name").map(|x| x.pos).unwrap_or(item.pos),
+                        &format!("{path}.name"),
+                        format!("`{n}` is not a valid port name: {message}"),
+                    );
+                }
+                if service.ports.iter().any(|p| p.name.as_deref() == Some(n.as_str())) {
+                    cx.error(
+                        obj,
+                        item.get("name").map(|x| x.pos).unwrap_or(item.pos),
+                        &format!("{path}.name"),
+                        format!("duplicate port name `{n}`"),
+                    );
+                }
+            }
+            None => {}
+        }
+        let protocol = cx.protocol(obj, item.get("protocol"), &format!("{path}.protocol"));
+        let Some(port) = cx.port(obj, item.get("port"), &format!("{path}.port")) else {
+            if item.get("port").is_none() {
+                cx.error(obj, item.pos, &format!("{path}.port"), "required value: a Service port needs `port`");
+            }
+            continue;
+        };
+        if service.ports.iter().any(|p| p.port == port && p.protocol == protocol) {
+            cx.error(
+                obj,
+                item.get("port").map(|x| x.pos).unwrap_or(item.pos),
+                &format!("{path}.port"),
+                format!("duplicate port {port}/{}", protocol_upper(protocol)),
+            );
+        }
+        // `targetPort` defaults to `port` (pkg/apis/core/v1/defaults.go, SetDefaults_Service).
+        let target_port = match item.get("targetPort") {
+            None => TargetPort::Number(port),
+            Some(t) => match &t.value {
+                Value::Int(_) => match cx.port(obj, Some(t), &format!("{path}.targetPort")) {
+                    Some(n) => TargetPort::Number(n),
+                    None => continue,
+                },
+                Value::Str(text) => {
+                    if let Ok(n) = text.parse::<i64>() {
+                        // A quoted number is a name for the API server, and not a valid one.
+                        cx.error(obj, t.pos, &format!("{path}.targetPort"), format!("`{text}` is a quoted number, which Kubernetes reads as a port name; write {n} without quotes"));
+                        continue;
+                    }
+                    if let Some(message) = iana_svc_name_error(text) {
+                        cx.error(
+                            obj,
+                            t.pos,
+                            &format!("{path}.targetPort"),
+                            format!("`{text}` is not a valid port name: {message}"),
+                        );
+                        continue;
+                    }
+                    TargetPort::Name(text.clone())
+                }
+                _ => {
+                    cx.error(
+                        obj,
+                        t.pos,
+                        &format!("{path}.targetPort"),
+                        format!("expected a port number or a port name, got {}", t.describe()),
+                    );
+                    continue;
+                }
+            },
+        };
+        let mut node_port = None;
+        let mut pos = None;
+        if let Some(n) = item.get("nodePort") {
+            if let Some(value) = cx.port(obj, Some(n), &format!("{path}.nodePort")) {
+                if !matches!(kind, ServiceType::NodePort | ServiceType::LoadBalancer) {
+                    cx.error(
+                        obj,
+                        n.pos,
+                        &format!("{path}.nodePort"),
+                        format!("may not be used when `type` is '{}'", kind.as_str()),
+                    );
+                } else {
+                    node_port = Some(value);
+                    pos = Some(n.pos);
+                }
+            }
+        }
+        node_port_pos.push(pos);
+        service.ports.push(ServicePort { name: port_name, protocol, port, target_port, node_port });
+    }
+    // Selector: absent or empty means hand-written endpoints.
+    let selector_node = spec.get("selector");
+    let selector = cx.labels(obj, selector_node, "spec.selector");
+    if !selector.is_empty() && kind != ServiceType::ExternalName {
+        service.selector = Some(selector);
+    }
+    // Session affinity (the default timeout is 10800 s, pkg/apis/core/v1/defaults.go).
+    match cx.string(obj, spec.get("sessionAffinity"), "spec.sessionAffinity").as_deref() {
+        None | Some("None") => {}
+        Some("ClientIP") => {
+            let path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds";
+            let timeout_node =
+                spec.get("sessionAffinityConfig").and_then(|c| c.get("clientIP")).and_then(|c| c.get("timeoutSeconds"));
+            let timeout = match timeout_node {
+                None => 10800,
+                Some(n) => match cx.int(obj, Some(n), path) {
+                    Some(t) if (1..=86400).contains(&t) => t as u32,
+                    Some(t) => {
+                        cx.error(
+                            obj,
+                            n.pos,
+                            path,
+                            format!("{t} is not a valid timeout: must be greater than 0 and less than 86400"),
+                        );
+                        10800
+                    }
+                    None => 10800,
+                },
+            };
+            service.session_affinity = Some(timeout);
+        }
+        Some(other) => cx.error(
+            obj,
+            spec.get("sessionAffinity").map(|n| n.pos).unwrap_or(spec.pos),
+            "spec.sessionAffinity",
+            format!("unsupported value `{other}`: supported values are \"ClientIP\", \"None\""),
+        ),
+    }
+    let policy = |cx: &mut Cx, key: &str| -> Option<(TrafficPolicy, Pos)> {
+        let n = spec.get(key)?;
+        let path = format!("spec.{key}");
+        match cx.string(obj, Some(n), &path).as_deref() {
+            Some("Cluster") => Some((TrafficPolicy::Cluster, n.pos)),
+            Some("Local") => Some((TrafficPolicy::Local, n.pos)),
+            None => None,
+            Some(other) => {
+                cx.error(
+                    obj,
+                    n.pos,
+                    &path,
+                    format!("unsupported value `{other}`: supported values are \"Cluster\", \"Local\""),
+                );
+                None
+            }
+        }
+    };
+    if let Some((etp, pos)) = policy(cx, "externalTrafficPolicy") {
+        let external = matches!(kind, ServiceType::NodePort | ServiceType::LoadBalancer);
+        if !external && !spec.get("externalIPs").is_some_and(|n| matches!(&n.value, Value::Seq(v) if !v.is_empty())) {
+            cx.error(
+                obj,
+                pos,
+                "spec.externalTrafficPolicy",
+                "may only be set for externally-accessible Services (NodePort, LoadBalancer or with externalIPs)",
+            );
+        } else {
+            service.external_traffic_policy = etp;
+        }
+    }
+    if let Some((itp, _)) = policy(cx, "internalTrafficPolicy") {
+        service.internal_traffic_policy = itp;
+    }
+    for (i, ip) in cx.seq(obj, spec.get("externalIPs"), "spec.externalIPs").iter().enumerate() {
+        if let Some(ip) = cx.ipv4(obj, Some(ip), &format!("spec.externalIPs[{i}]")) {
+            service.external_ips.push(ip);
+        }
+    }
+    // Load balancer addresses: the status wins over the (deprecated) `spec.loadBalancerIP`.
+    let mut status_ips = Vec::new();
+    if let Some(status) = cx.map(obj, node.get("status"), "status") {
+        let lb = cx.map(obj, status.get("loadBalancer"), "status.loadBalancer");
+        for (i, ingress) in
+            cx.seq(obj, lb.and_then(|l| l.get("ingress")), "status.loadBalancer.ingress").iter().enumerate()
+        {
+            let path = format!("status.loadBalancer.ingress[{i}]");
+            let Some(ingress) = cx.map(obj, Some(ingress), &path) else { continue };
+            if let Some(ip) = cx.ipv4(obj, ingress.get("ip"), &format!("{path}.ip")) {
+                status_ips.push(ip);
+            } else if ingress.get("hostname").is_some() && ingress.get("ip").is_none() {
+                cx.warn(
+                    obj,
+                    ingress.pos,
+                    &format!("{path}.hostname"),
+                    "a load balancer known only by hostname gets no rules from kube-proxy",
+                );
+            }
+        }
+    }
+    let spec_lb_ip = cx.ipv4(obj, spec.get("loadBalancerIP"), "spec.loadBalancerIP");
+    if kind != ServiceType::LoadBalancer {
+        if spec_lb_ip.is_some() || !status_ips.is_empty() {
+            cx.warn(
+                obj,
+                spec.pos,
+                "spec.loadBalancerIP",
+                format!("load balancer addresses are ignored on a {} Service", kind.as_str()),
+            );
+        }
+    } else if !status_ips.is_empty() {
+        service.load_balancer_ips = status_ips;
+    } else if let Some(ip) = spec_lb_ip {
+        service.load_balancer_ips.push(ip);
+    }
+    for (i, range) in
+        cx.seq(obj, spec.get("loadBalancerSourceRanges"), "spec.loadBalancerSourceRanges").iter().enumerate()
+    {
+        let path = format!("spec.loadBalancerSourceRanges[{i}]");
+        if let Some(net) = cx.cidr(obj, Some(range), &path) {
+            if kind != ServiceType::LoadBalancer {
+                cx.error(obj, range.pos, &path, "may only be used when `type` is 'LoadBalancer'");
+            } else {
+                service.load_balancer_source_ranges.push(net);
+            }
+        }
+    }
+    let mut health_check_pos = None;
+    if let Some(n) = spec.get("healthCheckNodePort") {
+        if let Some(port) = cx.port(obj, Some(n), "spec.healthCheckNodePort") {
+            if kind != ServiceType::LoadBalancer || service.external_traffic_policy != TrafficPolicy::Local {
+                cx.error(
+                    obj,
+                    n.pos,
+                    "spec.healthCheckNodePort",
+                    "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                );
+            } else {
+                service.health_check_node_port = Some(port);
+                health_check_pos = Some(n.pos);
+            }
+        }
+    }
+    service.publish_not_ready_addresses =
+        cx.boolean(obj, spec.get("publishNotReadyAddresses"), "spec.publishNotReadyAddresses").unwrap_or(false);
+    if kind == ServiceType::ExternalName {
+        match cx.string(obj, spec.get("externalName"), "spec.externalName") {
+            Some(external) => {
+                let trimmed = external.trim_end_matches('.');
+                if let Some(message) = dns_subdomain_error(trimmed) {
+                    cx.error(
+                        obj,
+                        spec.get("externalName").map(|n| n.pos).unwrap_or(spec.pos),
+                        "spec.externalName",
+                        format!("`{external}` is not a valid DNS name: {message}"),
+                    );
+                }
+                service.external_name = Some(trimmed.to_string());
+            }
+            None => cx.error(
+                obj,
+                spec.pos,
+                "spec.externalName",
+                "required value: an ExternalName Service needs `externalName`",
+            ),
+        }
+        if selector_node.is_some_and(|n| !n.is_null()) {
+            cx.warn(
+                obj,
+                selector_node.map(|n| n.pos).unwrap_or(spec.pos),
+                "spec.selector",
+                "an ExternalName Service gets no endpoints; its selector is ignored",
+            );
+        }
+    }
+    // LoadBalancer Services get NodePorts unless `allocateLoadBalancerNodePorts` is false.
+    let allocate_lb = cx
+        .boolean(obj, spec.get("allocateLoadBalancerNodePorts"), "spec.allocateLoadBalancerNodePorts")
+        .unwrap_or(true);
+    let allocate_node_ports = kind == ServiceType::NodePort || (kind == ServiceType::LoadBalancer && allocate_lb);
+    Some(RawService {
+        obj: obj.clone(),
+        service,
+        want_ip,
+        node_port_pos,
+        allocate_node_ports,
+        health_check_pos,
+        selector_pos: selector_node.map(|n| n.pos).unwrap_or(spec.pos),
+    })
+}
+
+fn protocol_upper(protocol: Proto) -> &'static str {
+    match protocol {
+        Proto::Tcp => "TCP",
+        Proto::Udp => "UDP",
+        Proto::Sctp => "SCTP",
+    }
+}
+
+/// Endpoint ports (`ports[]` of a slice or of an Endpoints subset).
+fn endpoint_ports(
+    cx: &mut Cx,
+    obj: &Obj<'_>,
+    node: Option<&yaml::Node>,
+    path: &str,
+) -> Vec<crate::model::EndpointPort> {
+    let mut out = Vec::new();
+    for (i, item) in cx.seq(obj, node, path).iter().enumerate() {
+        let ppath = format!("{path}[{i}]");
+        let Some(item) = cx.map(obj, Some(item), &ppath) else { continue };
+        let name = cx.string(obj, item.get("name"), &format!("{ppath}.name")).filter(|n| !n.is_empty());
+        let protocol = cx.protocol(obj, item.get("protocol"), &format!("{ppath}.protocol"));
+        let Some(port) = cx.port(obj, item.get("port"), &format!("{ppath}.port")) else {
+            if item.get("port").is_none() {
+                cx.error(obj, item.pos, &format!("{ppath}.port"), "required value: an endpoint port needs `port`");
+            }
+            continue;
+        };
+        out.push(crate::model::EndpointPort { name, port, protocol });
+    }
+    out
+}
+
+fn target_pod(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, path: &str, namespace: &str) -> Option<String> {
+    let target = cx.map(obj, node, path)?;
+    if target.get("kind").and_then(|k| k.as_str()) != Some("Pod") {
+        return None;
+    }
+    let name = cx.string(obj, target.get("name"), &format!("{path}.name"))?;
+    let ns =
+        cx.string(obj, target.get("namespace"), &format!("{path}.namespace")).unwrap_or_else(|| namespace.to_string());
+    Some(format!("{ns}/{name}"))
+}
+
+/// `v1` Endpoints: each subset becomes a slice, as the EndpointSliceMirroring controller does
+/// (pkg/controller/endpointslicemirroring/reconciler.go mirrors one slice per subset's port set).
+fn decode_endpoints<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str, decoded: &mut Decoded<'d>) {
+    let node = obj.node;
+    let subsets = cx.seq(obj, node.get("subsets"), "subsets");
+    let mut index = 0;
+    for (s, subset) in subsets.iter().enumerate() {
+        let path = format!("subsets[{s}]");
+        let Some(subset) = cx.map(obj, Some(subset), &path) else { continue };
+        let ports = endpoint_ports(cx, obj, subset.get("ports"), &format!("{path}.ports"));
+        let mut endpoints = Vec::new();
+        for (key, ready) in [("addresses", true), ("notReadyAddresses", false)] {
+            for (a, address) in cx.seq(obj, subset.get(key), &format!("{path}.{key}")).iter().enumerate() {
+                let apath = format!("{path}.{key}[{a}]");
+                let Some(address) = cx.map(obj, Some(address), &apath) else { continue };
+                let Some(ip) = cx.ipv4(obj, address.get("ip"), &format!("{apath}.ip")) else {
+                    if address.get("ip").is_none() {
+                        cx.error(obj, address.pos, &format!("{apath}.ip"), "required value: an address needs `ip`");
+                    }
+                    continue;
+                };
+                let node_name = cx.string(obj, address.get("nodeName"), &format!("{apath}.nodeName"));
+                let pod = target_pod(cx, obj, address.get("targetRef"), &format!("{apath}.targetRef"), namespace);
+                endpoints.push(crate::model::Endpoint {
+                    ip,
+                    ready,
+                    serving: ready,
+                    terminating: false,
+                    node_name,
+                    pod,
+                });
+            }
+        }
+        decoded.slices.push(RawSlice {
+            obj: obj.clone(),
+            mirrored: true,
+            slice: crate::model::EndpointSlice {
+                namespace: namespace.to_string(),
+                name: format!("{name}#{index}"),
+                service: name.to_string(),
+                ports,
+                endpoints,
+            },
+        });
+        index += 1;
+    }
+    if subsets.is_empty() {
+        cx.warn(obj, node.pos, "subsets", "these Endpoints have no subsets: the Service gets no endpoints");
+    }
+}
+
+/// A hand-written `discovery.k8s.io/v1` EndpointSlice.
+fn decode_endpoint_slice<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str, decoded: &mut Decoded<'d>) {
+    let node = obj.node;
+    let labels = cx.labels(obj, node.get("metadata").and_then(|m| m.get("labels")), "metadata.labels");
+    let Some(service) = labels.get("kubernetes.io/service-name").cloned() else {
+        cx.warn(
+            obj,
+            node.get("metadata").map(|m| m.pos).unwrap_or(node.pos),
+            "metadata.labels",
+            "this EndpointSlice has no `kubernetes.io/service-name` label, so kube-proxy ignores it",
+        );
+        return;
+    };
+    match cx.string(obj, node.get("addressType"), "addressType").as_deref() {
+        Some("IPv4") => {}
+        None => {
+            cx.error(obj, node.pos, "addressType", "required value: supported values are \"IPv4\", \"IPv6\", \"FQDN\"");
+            return;
+        }
+        Some("IPv6") | Some("FQDN") => {
+            let at = node.get("addressType").map(|n| n.pos).unwrap_or(node.pos);
+            cx.warn(obj, at, "addressType", "only IPv4 EndpointSlices are modelled; this one is ignored");
+            return;
+        }
+        Some(other) => {
+            let at = node.get("addressType").map(|n| n.pos).unwrap_or(node.pos);
+            cx.error(
+                obj,
+                at,
+                "addressType",
+                format!("unsupported value `{other}`: supported values are \"IPv4\", \"IPv6\", \"FQDN\""),
+            );
+            return;
+        }
+    }
+    let ports = endpoint_ports(cx, obj, node.get("ports"), "ports");
+    let mut endpoints = Vec::new();
+    let items = cx.seq(obj, node.get("endpoints"), "endpoints");
+    if items.len() > 1000 {
+        cx.error(obj, node.pos, "endpoints", format!("{} endpoints: must have at most 1000 items", items.len()));
+        return;
+    }
+    for (e, item) in items.iter().enumerate() {
+        let path = format!("endpoints[{e}]");
+        let Some(item) = cx.map(obj, Some(item), &path) else { continue };
+        let addresses = cx.seq(obj, item.get("addresses"), &format!("{path}.addresses"));
+        let Some(first) = addresses.first() else {
+            cx.error(obj, item.pos, &format!("{path}.addresses"), "required value: an endpoint needs one address");
+            continue;
+        };
+        let Some(ip) = cx.ipv4(obj, Some(first), &format!("{path}.addresses[0]")) else { continue };
+        // Absent conditions: `ready` is taken as true and `serving` follows it
+        // (staging/src/k8s.io/api/discovery/v1/types.go, EndpointConditions).
+        let conditions = cx.map(obj, item.get("conditions"), &format!("{path}.conditions"));
+        let ready = conditions
+            .and_then(|c| cx.boolean(obj, c.get("ready"), &format!("{path}.conditions.ready")))
+            .unwrap_or(true);
+        let serving = conditions
+            .and_then(|c| cx.boolean(obj, c.get("serving"), &format!("{path}.conditions.serving")))
+            .unwrap_or(ready);
+        let terminating = conditions
+            .and_then(|c| cx.boolean(obj, c.get("terminating"), &format!("{path}.conditions.terminating")))
+            .unwrap_or(false);
+        let node_name = cx.string(obj, item.get("nodeName"), &format!("{path}.nodeName"));
+        let pod = target_pod(cx, obj, item.get("targetRef"), &format!("{path}.targetRef"), namespace);
+        endpoints.push(crate::model::Endpoint { ip, ready, serving, terminating, node_name, pod });
+    }
+    decoded.slices.push(RawSlice {
+        obj: obj.clone(),
+        mirrored: false,
+        slice: crate::model::EndpointSlice {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            service,
+            ports,
+            endpoints,
+        },
+    });
+}
+
+/// An Ingress backend in either shape: v1's `service: {name, port: {number|name}}` or the old
+/// `serviceName`/`servicePort`.
+fn ingress_backend(
+    cx: &mut Cx,
+    obj: &Obj<'_>,
+    node: Option<&yaml::Node>,
+    path: &str,
+    old: bool,
+) -> Option<IngressBackend> {
+    let backend = cx.map(obj, node, path)?;
+    if old {
+        let service = cx.string(obj, backend.get("serviceName"), &format!("{path}.serviceName"));
+        let port_node = backend.get("servicePort");
+        let port = match port_node.map(|n| &n.value) {
+            Some(Value::Int(_)) => cx.port(obj, port_node, &format!("{path}.servicePort")).map(IngressPort::Number),
+            Some(Value::Str(name)) => Some(IngressPort::Name(name.clone())),
+            Some(_) => {
+                let n = port_node?;
+                cx.error(
+                    obj,
+                    n.pos,
+                    &format!("{path}.servicePort"),
+                    format!("expected a port number or name, got {}", n.describe()),
+                );
+                None
+            }
+            None => None,
+        };
+        match (service, port) {
+            (Some(service), Some(port)) => Some(IngressBackend { service, port }),
+            _ => {
+                if backend.get("serviceName").is_none() || port_node.is_none() {
+                    cx.error(obj, backend.pos, path, "required value: a backend needs `serviceName` and `servicePort`");
+                }
+                None
+            }
+        }
+    } else {
+        if backend.get("serviceName").is_some() {
+            cx.error(obj, backend.pos, &format!("{path}.serviceName"), "`serviceName` is the old v1beta1 form; in networking.k8s.io/v1 write `service: {name: ..., port: {number: ...}}`");
+            return None;
+        }
+        let Some(service) = cx.map(obj, backend.get("service"), &format!("{path}.service")) else {
+            if backend.get("resource").is_some() {
+                cx.warn(obj, backend.pos, &format!("{path}.resource"), "resource backends are not modelled");
+            } else {
+                cx.error(obj, backend.pos, &format!("{path}.service"), "required value: a backend needs `service`");
+            }
+            return None;
+        };
+        let name = cx.string(obj, service.get("name"), &format!("{path}.service.name"));
+        let port_node = cx.map(obj, service.get("port"), &format!("{path}.service.port"));
+        let port = match port_node {
+            Some(p) => match (p.get("number"), p.get("name")) {
+                (Some(n), None) => {
+                    cx.port(obj, Some(n), &format!("{path}.service.port.number")).map(IngressPort::Number)
+                }
+                (None, Some(n)) => cx.string(obj, Some(n), &format!("{path}.service.port.name")).map(IngressPort::Name),
+                _ => {
+                    cx.error(
+                        obj,
+                        p.pos,
+                        &format!("{path}.service.port"),
+                        "exactly one of `number` or `name` is required",
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        match (name, port) {
+            (Some(service), Some(port)) => Some(IngressBackend { service, port }),
+            (None, _) => {
+                cx.error(
+                    obj,
+                    service.pos,
+                    &format!("{path}.service.name"),
+                    "required value: a backend service needs `name`",
+                );
+                None
+            }
+            (_, None) => {
+                if port_node.is_none() {
+                    cx.error(
+                        obj,
+                        service.pos,
+                        &format!("{path}.service.port"),
+                        "required value: a backend service needs `port`",
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+fn decode_ingress(cx: &mut Cx, obj: &Obj<'_>, api_version: &str, namespace: &str, name: &str) -> Option<Ingress> {
+    let node = obj.node;
+    let old = api_version != "networking.k8s.io/v1";
+    let spec = cx.map(obj, node.get("spec"), "spec")?;
+    let class_name = cx.string(obj, spec.get("ingressClassName"), "spec.ingressClassName").or_else(|| {
+        node.get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("kubernetes.io/ingress.class"))
+            .and_then(|c| c.as_str())
+            .map(str::to_string)
+    });
+    let backend_key = if old { "backend" } else { "defaultBackend" };
+    if !old && spec.get("backend").is_some() {
+        cx.error(
+            obj,
+            spec.pos,
+            "spec.backend",
+            "`spec.backend` is the old v1beta1 form; in networking.k8s.io/v1 it is `spec.defaultBackend`",
+        );
+    }
+    let default_backend = ingress_backend(cx, obj, spec.get(backend_key), &format!("spec.{backend_key}"), old);
+    let mut rules = Vec::new();
+    for (r, rule) in cx.seq(obj, spec.get("rules"), "spec.rules").iter().enumerate() {
+        let path = format!("spec.rules[{r}]");
+        let Some(rule) = cx.map(obj, Some(rule), &path) else { continue };
+        let host = cx.string(obj, rule.get("host"), &format!("{path}.host")).filter(|h| !h.is_empty());
+        if let (Some(h), Some(n)) = (&host, rule.get("host")) {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            if bare.contains(':') || dns_subdomain_error(bare).is_some() {
+                cx.error(
+                    obj,
+                    n.pos,
+                    &format!("{path}.host"),
+                    format!(
+                        "`{h}` is not a valid host: a lowercase DNS name, optionally starting with `*.`, without a port"
+                    ),
+                );
+            }
+        }
+        let mut paths = Vec::new();
+        let http = cx.map(obj, rule.get("http"), &format!("{path}.http"));
+        for (p, item) in
+            cx.seq(obj, http.and_then(|h| h.get("paths")), &format!("{path}.http.paths")).iter().enumerate()
+        {
+            let ppath = format!("{path}.http.paths[{p}]");
+            let Some(item) = cx.map(obj, Some(item), &ppath) else { continue };
+            let text = cx.string(obj, item.get("path"), &format!("{ppath}.path"));
+            if let (Some(t), Some(n)) = (&text, item.get("path")) {
+                if !t.starts_with('/') {
+                    cx.error(
+                        obj,
+                        n.pos,
+                        &format!("{ppath}.path"),
+                        format!("`{t}` must be an absolute path, starting with `/`"),
+                    );
+                }
+            }
+            let path_type = match cx.string(obj, item.get("pathType"), &format!("{ppath}.pathType")).as_deref() {
+                Some("Exact") => PathType::Exact,
+                Some("Prefix") => PathType::Prefix,
+                Some("ImplementationSpecific") => PathType::ImplementationSpecific,
+                None if old => PathType::ImplementationSpecific,
+                None => {
+                    cx.error(
+                        obj,
+                        item.pos,
+                        &format!("{ppath}.pathType"),
+                        "required value: supported values are \"Exact\", \"ImplementationSpecific\", \"Prefix\"",
+                    );
+                    continue;
+                }
+                Some(other) => {
+                    let at = item.get("pathType").map(|n| n.pos).unwrap_or(item.pos);
+                    cx.error(obj, at, &format!("{ppath}.pathType"), format!("unsupported value `{other}`: supported values are \"Exact\", \"ImplementationSpecific\", \"Prefix\""));
+                    continue;
+                }
+            };
+            let Some(backend) = ingress_backend(cx, obj, item.get("backend"), &format!("{ppath}.backend"), old) else {
+                if item.get("backend").is_none() {
+                    cx.error(obj, item.pos, &format!("{ppath}.backend"), "required value: a path needs a `backend`");
+                }
+                continue;
+            };
+            paths.push(IngressPath { path: text.unwrap_or_else(|| "/".to_string()), path_type, backend });
+        }
+        rules.push(IngressRule { host, paths });
+    }
+    if default_backend.is_none() && rules.is_empty() {
+        cx.error(obj, spec.pos, "spec", "either `defaultBackend` or `rules` must be specified");
+        return None;
+    }
+    let ingress =
+        Ingress { namespace: namespace.to_string(), name: name.to_string(), class_name, default_backend, rules };
+    if old {
+        let at = node.get("apiVersion").map(|n| n.pos).unwrap_or(node.pos);
+        cx.warn(
+            obj,
+            at,
+            "apiVersion",
+            format!(
+                "{api_version} Ingress is no longer served since Kubernetes v1.22; lbplay converted it to networking.k8s.io/v1:\n{}",
+                ingress_v1_yaml(&ingress)
+            ),
+        );
+    }
+    Some(ingress)
+}
+
+/// The `networking.k8s.io/v1` form of an Ingress, the hint shown for an old one.
+pub(crate) fn ingress_v1_yaml(ingress: &Ingress) -> String {
+    fn backend(out: &mut String, indent: &str, b: &IngressBackend) {
+        out.push_str(&format!("{indent}service:\n{indent}  name: {}\n{indent}  port:\n", b.service));
+        match &b.port {
+            IngressPort::Number(n) => out.push_str(&format!("{indent}    number: {n}\n")),
+            IngressPort::Name(n) => out.push_str(&format!("{indent}    name: {n}\n")),
+        }
+    }
+    let mut out = String::new();
+    out.push_str("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n");
+    out.push_str(&format!("  name: {}\n", ingress.name));
+    if ingress.namespace != "default" {
+        out.push_str(&format!("  namespace: {}\n", ingress.namespace));
+    }
+    out.push_str("spec:\n");
+    if let Some(class) = &ingress.class_name {
+        out.push_str(&format!("  ingressClassName: {class}\n"));
+    }
+    if let Some(b) = &ingress.default_backend {
+        out.push_str("  defaultBackend:\n");
+        backend(&mut out, "    ", b);
+    }
+    if !ingress.rules.is_empty() {
+        out.push_str("  rules:\n");
+        for rule in &ingress.rules {
+            match &rule.host {
+                Some(host) => out.push_str(&format!("  - host: {host}\n    http:\n")),
+                None => out.push_str("  - http:\n"),
+            }
+            out.push_str("      paths:\n");
+            for p in &rule.paths {
+                out.push_str(&format!(
+                    "      - path: {}\n        pathType: {}\n        backend:\n",
+                    p.path,
+                    p.path_type.as_str()
+                ));
+                backend(&mut out, "          ", &p.backend);
+            }
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn string_match(cx: &mut Cx, obj: &Obj<'_>, node: &yaml::Node, path: &str) -> Option<StringMatch> {
+    let node = cx.map(obj, Some(node), path)?;
+    let Value::Map(entries) = &node.value else { return None };
+    if entries.len() != 1 {
+        cx.error(obj, node.pos, path, "exactly one of `exact`, `prefix` or `regex` is required");
+        return None;
+    }
+    let (key, value) = &entries[0];
+    let text = cx.string(obj, Some(value), &format!("{path}.{}", key.name))?;
+    match key.name.as_str() {
+        "exact" => Some(StringMatch::Exact(text)),
+        "prefix" => Some(StringMatch::Prefix(text)),
+        "regex" => Some(StringMatch::Regex(text)),
+        other => {
+            cx.error(
+                obj,
+                key.pos,
+                &format!("{path}.{other}"),
+                format!("unknown match `{other}`: use `exact`, `prefix` or `regex`"),
+            );
+            None
+        }
+    }
+}
+
+/// An Istio VirtualService, validated as istioctl validate would (weights summing to 100,
+/// hosts present, a destination host per route).
+fn decode_virtual_service(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &str) -> Option<VirtualService> {
+    let spec = cx.map(obj, obj.node.get("spec"), "spec")?;
+    let mut hosts = Vec::new();
+    for (i, h) in cx.seq(obj, spec.get("hosts"), "spec.hosts").iter().enumerate() {
+        if let Some(h) = cx.string(obj, Some(h), &format!("spec.hosts[{i}]")) {
+            hosts.push(h);
+        }
+    }
+    if hosts.is_empty() {
+        cx.error(obj, spec.pos, "spec.hosts", "a VirtualService must have at least one host");
+    }
+    let mut gateways = Vec::new();
+    for (i, g) in cx.seq(obj, spec.get("gateways"), "spec.gateways").iter().enumerate() {
+        if let Some(g) = cx.string(obj, Some(g), &format!("spec.gateways[{i}]")) {
+            gateways.push(g);
+        }
+    }
+    let mut http = Vec::new();
+    for (r, route) in cx.seq(obj, spec.get("http"), "spec.http").iter().enumerate() {
+        let path = format!("spec.http[{r}]");
+        let Some(route) = cx.map(obj, Some(route), &path) else { continue };
+        let route_name = cx.string(obj, route.get("name"), &format!("{path}.name"));
+        let mut matches = Vec::new();
+        for (m, item) in cx.seq(obj, route.get("match"), &format!("{path}.match")).iter().enumerate() {
+            let mpath = format!("{path}.match[{m}]");
+            let Some(item) = cx.map(obj, Some(item), &mpath) else { continue };
+            let uri = item.get("uri").and_then(|u| string_match(cx, obj, u, &format!("{mpath}.uri")));
+            let mut headers = Vec::new();
+            if let Some(h) = cx.map(obj, item.get("headers"), &format!("{mpath}.headers")) {
+                if let Value::Map(entries) = &h.value {
+                    for (key, value) in entries {
+                        if let Some(sm) = string_match(cx, obj, value, &format!("{mpath}.headers.{}", key.name)) {
+                            headers.push((key.name.clone(), sm));
+                        }
+                    }
+                }
+            }
+            matches.push(HttpMatch { uri, headers });
+        }
+        let mut destinations = Vec::new();
+        let route_items = cx.seq(obj, route.get("route"), &format!("{path}.route"));
+        for (d, dest) in route_items.iter().enumerate() {
+            let dpath = format!("{path}.route[{d}]");
+            let Some(dest) = cx.map(obj, Some(dest), &dpath) else { continue };
+            let Some(destination) = cx.map(obj, dest.get("destination"), &format!("{dpath}.destination")) else {
+                cx.error(
+                    obj,
+                    dest.pos,
+                    &format!("{dpath}.destination"),
+                    "required value: a route needs a `destination`",
+                );
+                continue;
+            };
+            let Some(host) = cx.string(obj, destination.get("host"), &format!("{dpath}.destination.host")) else {
+                cx.error(
+                    obj,
+                    destination.pos,
+                    &format!("{dpath}.destination.host"),
+                    "required value: a destination needs a `host`",
+                );
+                continue;
+            };
+            let subset = cx.string(obj, destination.get("subset"), &format!("{dpath}.destination.subset"));
+            let port = cx
+                .map(obj, destination.get("port"), &format!("{dpath}.destination.port"))
+                .and_then(|p| cx.port(obj, p.get("number"), &format!("{dpath}.destination.port.number")));
+            let weight = match dest.get("weight") {
+                None => 0,
+                Some(w) => match cx.int(obj, Some(w), &format!("{dpath}.weight")) {
+                    Some(v) if (0..=100).contains(&v) => v as u32,
+                    Some(v) => {
+                        cx.error(
+                            obj,
+                            w.pos,
+                            &format!("{dpath}.weight"),
+                            format!("weight {v} must be between 0 and 100"),
+                        );
+                        0
+                    }
+                    None => 0,
+                },
+            };
+            destinations.push(RouteDestination { host, subset, port, weight });
+        }
+        if destinations.len() > 1 || destinations.iter().any(|d| d.weight != 0) {
+            let total: u32 = destinations.iter().map(|d| d.weight).sum();
+            if total != 100 && !(destinations.len() == 1 && total == 0) {
+                cx.error(
+                    obj,
+                    route.pos,
+                    &format!("{path}.route"),
+                    format!("total destination weight = {total} != 100"),
+                );
+            }
+        }
+        if destinations.is_empty() && route.get("redirect").is_none() && route.get("directResponse").is_none() {
+            cx.error(
+                obj,
+                route.pos,
+                &format!("{path}.route"),
+                "an HTTP route needs `route`, `redirect` or `directResponse`",
+            );
+        }
+        let timeout = cx.string(obj, route.get("timeout"), &format!("{path}.timeout"));
+        let retries = cx
+            .map(obj, route.get("retries"), &format!("{path}.retries"))
+            .and_then(|r| cx.int(obj, r.get("attempts"), &format!("{path}.retries.attempts")))
+            .map(|a| a.clamp(0, u32::MAX as i64) as u32);
+        http.push(HttpRoute { name: route_name, matches, route: destinations, timeout, retries });
+    }
+    Some(VirtualService { namespace: namespace.to_string(), name: name.to_string(), hosts, gateways, http })
+}
+
+fn load_balancer_policy(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, path: &str) -> Option<String> {
+    let policy = cx.map(obj, node, path)?;
+    let lb = cx.map(obj, policy.get("loadBalancer"), &format!("{path}.loadBalancer"))?;
+    if lb.get("consistentHash").is_some() {
+        return Some("CONSISTENT_HASH".to_string());
+    }
+    let simple = cx.string(obj, lb.get("simple"), &format!("{path}.loadBalancer.simple"))?;
+    const KNOWN: &[&str] = &["UNSPECIFIED", "ROUND_ROBIN", "LEAST_CONN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"];
+    if !KNOWN.contains(&simple.as_str()) {
+        let at = lb.get("simple").map(|n| n.pos).unwrap_or(lb.pos);
+        cx.error(
+            obj,
+            at,
+            &format!("{path}.loadBalancer.simple"),
+            format!("unknown load balancer `{simple}`: supported values are {}", KNOWN.join(", ")),
+        );
+        return None;
+    }
+    Some(simple)
+}
+
+fn decode_destination_rule(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &str) -> Option<DestinationRule> {
+    let spec = cx.map(obj, obj.node.get("spec"), "spec")?;
+    let Some(host) = cx.string(obj, spec.get("host"), "spec.host") else {
+        cx.error(obj, spec.pos, "spec.host", "required value: a DestinationRule needs a `host`");
+        return None;
+    };
+    let load_balancer = load_balancer_policy(cx, obj, spec.get("trafficPolicy"), "spec.trafficPolicy");
+    let mut subsets: Vec<Subset> = Vec::new();
+    for (i, item) in cx.seq(obj, spec.get("subsets"), "spec.subsets").iter().enumerate() {
+        let path = format!("spec.subsets[{i}]");
+        let Some(item) = cx.map(obj, Some(item), &path) else { continue };
+        let Some(subset_name) = cx.string(obj, item.get("name"), &format!("{path}.name")) else {
+            cx.error(obj, item.pos, &format!("{path}.name"), "required value: a subset needs a `name`");
+            continue;
+        };
+        if subsets.iter().any(|s| s.name == subset_name) {
+            cx.error(obj, item.pos, &format!("{path}.name"), format!("duplicate subset name `{subset_name}`"));
+            continue;
+        }
+        let labels = cx.labels(obj, item.get("labels"), &format!("{path}.labels"));
+        let lb = load_balancer_policy(cx, obj, item.get("trafficPolicy"), &format!("{path}.trafficPolicy"));
+        subsets.push(Subset { name: subset_name, labels, load_balancer: lb });
+    }
+    Some(DestinationRule { namespace: namespace.to_string(), name: name.to_string(), host, load_balancer, subsets })
+}
+
+/// Keeps `START` in use for problems about a whole stream.
+#[allow(dead_code)]
+const _START: Pos = START;
