@@ -113,7 +113,8 @@ fn run(args: &[String]) -> Result<String, String> {
 fn scenarios_command(args: &[String]) -> Result<String, String> {
     let args = Args::parse(args, &["show"], &[])?;
     if let Some(id) = args.get("show") {
-        let builtin = scenarios::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
+        let builtin =
+            scenarios::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
         return Ok(builtin.yaml.to_string());
     }
     let mut out = String::new();
@@ -126,13 +127,17 @@ fn scenarios_command(args: &[String]) -> Result<String, String> {
 /// Reads the inputs: files, `-` for standard input, or built-in scenario ids.
 fn read_inputs(files: &[String]) -> Result<Vec<(String, String)>, String> {
     if files.is_empty() {
-        return Err(format!("no input: give a YAML file, `-` for standard input, or a built-in scenario id\n\n{USAGE}"));
+        return Err(format!(
+            "no input: give a YAML file, `-` for standard input, or a built-in scenario id\n\n{USAGE}"
+        ));
     }
     let mut out = Vec::new();
     for file in files {
         if file == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).map_err(|err| format!("-: cannot read standard input: {err}"))?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|err| format!("-: cannot read standard input: {err}"))?;
             out.push(("-".to_string(), text));
         } else if !std::path::Path::new(file).exists() && scenarios::get(file).is_some() {
             let builtin = scenarios::get(file).expect("checked just above");
