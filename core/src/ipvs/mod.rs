@@ -12,13 +12,43 @@
 //! The schedulers themselves live in `sched`. Everything here is deterministic: time (`now`, in
 //! seconds) and randomness (a `Rng`) are arguments.
 
+pub mod ipvsadm;
 pub mod sched;
 
 use std::net::SocketAddrV4;
 
 use crate::net::Proto;
 
+pub use ipvsadm::render_ipvsadm_ln;
 pub use sched::{Decision, SchedState, Scheduler};
+
+/// A destination's forwarding method (`IP_VS_CONN_F_FWD_MASK` of its `conn_flags`), as ipvsadm
+/// names it in the Forward column. kube-proxy always uses `Masq` (NAT), the only method that can
+/// change the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Forward {
+    /// `IP_VS_CONN_F_MASQ`, ipvsadm `-m`.
+    #[default]
+    Masq,
+    /// `IP_VS_CONN_F_LOCALNODE`.
+    Local,
+    /// `IP_VS_CONN_F_TUNNEL`, ipvsadm `-i`.
+    Tunnel,
+    /// `IP_VS_CONN_F_DROUTE`, ipvsadm `-g`.
+    Route,
+}
+
+impl Forward {
+    /// ipvsadm's `fwd_name`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Forward::Masq => "Masq",
+            Forward::Local => "Local",
+            Forward::Tunnel => "Tunnel",
+            Forward::Route => "Route",
+        }
+    }
+}
 
 /// `IP_VS_SVC_F_PERSISTENT` (include/uapi/linux/ip_vs.h): ClientIP affinity, shown as `persistent`.
 pub const IP_VS_SVC_F_PERSISTENT: u32 = 0x0001;
@@ -50,6 +80,8 @@ pub const IP_VS_SVC_F_SCHED_MH_PORT: u32 = IP_VS_SVC_F_SCHED2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dest {
     pub addr: SocketAddrV4,
+    /// The forwarding method.
+    pub forward: Forward,
     /// The current weight; 0 means quiesced (no new connections, existing ones continue).
     pub weight: u32,
     /// The latest non-zero weight (`last_weight`); only the mh scheduler reads it.
@@ -73,6 +105,7 @@ impl Dest {
     pub fn new(addr: SocketAddrV4, weight: u32) -> Dest {
         Dest {
             addr,
+            forward: Forward::Masq,
             weight,
             last_weight: weight,
             active_conns: 0,
