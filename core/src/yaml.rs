@@ -14,6 +14,9 @@ pub const MAX_INPUT_BYTES: usize = 32 * 1024 * 1024;
 /// The deepest nesting of mappings and sequences accepted. Kubernetes objects need about 12.
 pub const MAX_DEPTH: usize = 64;
 
+/// Block lines indented (plus `- ` markers) beyond this are refused before parsing.
+const MAX_BLOCK_PRESCAN: usize = 1000;
+
 /// A position in a stream: 1-based line and column (columns count characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
@@ -133,11 +136,13 @@ pub fn parse_stream(text: &str) -> Result<Vec<Node>, YamlError> {
     Ok(out)
 }
 
-/// A conservative estimate of the nesting depth, line by line: the flow brackets still open, plus
-/// the indentation and the `- ` and `key: ` markers that open a block collection on the line. A
-/// real manifest stays far below the limit; a pathological one is refused at the first deep line.
+/// A conservative bound on the nesting depth, line by line: the flow brackets still open, and the
+/// indentation plus the `- ` markers of a block line (each level needs at least one of them). Flow
+/// nesting is refused at the exact bracket; block lines only beyond `MAX_BLOCK_PRESCAN`, which
+/// keeps the library's tree shallow enough to drop safely, and `convert` then reports the exact
+/// node past `MAX_DEPTH`.
 fn too_deep(text: &str) -> Option<Pos> {
-    let limit = MAX_DEPTH * 4;
+    let limit = MAX_BLOCK_PRESCAN;
     let mut flow: usize = 0;
     for (index, line) in text.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches(' ').len();
@@ -160,7 +165,7 @@ fn too_deep(text: &str) -> Option<Pos> {
                 _ => {}
             }
         }
-        if indent / 2 + dashes > limit {
+        if indent + dashes > limit {
             return Some(Pos { line: index + 1, column: indent + 1 });
         }
     }

@@ -97,3 +97,298 @@ fn builtin_clusterip_iptables_loads_as_written() {
     // Loading twice gives the same model, byte for byte.
     assert_eq!(report(&load_one(text)), report(&loaded));
 }
+
+fn data(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/data/scenario/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn warnings(loaded: &Loaded) -> String {
+    loaded.warnings.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn source_text_my_service_loads_as_printed() {
+    let loaded = load_one(&data("source-my-service.yaml"));
+    let cluster = &loaded.cluster;
+    // No Cluster object: the default cluster.
+    assert_eq!(cluster.nodes.len(), 3);
+    assert_eq!(cluster.clients[0].name, "laptop");
+    let service = &cluster.services[0];
+    assert_eq!(service.name, "my-service");
+    assert_eq!(service.kind, ServiceType::ClusterIp);
+    assert!(cluster.service_cidr.contains(service.cluster_ip.unwrap()));
+    assert_eq!(service.ports[0].port, 80);
+    assert_eq!(service.ports[0].target_port, TargetPort::Number(9376));
+    expect_test::expect!["test.yaml:7:5: warning: Service/default/my-service: spec.selector: selector app=MyApp matches no pods in namespace default; the Service has no endpoints"].assert_eq(&warnings(&loaded));
+}
+
+#[test]
+fn source_text_ingresses_load_with_the_deprecation_hint() {
+    for (file, rules, default_backend) in [
+        ("source-ingress-single-service.yaml", 0, true),
+        ("source-ingress-fanout.yaml", 1, false),
+        ("source-ingress-name-based.yaml", 2, false),
+    ] {
+        let loaded = load_one(&data(file));
+        let ingress = &loaded.extras.ingresses[0];
+        assert_eq!(ingress.rules.len(), rules, "{file}");
+        assert_eq!(ingress.default_backend.is_some(), default_backend, "{file}");
+        assert!(
+            loaded.warnings.iter().any(|w| w
+                .message
+                .starts_with("extensions/v1beta1 Ingress is no longer served since Kubernetes v1.22")),
+            "{file}: {}",
+            warnings(&loaded)
+        );
+    }
+    let fanout = load_one(&data("source-ingress-fanout.yaml"));
+    expect_test::expect![[r#"
+        test.yaml:1:13: warning: Ingress/default/test: apiVersion: extensions/v1beta1 Ingress is no longer served since Kubernetes v1.22; lbplay converted it to networking.k8s.io/v1:
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: test
+        spec:
+          rules:
+          - host: foo.bar.com
+            http:
+              paths:
+              - path: /foo
+                pathType: ImplementationSpecific
+                backend:
+                  service:
+                    name: s1
+                    port:
+                      number: 80
+              - path: /bar
+                pathType: ImplementationSpecific
+                backend:
+                  service:
+                    name: s2
+                    port:
+                      number: 80
+        test.yaml:6:3: warning: Ingress/default/test: spec: backend Service default/s1 does not exist (yet); requests to it will fail
+        test.yaml:6:3: warning: Ingress/default/test: spec: backend Service default/s2 does not exist (yet); requests to it will fail"#]].assert_eq(&warnings(&fanout));
+}
+
+/// A default cluster plus `body`.
+fn pods_and_service(body: &str) -> Loaded {
+    load_one(body)
+}
+
+fn slices(loaded: &Loaded) -> String {
+    let mut out = String::new();
+    for slice in &loaded.cluster.endpoint_slices {
+        let ports: Vec<String> = slice.ports.iter().map(|p| format!("{:?}:{}", p.name, p.port)).collect();
+        out.push_str(&format!("{} [{}]\n", slice.name, ports.join(",")));
+        for e in &slice.endpoints {
+            out.push_str(&format!(
+                "  {} ready={} serving={} terminating={} {}\n",
+                e.ip,
+                e.ready,
+                e.serving,
+                e.terminating,
+                e.pod.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    out
+}
+
+const WEB_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80, targetPort: http}\n";
+
+fn pod(name: &str, node: &str, port: u16, extra: &str) -> String {
+    format!(
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  labels: {{app: web}}\n{extra}spec:\n  nodeName: {node}\n  containers:\n  - name: c\n    ports:\n    - {{name: http, containerPort: {port}}}\n"
+    )
+}
+
+#[test]
+fn a_named_target_port_resolves_per_pod_into_separate_slices() {
+    let text = format!("{WEB_SERVICE}{}{}", pod("a", "node-1", 8080, ""), pod("b", "node-2", 9090, ""));
+    let loaded = pods_and_service(&text);
+    expect_test::expect![[r#"
+        web-8kj9w [Some("http"):8080]
+          10.244.1.2 ready=true serving=true terminating=false default/a
+        web-gl862 [Some("http"):9090]
+          10.244.2.2 ready=true serving=true terminating=false default/b
+    "#]]
+    .assert_eq(&slices(&loaded));
+    let service = &loaded.cluster.services[0];
+    let endpoints: Vec<String> =
+        loaded.cluster.endpoints_for(service, &service.ports[0]).iter().map(|e| e.endpoint_string()).collect();
+    assert_eq!(endpoints, ["10.244.1.2:8080", "10.244.2.2:9090"]);
+}
+
+#[test]
+fn readiness_publish_not_ready_and_terminating() {
+    let not_ready = "status:\n  conditions:\n  - {type: Ready, status: \"False\"}\n";
+    let text = format!(
+        "{WEB_SERVICE}{}{}---\n{}",
+        pod("ready", "node-1", 8080, ""),
+        pod("terminating", "node-2", 8080, "  deletionTimestamp: \"2024-01-01T00:00:00Z\"\n"),
+        pod("unready", "node-3", 8080, "").trim_start_matches("---\n").to_string() + not_ready
+    );
+    let loaded = pods_and_service(&text);
+    expect_test::expect![[r#"
+        web-8kj9w [Some("http"):8080]
+          10.244.1.2 ready=true serving=true terminating=false default/ready
+          10.244.2.2 ready=false serving=true terminating=true default/terminating
+          10.244.3.2 ready=false serving=false terminating=false default/unready
+    "#]]
+    .assert_eq(&slices(&loaded));
+    let published =
+        pods_and_service(&text.replace("spec:\n  selector", "spec:\n  publishNotReadyAddresses: true\n  selector"));
+    expect_test::expect![[r#"
+        web-8kj9w [Some("http"):8080]
+          10.244.1.2 ready=true serving=true terminating=false default/ready
+          10.244.2.2 ready=true serving=true terminating=true default/terminating
+          10.244.3.2 ready=true serving=false terminating=false default/unready
+    "#]]
+    .assert_eq(&slices(&published));
+}
+
+#[test]
+fn at_most_100_endpoints_per_slice() {
+    let text = format!(
+        "{}\n---\n{}",
+        WEB_SERVICE.replace("targetPort: http", "targetPort: 8080"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 250\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n"
+    );
+    let text = text.replace("apiVersion: v1\nkind: Service", "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: big}\nspec:\n  nodes:\n  - {name: n1, ip: 192.168.1.10, podCIDR: 10.244.0.0/22}\n---\napiVersion: v1\nkind: Service");
+    let loaded = load_one(&text);
+    let sizes: Vec<usize> = loaded.cluster.endpoint_slices.iter().map(|s| s.endpoints.len()).collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    let names: std::collections::BTreeSet<&str> =
+        loaded.cluster.endpoint_slices.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), 3);
+}
+
+#[test]
+fn deployment_replicas_are_spread_and_addressed_deterministically() {
+    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 5\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]\n---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec:\n      containers: [{name: db, image: postgres}]\n";
+    let loaded = load_one(text);
+    let pods: Vec<String> = loaded.cluster.pods.iter().map(|p| format!("{} {} {}", p.name, p.node, p.ip)).collect();
+    expect_test::expect![[r#"
+        web-m945rnwfrr-7dfc4 node-1 10.244.1.2
+        web-m945rnwfrr-2wsd2 node-2 10.244.2.2
+        web-m945rnwfrr-bw64n node-3 10.244.3.2
+        web-m945rnwfrr-nq7h7 node-1 10.244.1.3
+        web-m945rnwfrr-g8xmn node-2 10.244.2.3
+        db-0 node-3 10.244.3.3
+        db-1 node-1 10.244.1.4"#]]
+    .assert_eq(&pods.join("\n"));
+    assert_eq!(report(&load_one(text)), report(&loaded));
+}
+
+#[test]
+fn headless_and_external_name_dns() {
+    let text = format!(
+        "{}{}{}---\napiVersion: v1\nkind: Service\nmetadata: {{name: db}}\nspec:\n  type: ExternalName\n  externalName: db.example.com\n",
+        WEB_SERVICE.replace("spec:\n", "spec:\n  clusterIP: None\n"),
+        pod("a", "node-1", 8080, ""),
+        pod("b", "node-2", 8080, "").replace(
+            "spec:\n  nodeName",
+            "status:\n  conditions: [{type: Ready, status: \"False\"}]\nspec:\n  nodeName"
+        )
+    );
+    let loaded = load_one(&text);
+    let dns: Vec<String> = loaded.extras.dns.iter().map(ToString::to_string).collect();
+    expect_test::expect![[r#"
+        db.default.svc.cluster.local CNAME db.example.com
+        web.default.svc.cluster.local A 10.244.1.2"#]]
+    .assert_eq(&dns.join("\n"));
+    assert_eq!(loaded.cluster.services[0].cluster_ip, None);
+    assert!(loaded.cluster.endpoint_slices.iter().all(|s| s.service != "db"));
+}
+
+#[test]
+fn selector_less_services_use_hand_written_endpoints() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: legacy}\nspec:\n  ports: [{name: pg, port: 5432}]\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: legacy}\nsubsets:\n- addresses: [{ip: 192.168.9.1}]\n  notReadyAddresses: [{ip: 192.168.9.2}]\n  ports: [{name: pg, port: 5432}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: ext}\nspec:\n  ports: [{port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ext-1\n  labels: {kubernetes.io/service-name: ext}\naddressType: IPv4\nports: [{port: 8080}]\nendpoints:\n- addresses: [203.0.113.5]\n- addresses: [203.0.113.6]\n  conditions: {ready: false}\n";
+    let loaded = load_one(text);
+    expect_test::expect![[r#"
+        legacy-vj98r [Some("pg"):5432]
+          192.168.9.1 ready=true serving=true terminating=false -
+          192.168.9.2 ready=false serving=false terminating=false -
+        ext-1 [None:8080]
+          203.0.113.5 ready=true serving=true terminating=false -
+          203.0.113.6 ready=false serving=false terminating=false -
+    "#]]
+    .assert_eq(&slices(&loaded));
+}
+
+#[test]
+fn allocation_is_deterministic_and_explicit_values_win() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  type: NodePort\n  ports: [{port: 80}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  type: LoadBalancer\n  externalTrafficPolicy: Local\n  clusterIP: 10.96.0.100\n  loadBalancerSourceRanges: [203.0.113.0/24]\n  ports: [{port: 443, nodePort: 31443}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 198.51.100.7}]\n";
+    let loaded = load_one(text);
+    let shown: Vec<String> = loaded
+        .cluster
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {:?} nodePorts {:?} hc {:?} lb {:?} ranges {:?}",
+                s.name,
+                s.cluster_ip,
+                s.ports.iter().map(|p| p.node_port).collect::<Vec<_>>(),
+                s.health_check_node_port,
+                s.load_balancer_ips,
+                s.load_balancer_source_ranges.iter().map(ToString::to_string).collect::<Vec<_>>()
+            )
+        })
+        .collect();
+    expect_test::expect![[r#"
+        a Some(10.102.110.186) nodePorts [Some(30576)] hc None lb [] ranges []
+        b Some(10.96.0.100) nodePorts [Some(31443)] hc Some(30371) lb [198.51.100.7] ranges ["203.0.113.0/24"]"#]]
+    .assert_eq(&shown.join("\n"));
+    // Adding an unrelated Service first does not move the others' addresses.
+    let more =
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: z}}\nspec:\n  ports: [{{port: 1}}]\n---\n{text}");
+    let again = load_one(&more);
+    assert_eq!(again.cluster.services[1], loaded.cluster.services[0]);
+}
+
+#[test]
+fn host_network_pods_share_their_node_address() {
+    let text = pod("agent", "node-2", 9100, "").replace("spec:\n  nodeName", "spec:\n  hostNetwork: true\n  nodeName");
+    let loaded = load_one(&text);
+    assert_eq!(loaded.cluster.pods[0].ip, ip("192.168.1.11"));
+    assert!(loaded.cluster.pods[0].host_network);
+}
+
+#[test]
+fn check_report_of_the_builtin_scenario() {
+    let loaded = load_one(include_str!("../scenarios/clusterip-iptables.yaml"));
+    expect_test::expect![[r#"
+        Cluster clusterip-iptables: kube-proxy mode iptables, serviceCIDR 10.96.0.0/12, clusterCIDR 10.244.0.0/16
+
+        Nodes (3):
+          node-1       192.168.1.10    podCIDR 10.244.1.0/24
+          node-2       192.168.1.11    podCIDR 10.244.2.0/24
+          node-3       192.168.1.12    podCIDR 10.244.3.0/24
+
+        Clients (1):
+          laptop       192.168.1.50
+
+        Pods (4):
+          default/web-a  10.244.1.5  on node-1  ready  ports http:8080/TCP
+          default/web-b  10.244.2.7  on node-2  ready  ports http:8080/TCP
+          default/web-c  10.244.3.9  on node-3  ready  ports http:8080/TCP
+          default/client  10.244.1.20  on node-1  ready
+
+        Services (1):
+          default/web  NodePort  clusterIP 10.96.100.10
+            port http 80/TCP -> http  nodePort 30080
+            selector app=web
+
+        EndpointSlices (1):
+          default/web-8kj9w  for Service web  ports http:8080/TCP
+            10.244.1.5  ready,serving  node node-1  pod default/web-a
+            10.244.2.7  ready,serving  node node-2  pod default/web-b
+            10.244.3.9  ready,serving  node node-3  pod default/web-c
+
+        DNS (1 records):
+          web.default.svc.cluster.local A 10.96.100.10
+    "#]]
+    .assert_eq(&report(&loaded));
+}

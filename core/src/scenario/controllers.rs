@@ -134,7 +134,7 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
             if cluster.service(&ingress.namespace, &backend.service).is_none() {
                 cx.warn(
                     &obj,
-                    obj.node.pos,
+                    obj.node.get("spec").map(|n| n.pos).unwrap_or(obj.node.pos),
                     "spec",
                     format!(
                         "backend Service {}/{} does not exist (yet); requests to it will fail",
@@ -452,10 +452,13 @@ fn endpoint_slices(
 ) {
     let terminating = |pod: &Pod| flags.contains(&(pod.namespace.clone(), pod.name.clone(), true));
     let terminal = |pod: &Pod| flags.contains(&(pod.namespace.clone(), pod.name.clone(), false));
-    // Index pods by namespace once; a selector is then matched against that namespace only.
-    let mut by_namespace: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    // Index pods by namespace and label once; a selector then looks up the pods carrying its
+    // first label and checks the rest, rather than scanning every pod for every Service.
+    let mut by_label: BTreeMap<(&str, &str, &str), Vec<&Pod>> = BTreeMap::new();
     for pod in &cluster.pods {
-        by_namespace.entry(pod.namespace.as_str()).or_default().push(pod);
+        for (k, v) in &pod.labels {
+            by_label.entry((pod.namespace.as_str(), k.as_str(), v.as_str())).or_default().push(pod);
+        }
     }
     let mut out: Vec<EndpointSlice> = Vec::new();
     for raw in services {
@@ -465,7 +468,11 @@ fn endpoint_slices(
             continue;
         }
         let Some(selector) = &service.selector else { continue };
-        let candidates = by_namespace.get(service.namespace.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+        let Some((first_key, first_value)) = selector.iter().next() else { continue };
+        let candidates = by_label
+            .get(&(service.namespace.as_str(), first_key.as_str(), first_value.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let matching: Vec<&Pod> = candidates
             .iter()
             .copied()

@@ -593,6 +593,17 @@ fn decode_pod<'d>(
             let path = format!("status.conditions[{i}]");
             let Some(condition) = cx.map(obj, Some(condition), &path) else { continue };
             if cx.string(obj, condition.get("type"), &format!("{path}.type")).as_deref() == Some("Ready") {
+                if let Some(Value::Bool(b)) = condition.get("status").map(|n| &n.value) {
+                    let shown = if *b { "True" } else { "False" };
+                    let at = condition.get("status").map(|n| n.pos).unwrap_or(condition.pos);
+                    cx.error(
+                        obj,
+                        at,
+                        &format!("{path}.status"),
+                        format!("expected a string, got a boolean ({b}); write \"{shown}\" in quotes"),
+                    );
+                    continue;
+                }
                 match cx.string(obj, condition.get("status"), &format!("{path}.status")).as_deref() {
                     Some("True") => pod.ready = true,
                     Some("False") | Some("Unknown") => pod.ready = false,

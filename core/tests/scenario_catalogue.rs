@@ -1,0 +1,559 @@
+//! A catalogue of malformed and tricky scenarios, each with the exact text `lbplay check` shows.
+//!
+//! One `check` helper, many tiny cases (the rust-analyzer style with `expect-test`). Run with
+//! `UPDATE_EXPECT=1 cargo test -p lbplay-core --test scenario_catalogue` to refresh the texts
+//! after a deliberate change of wording, then read the diff.
+
+use expect_test::{Expect, expect};
+use lbplay_core::scenario::{Source, load};
+
+/// Loads `input` as `in.yaml` and prints either `ok` and the warnings, or every problem.
+fn check(input: &str, expect: Expect) {
+    let out = match load(&[Source { name: "in.yaml", text: input }]) {
+        Ok(loaded) => {
+            let mut lines = vec!["ok".to_string()];
+            lines.extend(loaded.warnings.iter().map(ToString::to_string));
+            if !loaded.ignored.is_empty() {
+                lines.push(format!("ignored: {}", loaded.ignored.join(", ")));
+            }
+            lines.join("\n")
+        }
+        Err(problems) => problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
+    };
+    expect.assert_eq(&out);
+}
+
+/// A Service `web` without a selector, with whatever `spec` lines follow.
+fn service(extra: &str) -> String {
+    format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n{extra}")
+}
+
+/// A Service `web` with the selector `app: web`, with whatever `spec` lines follow.
+fn selected(extra: &str) -> String {
+    service(&format!("  selector: {{app: web}}\n{extra}"))
+}
+
+const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-a\n  labels: {app: web}\nspec:\n  containers:\n  - name: web\n    image: nginx\n    ports:\n    - {name: http, containerPort: 8080}\n";
+
+#[test]
+fn bad_indentation() {
+    check(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n   namespace: default\n",
+        expect!["in.yaml:5:13: error: invalid YAML: mapping values are not allowed in this context"],
+    );
+}
+
+#[test]
+fn tab_indentation() {
+    check(
+        "apiVersion: v1\nkind: Service\nmetadata:\n\tname: web\n",
+        expect!["in.yaml:4:2: error: invalid YAML: tabs disallowed within this context (block indentation)"],
+    );
+}
+
+#[test]
+fn port_as_a_quoted_string() {
+    check(
+        &service("  ports:\n  - port: \"80\"\n"),
+        expect![[
+            r#"in.yaml:7:11: error: Service/default/web: spec.ports[0].port: expected an integer, got a string ("80")"#
+        ]],
+    );
+}
+
+#[test]
+fn port_out_of_range() {
+    check(
+        &service("  ports:\n  - port: 70000\n"),
+        expect![
+            "in.yaml:7:11: error: Service/default/web: spec.ports[0].port: 70000 is not a valid port: it must be between 1 and 65535, inclusive"
+        ],
+    );
+}
+
+#[test]
+fn target_port_name_no_pod_has() {
+    check(
+        &format!("{}---\n{POD}", selected("  ports:\n  - port: 80\n    targetPort: grpc\n")),
+        expect![[r#"
+        ok
+        in.yaml:8:5: warning: Service/default/web: spec.ports: pod web-a has no container port named `grpc` (TCP); the controller leaves this port out for it"#]],
+    );
+}
+
+#[test]
+fn target_port_quoted_number() {
+    check(
+        &service("  ports:\n  - port: 80\n    targetPort: \"8080\"\n"),
+        expect![
+            "in.yaml:8:17: error: Service/default/web: spec.ports[0].targetPort: `8080` is a quoted number, which Kubernetes reads as a port name; write 8080 without quotes"
+        ],
+    );
+}
+
+#[test]
+fn selector_matching_nothing() {
+    check(
+        &selected("  ports:\n  - port: 80\n"),
+        expect![[r#"
+        ok
+        in.yaml:6:13: warning: Service/default/web: spec.selector: selector app=web matches no pods in namespace default; the Service has no endpoints"#]],
+    );
+}
+
+#[test]
+fn duplicate_service_names() {
+    let one = service("  ports:\n  - port: 80\n");
+    check(
+        &format!("{one}---\n{one}"),
+        expect![
+            "in.yaml:12:9: error: Service/default/web: metadata.name: Service default/web is defined twice; the first is at in.yaml:1:1"
+        ],
+    );
+}
+
+#[test]
+fn missing_kind() {
+    check(
+        "apiVersion: v1\nmetadata:\n  name: web\n",
+        expect![
+            "in.yaml:1:1: error: kind: the object (metadata.name web) has no `kind`; every object needs `apiVersion` and `kind`"
+        ],
+    );
+}
+
+#[test]
+fn missing_api_version() {
+    check(
+        "kind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n",
+        expect!["in.yaml:1:1: error: Service/default/web: apiVersion: the object has no `apiVersion`; Service is `v1`"],
+    );
+}
+
+#[test]
+fn missing_name() {
+    check(
+        "apiVersion: v1\nkind: Service\nspec:\n  ports:\n  - port: 80\n",
+        expect!["in.yaml:1:1: error: Service/default/(no name): metadata.name: name or generateName is required"],
+    );
+}
+
+#[test]
+fn empty_documents() {
+    check(
+        "---\n---\n",
+        expect![[r#"
+        ok
+        in.yaml:2:1: warning: the input holds no objects; the default cluster is used, with no workloads"#]],
+    );
+}
+
+#[test]
+fn empty_input() {
+    check("", expect!["ok"]);
+}
+
+#[test]
+fn a_document_that_is_a_list() {
+    check(
+        "- apiVersion: v1\n  kind: Service\n",
+        expect![
+            "in.yaml:1:1: error: a document must be a Kubernetes object (a mapping with `apiVersion` and `kind`), got a list"
+        ],
+    );
+}
+
+#[test]
+fn huge_document() {
+    let text = format!("# {}\n", "x".repeat(33 * 1024 * 1024));
+    check(
+        &text,
+        expect!["in.yaml:1:1: error: the input is 34603011 bytes, over lbplay's limit of 33554432 bytes (32 MiB)"],
+    );
+}
+
+#[test]
+fn deep_nesting() {
+    let text = format!("a: {}{}\n", "[".repeat(200), "]".repeat(200));
+    check(&text, expect!["in.yaml:1:68: error: the YAML is nested more than 64 levels deep"]);
+}
+
+#[test]
+fn deep_block_nesting() {
+    let mut text = String::new();
+    for depth in 0..300 {
+        text.push_str(&" ".repeat(depth * 2));
+        text.push_str("a:\n");
+    }
+    check(&text, expect!["in.yaml:66:131: error: the YAML is nested more than 64 levels deep"]);
+}
+
+#[test]
+fn duplicate_key() {
+    check(
+        "apiVersion: v1\nkind: Service\nkind: Pod\nmetadata: {name: web}\n",
+        expect!["in.yaml:3:1: error: invalid YAML: duplicated key in mapping"],
+    );
+}
+
+#[test]
+fn wrong_api_version_for_a_kind() {
+    check(
+        "apiVersion: apps/v1\nkind: Service\nmetadata: {name: web}\n",
+        expect!["in.yaml:1:13: error: Service/default/web: apiVersion: Service `apps/v1` is not served; use `v1`"],
+    );
+}
+
+#[test]
+fn unknown_kinds_are_ignored() {
+    check(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\napiVersion: example.com/v1\nkind: Service\nmetadata: {name: crd}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+        expect![[r#"
+            ok
+            ignored: ConfigMap/default/settings, Service/default/crd, Namespace/shop"#]],
+    );
+}
+
+#[test]
+fn cluster_ip_outside_the_service_cidr() {
+    check(
+        &service("  clusterIP: 10.0.0.5\n  ports:\n  - port: 80\n"),
+        expect![
+            "in.yaml:6:14: error: Service/default/web: spec.clusterIP: 10.0.0.5 is not in the valid range: the range of valid IPs is 10.96.0.0/12"
+        ],
+    );
+}
+
+#[test]
+fn two_services_on_one_cluster_ip() {
+    let one = service("  clusterIP: 10.96.0.50\n  ports:\n  - port: 80\n");
+    let two = one.replace("name: web", "name: api");
+    check(
+        &format!("{one}---\n{two}"),
+        expect![
+            "in.yaml:15:14: error: Service/default/api: spec.clusterIP: 10.96.0.50 is already allocated to Service default/web"
+        ],
+    );
+}
+
+#[test]
+fn ipv6_cluster_ip() {
+    check(
+        &service("  clusterIP: fd00::10\n  ports:\n  - port: 80\n"),
+        expect![
+            "in.yaml:6:14: error: Service/default/web: spec.clusterIP: `fd00::10` is an IPv6 address; lbplay models IPv4 only"
+        ],
+    );
+}
+
+#[test]
+fn ipv6_family_is_not_modelled() {
+    check(
+        &service("  ipFamilyPolicy: PreferDualStack\n  ipFamilies: [IPv4, IPv6]\n  ports:\n  - port: 80\n"),
+        expect![[r#"
+            ok
+            in.yaml:7:22: warning: Service/default/web: spec.ipFamilies[1]: IPv6 is not modelled: lbplay gives this Service its IPv4 address only"#]],
+    );
+}
+
+#[test]
+fn node_port_out_of_range() {
+    check(
+        &service("  type: NodePort\n  ports:\n  - port: 80\n    nodePort: 8080\n"),
+        expect![
+            "in.yaml:9:15: error: Service/default/web: spec.ports[0].nodePort: 8080 is not in the valid range: the range of valid ports is 30000-32767"
+        ],
+    );
+}
+
+#[test]
+fn node_port_used_twice() {
+    let one = service("  type: NodePort\n  ports:\n  - port: 80\n    nodePort: 30080\n");
+    let two = one.replace("name: web", "name: api");
+    check(
+        &format!("{one}---\n{two}"),
+        expect![
+            "in.yaml:19:15: error: Service/default/api: spec.ports[0].nodePort: 30080 is already allocated to Service default/web"
+        ],
+    );
+}
+
+#[test]
+fn node_port_on_a_cluster_ip_service() {
+    check(
+        &service("  ports:\n  - port: 80\n    nodePort: 30080\n"),
+        expect![
+            "in.yaml:8:15: error: Service/default/web: spec.ports[0].nodePort: may not be used when `type` is 'ClusterIP'"
+        ],
+    );
+}
+
+#[test]
+fn headless_node_port() {
+    check(
+        &service("  type: NodePort\n  clusterIP: None\n  ports:\n  - port: 80\n"),
+        expect![
+            "in.yaml:7:14: error: Service/default/web: spec.clusterIP: may not be set to 'None' for NodePort Services"
+        ],
+    );
+}
+
+#[test]
+fn external_name_without_a_name() {
+    check(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  type: ExternalName\n",
+        expect![
+            "in.yaml:5:3: error: Service/default/db: spec.externalName: required value: an ExternalName Service needs `externalName`"
+        ],
+    );
+}
+
+#[test]
+fn multi_port_without_names() {
+    check(
+        &service("  ports:\n  - port: 80\n  - port: 443\n"),
+        expect![[r#"
+        in.yaml:7:5: error: Service/default/web: spec.ports[0].name: required value: every port of a multi-port Service needs a name
+        in.yaml:8:5: error: Service/default/web: spec.ports[1].name: required value: every port of a multi-port Service needs a name"#]],
+    );
+}
+
+#[test]
+fn unknown_service_type() {
+    check(
+        &service("  type: Nodeport\n  ports:\n  - port: 80\n"),
+        expect![[
+            r#"in.yaml:6:9: error: Service/default/web: spec.type: unsupported value `Nodeport`: supported values are "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#
+        ]],
+    );
+}
+
+#[test]
+fn invalid_service_name() {
+    check(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: Web_1}\nspec:\n  ports:\n  - port: 80\n",
+        expect![
+            "in.yaml:3:18: error: Service/default/Web_1: metadata.name: `Web_1` is not a valid name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character"
+        ],
+    );
+}
+
+#[test]
+fn session_affinity_timeout_zero() {
+    check(
+        &service(
+            "  sessionAffinity: ClientIP\n  sessionAffinityConfig:\n    clientIP: {timeoutSeconds: 0}\n  ports:\n  - port: 80\n",
+        ),
+        expect![
+            "in.yaml:8:32: error: Service/default/web: spec.sessionAffinityConfig.clientIP.timeoutSeconds: 0 is not a valid timeout: must be greater than 0 and less than 86400"
+        ],
+    );
+}
+
+#[test]
+fn external_traffic_policy_on_cluster_ip() {
+    check(
+        &service("  externalTrafficPolicy: Local\n  ports:\n  - port: 80\n"),
+        expect![
+            "in.yaml:6:26: error: Service/default/web: spec.externalTrafficPolicy: may only be set for externally-accessible Services (NodePort, LoadBalancer or with externalIPs)"
+        ],
+    );
+}
+
+#[test]
+fn health_check_node_port_on_node_port_service() {
+    check(
+        &service("  type: NodePort\n  healthCheckNodePort: 32000\n  ports:\n  - port: 80\n"),
+        expect![
+            "in.yaml:7:24: error: Service/default/web: spec.healthCheckNodePort: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+        ],
+    );
+}
+
+#[test]
+fn billion_replicas() {
+    check(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1000000000\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n",
+        expect![
+            "in.yaml:5:13: error: Deployment/default/web: spec.replicas: 1000000000 replicas is over lbplay's limit of 200000 pods in a scenario"
+        ],
+    );
+}
+
+#[test]
+fn deployment_selector_not_matching_template() {
+    check(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers: [{name: web, image: nginx}]\n",
+        expect![
+            "in.yaml:6:13: error: Deployment/default/web: spec.template.metadata.labels: `selector` does not match template `labels`"
+        ],
+    );
+}
+
+#[test]
+fn pod_on_an_unknown_node() {
+    check(
+        &POD.replace("spec:\n", "spec:\n  nodeName: node-9\n"),
+        expect![
+            "in.yaml:7:13: error: Pod/default/web-a: spec.nodeName: node `node-9` is not in the cluster (nodes: node-1, node-2, node-3)"
+        ],
+    );
+}
+
+#[test]
+fn pod_ip_outside_its_node_pod_cidr() {
+    check(
+        &format!("{}status:\n  podIP: 10.244.2.5\n", POD.replace("spec:\n", "spec:\n  nodeName: node-1\n")),
+        expect![
+            "in.yaml:14:10: error: Pod/default/web-a: status.podIP: 10.244.2.5 is not in node-1's podCIDR 10.244.1.0/24"
+        ],
+    );
+}
+
+#[test]
+fn two_pods_on_one_ip() {
+    let a = format!("{}status:\n  podIP: 10.244.1.5\n", POD.replace("spec:\n", "spec:\n  nodeName: node-1\n"));
+    let b = a.replace("web-a", "web-b");
+    check(
+        &format!("{a}---\n{b}"),
+        expect![
+            "in.yaml:29:10: error: Pod/default/web-b: status.podIP: 10.244.1.5 is already the address of pod default/web-a"
+        ],
+    );
+}
+
+#[test]
+fn label_value_that_is_a_number() {
+    check(
+        &POD.replace("labels: {app: web}", "labels: {app: web, version: 2}"),
+        expect![
+            "in.yaml:5:31: error: Pod/default/web-a: metadata.labels.version: a label value must be a string, got an integer (2); quote it"
+        ],
+    );
+}
+
+#[test]
+fn ready_condition_unquoted() {
+    check(
+        &format!("{POD}status:\n  conditions:\n  - type: Ready\n    status: True\n"),
+        expect![[
+            r#"in.yaml:15:13: error: Pod/default/web-a: status.conditions[0].status: expected a string, got a boolean (true); write "True" in quotes"#
+        ]],
+    );
+}
+
+#[test]
+fn two_cluster_objects() {
+    let cluster = "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: a}\nspec: {}\n";
+    check(
+        &format!("{cluster}---\n{cluster}"),
+        expect!["in.yaml:6:1: error: Cluster/a: a scenario holds at most one Cluster object"],
+    );
+}
+
+#[test]
+fn too_many_nodes() {
+    let mut text = String::from("apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: big}\nspec:\n  nodes:\n");
+    for i in 0..101 {
+        text.push_str(&format!("  - {{name: n{i}, ip: 192.168.{}.{}}}\n", i / 200, i % 200 + 1));
+    }
+    check(&text, expect!["in.yaml:6:5: error: Cluster/big: spec.nodes: 101 nodes is over lbplay's limit of 100"]);
+}
+
+#[test]
+fn node_pod_cidr_outside_cluster_cidr() {
+    check(
+        "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: c}\nspec:\n  nodes:\n  - {name: n1, ip: 192.168.1.10, podCIDR: 10.10.0.0/24}\n",
+        expect![
+            "in.yaml:6:43: error: Cluster/c: spec.nodes[0].podCIDR: podCIDR 10.10.0.0/24 is not inside the clusterCIDR 10.244.0.0/16"
+        ],
+    );
+}
+
+#[test]
+fn unknown_proxy_mode() {
+    check(
+        "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: c}\nspec:\n  kubeProxy: {mode: ebpf}\n",
+        expect![[
+            r#"in.yaml:5:21: error: Cluster/c: spec.kubeProxy.mode: unknown proxy mode `ebpf`: supported values are "iptables", "ipvs", "nftables", "userspace""#
+        ]],
+    );
+}
+
+#[test]
+fn v1_ingress_written_the_old_way() {
+    check(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          serviceName: web\n          servicePort: 80\n",
+        expect![
+            "in.yaml:11:11: error: Ingress/default/web: spec.rules[0].http.paths[0].backend.serviceName: `serviceName` is the old v1beta1 form; in networking.k8s.io/v1 write `service: {name: ..., port: {number: ...}}`"
+        ],
+    );
+}
+
+#[test]
+fn v1_ingress_without_path_type() {
+    check(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web}\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /\n        backend:\n          service: {name: web, port: {number: 80}}\n",
+        expect![[
+            r#"in.yaml:8:9: error: Ingress/default/web: spec.rules[0].http.paths[0].pathType: required value: supported values are "Exact", "ImplementationSpecific", "Prefix""#
+        ]],
+    );
+}
+
+#[test]
+fn virtual_service_weights_not_100() {
+    check(
+        "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 50\n    - destination: {host: reviews, subset: v2}\n      weight: 40\n",
+        expect![
+            "in.yaml:7:5: error: VirtualService/default/reviews: spec.http[0].route: total destination weight = 90 != 100"
+        ],
+    );
+}
+
+#[test]
+fn destination_rule_unknown_load_balancer() {
+    check(
+        "apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: FASTEST}\n",
+        expect![
+            "in.yaml:7:28: error: DestinationRule/default/reviews: spec.trafficPolicy.loadBalancer.simple: unknown load balancer `FASTEST`: supported values are UNSPECIFIED, ROUND_ROBIN, LEAST_CONN, LEAST_REQUEST, RANDOM, PASSTHROUGH"
+        ],
+    );
+}
+
+#[test]
+fn endpoint_slice_without_service_label() {
+    check(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: db-1}\naddressType: IPv4\nendpoints:\n- addresses: [10.0.0.1]\n",
+        expect![[r#"
+            ok
+            in.yaml:3:11: warning: EndpointSlice/default/db-1: metadata.labels: this EndpointSlice has no `kubernetes.io/service-name` label, so kube-proxy ignores it"#]],
+    );
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    check(
+        &format!(
+            "{}---\n{}",
+            service("  type: NodePort\n  ports:\n  - port: 0\n    nodePort: 99999\n"),
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n"
+        ),
+        expect![[r#"
+            in.yaml:8:11: error: Service/default/web: spec.ports[0].port: 0 is not a valid port: it must be between 1 and 65535, inclusive
+            in.yaml:14:7: error: Pod/default/p: spec.containers: a Pod needs at least one container"#]],
+    );
+}
+
+#[test]
+fn a_problem_in_the_second_file_names_that_file() {
+    let ok = service("  ports:\n  - port: 80\n");
+    let out = load(&[
+        Source { name: "a.yaml", text: &ok },
+        Source {
+            name: "b.yaml",
+            text: "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
+        },
+    ]);
+    let problems = out.unwrap_err();
+    expect!["b.yaml:3:18: error: Service/default/web: metadata.name: Service default/web is defined twice; the first is at a.yaml:1:1"].assert_eq(&problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+}
