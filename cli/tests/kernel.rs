@@ -310,6 +310,263 @@ fn harness_parses_every_verdict_shape_xtables_monitor_prints() {
     assert!(parse("PACKET: 2 1 IN=eth0 SRC=1.2.3.4").is_none());
 }
 
+// ---------------------------------------------------------------------------------------------
+// The walks of issue 4, against the kernel's own trace
+
+/// One walk to check: a built-in scenario, the node whose rules are loaded, who connects to what,
+/// and the pods that listen.
+struct Walk {
+    scenario: &'static str,
+    node: &'static str,
+    /// `pod/NAME`, `node/NAME` or `client/NAME`, as `lbplay trace --from` takes it.
+    from: &'static str,
+    to: &'static str,
+    /// When set, the connection is retried (the kernel's draw is random) until this pod serves it.
+    want: Option<&'static str>,
+}
+
+/// The nat and filter steps lbplay's walk records on `node` for the first packet, in the
+/// kernel trace's spelling: a NAT target's verdict is ACCEPT and REJECT's is DROP there.
+fn walk_events(trace: &lbplay_core::Trace, node: &str) -> String {
+    trace
+        .steps
+        .iter()
+        .take_while(|step| step.direction == lbplay_core::Direction::Original)
+        .filter(|step| step.node == node && step.kind == lbplay_core::StepKind::Netfilter)
+        .filter(|step| matches!(step.table, Some("nat" | "filter")))
+        .map(|step| {
+            let verdict = match step.verdict.as_str() {
+                "DNAT" | "SNAT" | "MASQUERADE" => "ACCEPT",
+                "REJECT" => "DROP",
+                other => other,
+            };
+            format!(
+                "{} {} {} | {}",
+                step.table.unwrap_or(""),
+                step.chain.as_deref().unwrap_or(""),
+                verdict,
+                step.rule.as_deref().unwrap_or("policy")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Builds the node of `walk` in namespaces, opens a real connection, and checks that the kernel's
+/// sequence of matched rules and policies is one lbplay's walk produces for the same endpoint.
+fn check_walk_against_kernel(walk: &Walk) {
+    use lbplay_core::walk::{Host, resolve_host};
+    let builtin = lbplay_core::scenarios::get(walk.scenario).expect("a built-in scenario");
+    let source = lbplay_core::scenario::Source { name: walk.scenario, text: builtin.yaml };
+    let cluster = lbplay_core::scenario::load(&[source]).expect("the scenario loads").cluster;
+    let node = cluster.node(walk.node).expect("the node exists");
+    let rules = lbplay_core::kubeproxy::rules_text(&cluster, walk.node, lbplay_core::model::ProxyMode::Iptables)
+        .expect("rules");
+    let mut topology = Topology::new(node.ip).unwrap_or_else(|e| panic!("{e}"));
+    topology.load_rules(&rules).unwrap_or_else(|e| panic!("{e}"));
+    let to: SocketAddrV4 = walk.to.parse().expect("IP:PORT");
+    // Every non-host-network pod listens on its container ports; the client is a host of its own.
+    let from = resolve_host(&cluster, walk.from).expect("the source exists");
+    let client_name = match &from {
+        Host::Node { .. } => "node".to_string(),
+        other => other.name().to_string(),
+    };
+    let mut added = Vec::new();
+    if !matches!(from, Host::Node { .. }) {
+        topology.add_host(from.name(), from.ip()).unwrap_or_else(|e| panic!("{e}"));
+        added.push(from.name().to_string());
+    }
+    for pod in cluster.pods.iter().filter(|pod| !pod.host_network) {
+        if !added.contains(&pod.name) {
+            topology.add_host(&pod.name, pod.ip).unwrap_or_else(|e| panic!("{e}"));
+            added.push(pod.name.clone());
+        }
+        for port in &pod.ports {
+            topology.listen(&pod.name, port.port).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let mut kernel = topology.trace_connection(&client_name, to).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(want) = walk.want {
+        for _ in 0..24 {
+            if kernel.outcome == (Outcome::Connected { served_by: want.to_string() }) {
+                break;
+            }
+            kernel = topology.trace_connection(&client_name, to).unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(kernel.outcome, Outcome::Connected { served_by: want.to_string() }, "the kernel never chose {want}");
+    }
+    let kernel_events = nat_and_filter(&kernel);
+    let wanted = match &kernel.outcome {
+        Outcome::Connected { served_by } => Some(format!("pod/{served_by}")),
+        _ => None,
+    };
+    // The kernel drew its own random numbers; find a seed for which lbplay picks the same endpoint.
+    let mut tried = Vec::new();
+    for seed in 0..200 {
+        let request = lbplay_core::walk::Request {
+            from: walk.from.into(),
+            to: walk.to.into(),
+            proto: lbplay_core::net::Proto::Tcp,
+            seed,
+            now: 0,
+        };
+        let trace = lbplay_core::walk::trace(&cluster, &request).expect("the walk starts");
+        if trace.outcome.delivered_to != wanted {
+            continue;
+        }
+        let ours = walk_events(&trace, walk.node);
+        if ours == kernel_events {
+            println!(
+                "ok   {} {} → {} on {}: {} kernel events equal lbplay's walk (seed {seed}, {:?})",
+                walk.scenario,
+                walk.from,
+                walk.to,
+                walk.node,
+                kernel.events.iter().filter(|e| e.table == "nat" || e.table == "filter").count(),
+                kernel.outcome
+            );
+            return;
+        }
+        tried.push(ours);
+    }
+    panic!(
+        "{} {} → {} on {}: the kernel's trace ({:?}) is not one lbplay's walk produces.\n--- kernel\n{kernel_events}\n--- lbplay (first walk with the same outcome)\n{}\n--- raw\n{}",
+        walk.scenario,
+        walk.from,
+        walk.to,
+        walk.node,
+        kernel.outcome,
+        tried.first().map(String::as_str).unwrap_or("(no seed gave the same outcome)"),
+        kernel.raw
+    );
+}
+
+#[test]
+fn kernel_walk_pod_to_cluster_ip() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "clusterip-iptables",
+        node: "node-1",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_host_network_to_cluster_ip() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "clusterip-iptables",
+        node: "node-1",
+        from: "node/node-1",
+        to: "10.96.100.10:80",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_hairpin() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "hairpin",
+        node: "node-1",
+        from: "pod/web-a",
+        to: "10.96.100.10:80",
+        want: Some("web-a"),
+    });
+}
+
+#[test]
+fn kernel_walk_nodeport_cluster_policy() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "nodeport-cluster",
+        node: "node-2",
+        from: "client/laptop",
+        to: "192.168.1.11:30080",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_nodeport_local_policy() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "nodeport-local",
+        node: "node-1",
+        from: "client/laptop",
+        to: "192.168.1.10:30081",
+        want: None,
+    });
+    check_walk_against_kernel(&Walk {
+        scenario: "nodeport-local",
+        node: "node-2",
+        from: "client/laptop",
+        to: "192.168.1.11:30081",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_load_balancer_source_ranges() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "loadbalancer",
+        node: "node-1",
+        from: "client/laptop",
+        to: "203.0.113.100:443",
+        want: None,
+    });
+    check_walk_against_kernel(&Walk {
+        scenario: "loadbalancer",
+        node: "node-1",
+        from: "client/stranger",
+        to: "203.0.113.100:443",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_no_endpoints() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "no-endpoints",
+        node: "node-1",
+        from: "pod/client",
+        to: "10.96.66.6:80",
+        want: None,
+    });
+}
+
+#[test]
+fn kernel_walk_session_affinity_first_connection() {
+    if !harness::kernel_available() {
+        return;
+    }
+    check_walk_against_kernel(&Walk {
+        scenario: "affinity",
+        node: "node-1",
+        from: "pod/shopper",
+        to: "10.96.20.20:80",
+        want: None,
+    });
+}
+
 /// Not a test: the entry point of the helper processes the harness starts inside namespaces
 /// (`ip netns exec NS <this test binary> --exact helper_process`). Without
 /// `LBPLAY_KERNEL_HELPER` it does nothing.

@@ -1,8 +1,10 @@
-//! The built-in scenarios: YAML files shipped inside the crate, one per lesson.
+//! The built-in scenarios: YAML files shipped inside the crate, one lesson each.
 //!
 //! Each is an ordinary scenario stream (design.md, "Contract: scenario input"), loaded with
-//! `scenario::load` like anything a user pastes. `id` is the stable name used by the CLI
-//! (`lbplay scenarios --show ID`) and the URL (`#s=ID`).
+//! `scenario::load` like anything a user pastes, plus the walk the lesson starts on (`from`,
+//! `to`, `seed`) and what to watch for. `id` is the stable name used by the CLI
+//! (`lbplay scenarios --show ID`, or an id in place of a file) and by the URL (`#s=ID`).
+//! Several lessons may share one YAML file and differ in the walk.
 
 use crate::trace::Text;
 
@@ -10,11 +12,17 @@ use crate::trace::Text;
 #[derive(Debug, Clone, Copy)]
 pub struct Builtin {
     pub id: &'static str,
+    /// The chapter of the source text the lesson belongs to.
+    pub chapter: Chapter,
     pub title_en: &'static str,
     pub title_zh: &'static str,
-    /// The default walk: `--from` and `--to` as the CLI takes them.
+    /// What to watch for, in a sentence or two.
+    pub watch_en: &'static str,
+    pub watch_zh: &'static str,
+    /// The default walk: `--from` and `--to` as the CLI takes them, and the seed.
     pub from: &'static str,
     pub to: &'static str,
+    pub seed: u64,
     pub yaml: &'static str,
 }
 
@@ -22,16 +30,143 @@ impl Builtin {
     pub fn title(&self) -> Text {
         Text::new(self.title_en, self.title_zh)
     }
+
+    pub fn watch(&self) -> Text {
+        Text::new(self.watch_en, self.watch_zh)
+    }
 }
 
-const ALL: &[Builtin] = &[Builtin {
-    id: "clusterip-iptables",
-    title_en: "ClusterIP with three endpoints (iptables mode)",
-    title_zh: "三个端点的 ClusterIP（iptables 模式）",
-    from: "pod/client",
-    to: "10.96.100.10:80",
-    yaml: include_str!("../scenarios/clusterip-iptables.yaml"),
-}];
+/// The chapters of the source text (k8s-load-balancing.zh.md) that lessons are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Chapter {
+    /// Service: ClusterIP, NodePort, LoadBalancer, selectors and endpoints, session affinity.
+    Service,
+    /// kube-proxy's iptables mode.
+    KubeProxyIptables,
+}
+
+impl Chapter {
+    pub fn title(self) -> Text {
+        match self {
+            Chapter::Service => Text::new("Service", "Service"),
+            Chapter::KubeProxyIptables => Text::new("kube-proxy: iptables mode", "kube-proxy：iptables 模式"),
+        }
+    }
+}
+
+const CLUSTERIP: &str = include_str!("../scenarios/clusterip-iptables.yaml");
+const NODEPORT: &str = include_str!("../scenarios/nodeport.yaml");
+
+const ALL: &[Builtin] = &[
+    Builtin {
+        id: "clusterip-iptables",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP with three endpoints (iptables mode)",
+        title_zh: "三个端点的 ClusterIP（iptables 模式）",
+        watch_en: "KUBE-SERVICES matches the ClusterIP, KUBE-SVC picks an endpoint with `statistic` draws (1/3, then 1/2, then the rest), KUBE-SEP DNATs. The endpoint runs on another node; the reply is un-DNATed by conntrack on the way back.",
+        watch_zh: "KUBE-SERVICES 匹配 ClusterIP，KUBE-SVC 用 statistic 随机规则（1/3、1/2、最后一条兜底）选出端点，KUBE-SEP 做 DNAT。端点在另一个节点上；应答回来时由 conntrack 撤销 DNAT。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "clusterip-same-node",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP, endpoint on the same node",
+        title_zh: "ClusterIP，端点在同一节点",
+        watch_en: "The first `statistic` rule matches (p = 1/3), so the packet never leaves node-1: after DNAT it is routed over the bridge straight to web-a.",
+        watch_zh: "第一条 statistic 规则命中（p = 1/3），数据包不离开 node-1：DNAT 之后经网桥直接送到 web-a。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "host-network",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "A host process calls a ClusterIP (OUTPUT)",
+        title_zh: "主机进程访问 ClusterIP（OUTPUT 链）",
+        watch_en: "A packet made on the node starts at nat OUTPUT, not PREROUTING. Its source (the node's address) is outside the cluster CIDR, so KUBE-SVC marks it and POSTROUTING masquerades it.",
+        watch_zh: "节点自己发出的包从 nat OUTPUT 开始，而不是 PREROUTING。它的源地址（节点地址）不在集群网段内，所以 KUBE-SVC 给它打标记，POSTROUTING 对它做 masquerade。",
+        from: "node/node-1",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "hairpin",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "Hairpin: a pod reaches itself through its Service",
+        title_zh: "发夹（hairpin）：Pod 通过 Service 访问到自己",
+        watch_en: "The draw picks web-a itself. KUBE-SEP's `-s 10.244.1.5 -j KUBE-MARK-MASQ` matches, so the source is masqueraded to the bridge address: otherwise web-a would answer itself directly and the un-DNAT would never happen.",
+        watch_zh: "随机选中了 web-a 自己。KUBE-SEP 的 `-s 10.244.1.5 -j KUBE-MARK-MASQ` 命中，源地址被 masquerade 成网桥地址；否则 web-a 会直接回复自己，DNAT 永远不会被撤销。",
+        from: "pod/web-a",
+        to: "10.96.100.10:80",
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "nodeport-cluster",
+        chapter: Chapter::Service,
+        title_en: "NodePort, externalTrafficPolicy: Cluster",
+        title_zh: "NodePort，externalTrafficPolicy: Cluster",
+        watch_en: "The laptop calls node-2, which runs no endpoint. KUBE-NODEPORTS → KUBE-EXT marks the packet, it is DNATed to a pod on another node and masqueraded to node-2's address: the pod never sees the laptop's address.",
+        watch_zh: "笔记本访问 node-2，而 node-2 上没有端点。KUBE-NODEPORTS → KUBE-EXT 给包打标记，DNAT 到另一节点上的 Pod，并 masquerade 成 node-2 的地址：Pod 看不到笔记本的真实地址。",
+        from: "client/laptop",
+        to: "192.168.1.11:30080",
+        seed: 1,
+        yaml: NODEPORT,
+    },
+    Builtin {
+        id: "nodeport-local",
+        chapter: Chapter::Service,
+        title_en: "NodePort, externalTrafficPolicy: Local",
+        title_zh: "NodePort，externalTrafficPolicy: Local",
+        watch_en: "node-1 runs web-a, so KUBE-EXT jumps to KUBE-SVL (local endpoints only) without marking: web-a sees the laptop's real address. Try node-2 (192.168.1.11:30081): it has no local endpoint and filter KUBE-EXTERNAL-SERVICES drops the packet.",
+        watch_zh: "node-1 上运行着 web-a，KUBE-EXT 不打标记直接跳到 KUBE-SVL（只含本地端点）：web-a 看到笔记本的真实地址。试试 node-2（192.168.1.11:30081）：它没有本地端点，filter 表的 KUBE-EXTERNAL-SERVICES 丢弃该包。",
+        from: "client/laptop",
+        to: "192.168.1.10:30081",
+        seed: 1,
+        yaml: NODEPORT,
+    },
+    Builtin {
+        id: "loadbalancer",
+        chapter: Chapter::Service,
+        title_en: "LoadBalancer with loadBalancerSourceRanges",
+        title_zh: "带 loadBalancerSourceRanges 的 LoadBalancer",
+        watch_en: "Traffic to the load balancer's IP goes through KUBE-FW: the laptop (192.168.1.0/24) is let through to KUBE-EXT; a stranger (client/stranger) falls through undNATed and filter KUBE-PROXY-FIREWALL drops it.",
+        watch_zh: "发往负载均衡 IP 的流量经过 KUBE-FW：笔记本（192.168.1.0/24）被放行到 KUBE-EXT；陌生客户端（client/stranger）未被 DNAT，落到 filter 表的 KUBE-PROXY-FIREWALL 被丢弃。",
+        from: "client/laptop",
+        to: "203.0.113.100:443",
+        seed: 1,
+        yaml: include_str!("../scenarios/loadbalancer.yaml"),
+    },
+    Builtin {
+        id: "affinity",
+        chapter: Chapter::Service,
+        title_en: "Session affinity: ClientIP",
+        title_zh: "会话保持：ClientIP",
+        watch_en: "KUBE-SVC first checks each endpoint's `recent` list; on a first connection none has the client, the random draw picks one and its KUBE-SEP `--set`s the client. Send more connections: they all land on the same pod.",
+        watch_zh: "KUBE-SVC 先检查每个端点的 recent 列表；第一次连接时都没有该客户端，随机选出一个端点，其 KUBE-SEP 用 `--set` 记下客户端。多发几个连接：全都落到同一个 Pod。",
+        from: "pod/shopper",
+        to: "10.96.20.20:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/affinity.yaml"),
+    },
+    Builtin {
+        id: "no-endpoints",
+        chapter: Chapter::Service,
+        title_en: "A Service with no endpoints",
+        title_zh: "没有端点的 Service",
+        watch_en: "The selector matches no pod, so kube-proxy writes no nat rules for the Service, only a filter REJECT: the client is refused at once (ICMP port unreachable) instead of waiting for a timeout.",
+        watch_zh: "选择器匹配不到任何 Pod，kube-proxy 不为它写 nat 规则，只在 filter 表写一条 REJECT：客户端立即被拒绝（ICMP 端口不可达），而不是等到超时。",
+        from: "pod/client",
+        to: "10.96.66.6:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/no-endpoints.yaml"),
+    },
+];
 
 /// Every built-in scenario, in the order the library shows them.
 pub fn all() -> &'static [Builtin] {

@@ -383,12 +383,9 @@ impl<'a> Sim<'a> {
         if let Some(client) = self.cluster.clients.iter().find(|client| client.ip == dst) {
             return Ok(Route::Node(Host::Client { name: client.name.clone(), ip: client.ip }, this.ip));
         }
-        if self.cluster.service_cidr.contains(dst) {
-            return Err(format!(
-                "{node} has no route to {dst}: a ClusterIP is only reachable through kube-proxy's DNAT, and no rule rewrote it"
-            ));
-        }
-        Ok(Route::Node(Host::Client { name: dst.to_string(), ip: dst }, this.ip))
+        // Anything else leaves by the default route, toward the network's gateway; so does a
+        // ClusterIP that no rule rewrote, since it is no host's address.
+        Ok(Route::Default(Host::Client { name: "gateway".to_string(), ip: dst }, this.ip))
     }
 
     /// A packet arriving on a node from a link: PREROUTING, routing, INPUT or FORWARD, POSTROUTING.
@@ -411,7 +408,7 @@ impl<'a> Sim<'a> {
                 return Hop::Dropped(reason);
             }
         };
-        self.push_route(trace, node, packet, direction, &route);
+        self.push_route(trace, node, packet, direction, &route, false);
         match route {
             Route::Local => {
                 if let Err(hop) =
@@ -429,7 +426,7 @@ impl<'a> Sim<'a> {
                 self.confirm(trace, node, packet, direction, &ct, Hook::Input);
                 Hop::Local
             }
-            Route::Pod(next) | Route::Node(next, _) => {
+            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
                 if let Err(hop) =
                     self.run_table(trace, node, packet, direction, Hook::Forward, TableName::Filter, &ct, &mut mark)
                 {
@@ -469,13 +466,13 @@ impl<'a> Sim<'a> {
                 return Hop::Dropped(reason);
             }
         };
-        self.push_route(trace, node, packet, direction, &route);
+        self.push_route(trace, node, packet, direction, &route, true);
         match route {
             Route::Local => {
                 self.confirm(trace, node, packet, direction, &ct, Hook::Output);
                 Hop::Local
             }
-            Route::Pod(next) | Route::Node(next, _) => {
+            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
                 if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
                     return hop;
                 }
@@ -522,6 +519,8 @@ enum Route {
     Pod(Host),
     /// To another host via the node's own interface (whose address is the second field).
     Node(Host, Ipv4Addr),
+    /// By the default route, toward the gateway.
+    Default(Host, Ipv4Addr),
 }
 
 /// Which conntrack entry a packet belongs to.
@@ -860,7 +859,15 @@ impl<'a> Sim<'a> {
         }
     }
 
-    fn push_route(&self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, route: &Route) {
+    fn push_route(
+        &self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &Packet,
+        direction: Direction,
+        route: &Route,
+        local_out: bool,
+    ) {
         let Ok(tuple) = packet.tuple() else { return };
         let dst = tuple.dst.ip();
         let (verdict, en, zh) = match route {
@@ -878,6 +885,25 @@ impl<'a> Sim<'a> {
                 format!(
                     "路由：{dst} 属于 {node} 的 Pod 网段；数据包经网桥转发到 {} 的 veth，经过 FORWARD。",
                     pod.label()
+                ),
+            ),
+            Route::Node(next, via) if local_out => (
+                format!("→ {}", next.label()),
+                format!(
+                    "Routing (reroute after OUTPUT): {dst} is reached via {} from this node's interface {via}.",
+                    next.label()
+                ),
+                format!("路由（OUTPUT 之后重新选路）：从本节点接口 {via} 经由 {} 到达 {dst}。", next.label()),
+            ),
+            Route::Default(_, via) => (
+                "default route".to_string(),
+                format!(
+                    "Routing: no host of the cluster owns {dst}, so the packet takes the default route out of {via}{}.",
+                    if local_out { "" } else { ", through FORWARD" }
+                ),
+                format!(
+                    "路由：集群中没有主机拥有 {dst}，数据包走默认路由从 {via} 发出{}。",
+                    if local_out { "" } else { "，经过 FORWARD" }
                 ),
             ),
             Route::Node(next, via) => (
@@ -1030,6 +1056,12 @@ fn narrate(
         )
     } else {
         match verdict {
+            "CONTINUE" if text.contains("MARK") && text.ends_with("/0x0") => (
+                format!(
+                    "MARK clears bit 0x4000 again (XOR), so a packet that passes through the stack once more is not masqueraded twice.{skipped_en}"
+                ),
+                format!("MARK 再次清除 0x4000 位（异或），以免数据包再次经过协议栈时被重复 masquerade。{skipped_zh}"),
+            ),
             "CONTINUE" if text.contains("MARK") => (
                 format!(
                     "MARK sets bit 0x4000 in the packet's mark ({:#x} now): KUBE-POSTROUTING will masquerade it.{skipped_en}",
