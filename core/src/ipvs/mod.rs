@@ -251,11 +251,16 @@ impl Service {
 
     /// `ipvsadm -a`: inserts the destination at the **head** of the list, as `list_add_rcu` in
     /// `__ip_vs_update_dest` (ip_vs_ctl.c) does, then runs the scheduler's `add_dest` hook.
-    /// An address that is already present is refused (the kernel answers EEXIST).
-    pub fn add_dest(&mut self, dest: Dest) -> bool {
+    /// An address that is already present is refused (the kernel answers EEXIST). As in the
+    /// kernel, a new destination starts with `last_weight` equal to its weight and without the
+    /// OVERLOAD flag (`__ip_vs_update_dest` with `add` set); use `Service::set_overloaded` after
+    /// adding to model an overloaded server.
+    pub fn add_dest(&mut self, mut dest: Dest) -> bool {
         if self.position(dest.addr).is_some() {
             return false;
         }
+        dest.last_weight = dest.weight;
+        dest.overloaded = false;
         self.dests.insert(0, dest);
         self.sched.dest_added(&self.dests);
         true

@@ -582,6 +582,14 @@ fn skip_reason(d: &Dest) -> Option<(&'static str, &'static str)> {
 }
 
 fn listing(dests: &[Dest], metric: impl Fn(&Dest) -> String) -> (String, String) {
+    listing_bi(dests, |d| {
+        let m = metric(d);
+        (m.clone(), m)
+    })
+}
+
+/// Like `listing`, with the metric worded separately in each language.
+fn listing_bi(dests: &[Dest], metric: impl Fn(&Dest) -> (String, String)) -> (String, String) {
     if dests.is_empty() {
         return ("no destinations".into(), "没有后端".into());
     }
@@ -594,9 +602,9 @@ fn listing(dests: &[Dest], metric: impl Fn(&Dest) -> String) -> (String, String)
                 zh.push(format!("{}（{z}）", d.addr));
             }
             None => {
-                let m = metric(d);
-                en.push(format!("{} → {m}", d.addr));
-                zh.push(format!("{} → {m}", d.addr));
+                let (m_en, m_zh) = metric(d);
+                en.push(format!("{} → {m_en}", d.addr));
+                zh.push(format!("{} → {m_zh}", d.addr));
             }
         }
     }
@@ -723,12 +731,13 @@ fn wrr_schedule(mark: &mut WrrMark, dests: &[Dest]) -> Decision {
         start = 0;
     };
     let tried = passes.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ");
-    let from = match last {
-        Some(l) => format!("after {}", dests[l].addr),
-        None => "from the list head".to_string(),
+    let (from, from_zh) = match last {
+        Some(l) => (format!("after {}", dests[l].addr), format!("{} 之后", dests[l].addr)),
+        None => ("from the list head".to_string(), "链表头".to_string()),
     };
     let reason = format!("{before} before; weights {weights_en}; scanned {from} for weight >= cw, cw tried {tried}");
-    let zh_reason = format!("之前 {before}；权重 {weights_en}；从{from}起寻找权重 >= cw 的后端，依次尝试 cw = {tried}");
+    let zh_reason =
+        format!("之前 {before}；权重 {weights_en}；从{from_zh}起寻找权重 >= cw 的后端，依次尝试 cw = {tried}");
     chose("wrr", &reason, dests, result, &zh_reason)
 }
 
@@ -838,8 +847,10 @@ fn nq_schedule(dests: &[Dest]) -> Decision {
             least = Some((i, doh));
         }
     }
-    let (list_en, list_zh) =
-        listing(dests, |d| format!("active {} ({})", d.active_conns, ratio(sed_overhead(d), d.weight)));
+    let (list_en, list_zh) = listing_bi(dests, |d| {
+        let r = ratio(sed_overhead(d), d.weight);
+        (format!("active {} ({r})", d.active_conns), format!("活动连接 {}（{r}）", d.active_conns))
+    });
     if let Some(i) = idle {
         return chose(
             "nq",
@@ -1281,7 +1292,7 @@ fn fo_schedule(dests: &[Dest]) -> Decision {
             hw = d.weight;
         }
     }
-    let (list_en, list_zh) = listing(dests, |d| format!("weight {}", d.weight));
+    let (list_en, list_zh) = listing_bi(dests, |d| (format!("weight {}", d.weight), format!("权重 {}", d.weight)));
     chose(
         "fo",
         &format!("{list_en}; the highest weight wins, the earlier one on a tie"),
@@ -1305,11 +1316,12 @@ fn ovf_schedule(dests: &[Dest]) -> Decision {
             hw = d.weight;
         }
     }
-    let (list_en, list_zh) = listing(dests, |d| {
-        if d.active_conns > d.weight {
-            format!("full: active {} > weight {}", d.active_conns, d.weight)
+    let (list_en, list_zh) = listing_bi(dests, |d| {
+        let (a, w) = (d.active_conns, d.weight);
+        if a > w {
+            (format!("full: active {a} > weight {w}"), format!("已满：活动连接 {a} > 权重 {w}"))
         } else {
-            format!("active {} of weight {}", d.active_conns, d.weight)
+            (format!("active {a} of weight {w}"), format!("活动连接 {a}，权重 {w}"))
         }
     });
     chose(

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 
 use super::controllers;
 use super::fields::{Cx, Obj, dns_label_error, dns_subdomain_error, iana_svc_name_error};
-use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS, START};
+use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
 use crate::model::{
     Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
     IngressPath, IngressPort, IngressRule, Node, PathType, ProxyMode, RouteDestination, ServicePort, ServiceType,
@@ -211,14 +211,12 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             continue;
         }
         let Some(name) = name else {
-            let pos = metadata.map(|m| m.pos).unwrap_or(node.pos);
-            if kind == "Cluster" {
-                // The Cluster object's name is only a title; `default` will do.
-            } else {
+            if kind != "Cluster" {
+                let pos = metadata.map(|m| m.pos).unwrap_or(node.pos);
                 cx.error(&obj, pos, "metadata.name", "name or generateName is required");
                 continue;
             }
-            let _ = pos;
+            // The Cluster object's name is only a title, so a nameless one keeps `default`.
             if cluster_doc.is_some() {
                 cx.error(&obj, node.pos, "", "a scenario holds at most one Cluster object");
             } else {
@@ -1729,7 +1727,3 @@ fn decode_destination_rule(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &s
     }
     Some(DestinationRule { namespace: namespace.to_string(), name: name.to_string(), host, load_balancer, subsets })
 }
-
-/// Keeps `START` in use for problems about a whole stream.
-#[allow(dead_code)]
-const _START: Pos = START;
