@@ -1,0 +1,371 @@
+//! The root component: holds the `State` reducer and wires everything that is not a pane — the
+//! keyboard, the playback timer, the URL fragment, `<html lang>`, the theme, and the remembered
+//! choices — then lays out the panes.
+
+use std::rc::Rc;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_timers::callback::Timeout;
+use lbplay_core::Lang;
+use lbplay_core::scenarios;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::components::controls::Controls;
+use crate::components::help::Help;
+use crate::components::inspector::Inspector;
+use crate::components::manifests::Manifests;
+use crate::components::rules::Rules;
+use crate::components::step_list::StepList;
+use crate::components::topology::Topology;
+use crate::i18n;
+use crate::scenario::{Scenario, load_builtin};
+use crate::state::{Action, DEFAULT_SCENARIO, Fragment, Pane, State, Theme, Ui, parse_lang};
+use crate::view;
+
+const LANG_KEY: &str = "lbplay.lang";
+const THEME_KEY: &str = "lbplay.theme";
+
+#[derive(Properties, PartialEq, Default)]
+pub struct AppProps {
+    /// Show this scenario instead of the one the URL names (tests mount the app with a fixture).
+    #[prop_or_default]
+    pub scenario: Option<Rc<Scenario>>,
+}
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window()?.local_storage().ok().flatten()
+}
+
+fn stored(key: &str) -> Option<String> {
+    storage()?.get_item(key).ok().flatten()
+}
+
+fn store(key: &str, value: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(key, value);
+    }
+}
+
+fn current_hash() -> String {
+    window().and_then(|window| window.location().hash().ok()).unwrap_or_default()
+}
+
+/// The first state: the URL's fragment, else the remembered choices, else the browser's language.
+fn initial_state(preset: Option<Rc<Scenario>>) -> State {
+    let fragment = Fragment::parse(&current_hash());
+    let scenario = preset.unwrap_or_else(|| load_builtin(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO)));
+    let mut state = State::new(scenario);
+    state.lang = stored(LANG_KEY)
+        .as_deref()
+        .and_then(parse_lang)
+        .or_else(|| window().and_then(|window| window.navigator().language()).as_deref().and_then(parse_lang))
+        .unwrap_or(Lang::En);
+    state.theme = stored(THEME_KEY).as_deref().and_then(Theme::parse).unwrap_or_default();
+    state.reduced_motion = window()
+        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|query| query.matches());
+    state.with_fragment(&fragment)
+}
+
+/// What a key press asks for, if anything.
+fn key_action(event: &KeyboardEvent) -> Option<Action> {
+    if event.ctrl_key() || event.meta_key() || event.alt_key() {
+        return None;
+    }
+    if let Some(target) = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()) {
+        let tag = target.tag_name().to_ascii_lowercase();
+        if matches!(tag.as_str(), "input" | "select" | "textarea")
+            || target.closest("[contenteditable]").ok().flatten().is_some()
+        {
+            return None;
+        }
+        // Space on a focused button presses it; let the button have it.
+        if tag == "button" && (event.key() == " " || event.key() == "Enter") {
+            return None;
+        }
+    }
+    match event.key().as_str() {
+        "ArrowRight" => Some(Action::Next),
+        "ArrowLeft" => Some(Action::Prev),
+        "Home" => Some(Action::First),
+        "End" => Some(Action::Last),
+        " " | "Spacebar" => Some(Action::TogglePlay),
+        "r" | "R" => Some(Action::Reset),
+        "l" | "L" => Some(Action::ToggleLang),
+        "?" => Some(Action::ToggleHelp),
+        "Escape" => Some(Action::CloseHelp),
+        _ => None,
+    }
+}
+
+/// The whole page.
+#[component]
+pub fn App(props: &AppProps) -> Html {
+    let preset = props.scenario.clone();
+    let state = use_reducer(move || initial_state(preset));
+    let dispatch = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |action: Action| dispatcher.dispatch(action))
+    };
+
+    // Keyboard: ← → Home End Space R L ? Esc, anywhere on the page but in form fields.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let listener = window().and_then(|window| window.document()).map(|document| {
+                EventListener::new_with_options(
+                    &document,
+                    "keydown",
+                    EventListenerOptions::enable_prevent_default(),
+                    move |event| {
+                        let Some(event) = event.dyn_ref::<KeyboardEvent>() else { return };
+                        if let Some(action) = key_action(event) {
+                            event.prevent_default();
+                            dispatcher.dispatch(action);
+                        }
+                    },
+                )
+            });
+            move || drop(listener)
+        });
+    }
+
+    // A link pasted into the address bar of an open page.
+    {
+        let dispatcher = state.dispatcher();
+        let current = state.scenario.id.clone();
+        let preset = props.scenario.is_some();
+        use_effect_with(current, move |current| {
+            let current = current.clone();
+            let listener = window().map(|window| {
+                EventListener::new(&window, "hashchange", move |_| {
+                    let fragment = Fragment::parse(&current_hash());
+                    if let Some(id) = &fragment.scenario
+                        && *id != current
+                        && !preset
+                    {
+                        dispatcher.dispatch(Action::LoadScenario(load_builtin(id)));
+                    }
+                    dispatcher.dispatch(Action::ApplyFragment(fragment));
+                })
+            });
+            move || drop(listener)
+        });
+    }
+
+    // Playback: one timer per step, dropped (cancelled) whenever anything it depends on changes.
+    {
+        let dispatcher = state.dispatcher();
+        let millis = if state.reduced_motion { state.speed.millis().max(1200) } else { state.speed.millis() };
+        use_effect_with((state.playing, state.step, millis), move |(playing, _, millis)| {
+            let timer = playing.then(|| Timeout::new(*millis, move || dispatcher.dispatch(Action::Tick)));
+            move || drop(timer)
+        });
+    }
+
+    // The URL fragment, <html lang>, the theme, the title.
+    {
+        let fragment = state.fragment();
+        let lang = state.lang;
+        let theme = state.theme;
+        let title = state.scenario.title(lang).to_string();
+        use_effect_with((fragment, lang, theme, title), move |(fragment, lang, theme, title)| {
+            if let Some(window) = window() {
+                let wanted = format!("#{}", fragment.format());
+                if current_hash() != wanted
+                    && let Ok(history) = window.history()
+                {
+                    let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&wanted));
+                }
+                if let Some(document) = window.document() {
+                    if let Some(root) = document.document_element() {
+                        let _ = root.set_attribute("lang", i18n::text(*lang).lang_attr);
+                        let _ = root.set_attribute("data-theme", theme.code());
+                    }
+                    document.set_title(&if title.is_empty() {
+                        "lbplay".to_string()
+                    } else {
+                        format!("{title} · lbplay")
+                    });
+                }
+            }
+        });
+    }
+    {
+        let lang = state.lang;
+        use_effect_with(lang, |lang| store(LANG_KEY, lang.code()));
+        let theme = state.theme;
+        use_effect_with(theme, |theme| store(THEME_KEY, theme.code()));
+    }
+
+    let text = i18n::text(state.lang);
+    let scenario = state.scenario.clone();
+    let current = state.current().cloned();
+    let live =
+        current.as_ref().map(|step| view::announcement(state.lang, state.step, state.len(), step)).unwrap_or_default();
+    let (rules_node, rules_lines) = scenario
+        .rules_for_step(state.step)
+        .map(|(node, lines)| (node.to_string(), Rc::new(lines.to_vec())))
+        .unwrap_or_default();
+    let hit = current.as_ref().and_then(|step| step.rule_at.clone());
+    let skipped = Rc::new(current.as_ref().map(|step| step.skipped_rules.clone()).unwrap_or_default());
+
+    let onselect = dispatch.reform(Action::Select);
+    let onfilter = dispatch.reform(Action::SetFilter);
+    let onfield = dispatch.reform(Action::SelectField);
+    let onhelp_close = dispatch.reform(|_| Action::CloseHelp);
+    let onlang = dispatch.reform(|_: MouseEvent| Action::ToggleLang);
+    let ontheme = dispatch.reform(|_: MouseEvent| Action::CycleTheme);
+    let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
+    let onhelp = dispatch.reform(|_: MouseEvent| Action::ToggleHelp);
+    let onscenario = {
+        let dispatch = dispatch.clone();
+        Callback::from(move |event: Event| {
+            let value =
+                event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
+            dispatch.emit(Action::LoadScenario(load_builtin(&value)));
+        })
+    };
+    let theme_name = match state.theme {
+        Theme::Auto => text.theme_auto,
+        Theme::Light => text.theme_light,
+        Theme::Dark => text.theme_dark,
+    };
+    let pane_name = |pane: Pane| match pane {
+        Pane::Topology => text.topology,
+        Pane::Events => text.events,
+        Pane::Inspector => text.inspector,
+        Pane::Rules => text.rules,
+        Pane::Manifests => text.manifests,
+    };
+    let pane_tab = |pane: Pane, extra: &'static str| {
+        let selected = state.pane == pane;
+        html! {
+            <button role="tab" class={classes!("tab", extra, selected.then_some("on"))} aria-selected={selected.to_string()}
+                onclick={dispatch.reform(move |_: MouseEvent| Action::SetPane(pane))}>{ pane_name(pane) }</button>
+        }
+    };
+    // On wide screens the right column shows rules or manifests; the others are always visible.
+    let right = if state.pane == Pane::Manifests { Pane::Manifests } else { Pane::Rules };
+    let shown =
+        |pane: Pane| classes!("pane", format!("pane-{}", pane_class(pane)), (state.pane == pane).then_some("current"));
+    let outcome = &scenario.trace.outcome;
+    let min = state.ui == Ui::Min;
+
+    html! {
+        <div class={classes!("app", state.reduced_motion.then_some("reduce-motion"), min.then_some("ui-min"))}
+            data-theme={state.theme.code()} lang={text.lang_attr}>
+            <header class="top">
+                <div class="brand">
+                    <span class="logo" aria-hidden="true">{ "⇄" }</span>
+                    <strong>{ "lbplay" }</strong>
+                    <span class="tagline">{ text.tagline }</span>
+                </div>
+                if !min {
+                    <label class="picker">
+                        <span class="sr-only">{ text.scenario }</span>
+                        <select onchange={onscenario} data-testid="scenario" aria-label={text.scenario}>
+                            for builtin in scenarios::all() {
+                                <option value={builtin.id} selected={builtin.id == scenario.id}>
+                                    { if state.lang == Lang::Zh { builtin.title_zh } else { builtin.title_en } }
+                                </option>
+                            }
+                        </select>
+                    </label>
+                }
+                <div class="tools">
+                    <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
+                        aria-label={text.other_lang_label} title={text.other_lang_label}>{ text.other_lang }</button>
+                    if !min {
+                        <button class="btn" onclick={ontheme} data-testid="theme" title={text.theme}>
+                            { format!("{}: {theme_name}", text.theme) }
+                        </button>
+                        <button class={classes!("btn", state.reduced_motion.then_some("on"))} onclick={onmotion}
+                            aria-pressed={state.reduced_motion.to_string()} title={text.motion}>{ text.motion }</button>
+                    }
+                    <button class="btn icon" onclick={onhelp} aria-label={text.shortcuts} title={text.shortcuts} data-testid="help-button">{ "?" }</button>
+                </div>
+            </header>
+            <div class="bar">
+                <Controls lang={state.lang} step={state.step} len={state.len()} playing={state.playing}
+                    speed={state.speed} ondispatch={dispatch.clone()} />
+                <div class="outcome">
+                    if outcome.dropped {
+                        <span class="chip bad">{ format!("✗ {}", text.outcome_dropped) }</span>
+                    } else if let Some(to) = &outcome.delivered_to {
+                        <span class="chip good">{ format!("✓ {} {to}", text.outcome_delivered) }</span>
+                    }
+                </div>
+            </div>
+            if !scenario.problems.is_empty() {
+                <div class="problems" role="alert" data-testid="problems">
+                    <strong>{ text.problems }</strong>
+                    <ul>
+                        for problem in scenario.problems.iter() {
+                            <li><code>{ problem.clone() }</code></li>
+                        }
+                    </ul>
+                </div>
+            }
+            <nav class="tabs" role="tablist" aria-label="panes">
+                for pane in Pane::ALL {
+                    { pane_tab(pane, "") }
+                }
+            </nav>
+            <main class="grid">
+                <section class={shown(Pane::Topology)} aria-label={text.topology}>
+                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} />
+                </section>
+                <section class={shown(Pane::Events)} aria-label={text.events}>
+                    <h2 class="pane-title">{ text.events }</h2>
+                    <StepList lang={state.lang} scenario={scenario.clone()} selected={state.step}
+                        filter={state.filter.clone()} {onselect} {onfilter} />
+                </section>
+                <section class={shown(Pane::Inspector)} aria-label={text.inspector}>
+                    <h2 class="pane-title">{ text.inspector }</h2>
+                    <Inspector lang={state.lang} step={current.clone()} index={state.step} len={state.len()}
+                        field={state.field} {onfield} />
+                </section>
+                <section class={classes!(shown(right), "right", (state.pane == Pane::Rules).then_some("current"))}
+                    aria-label={pane_name(right)}>
+                    <div class="pane-title right-tabs" role="tablist">
+                        { pane_tab(Pane::Rules, "wide") }
+                        { pane_tab(Pane::Manifests, "wide") }
+                    </div>
+                    if right == Pane::Manifests {
+                        <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
+                    } else {
+                        <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
+                            lines={rules_lines} {hit} {skipped} />
+                    }
+                </section>
+            </main>
+            if min {
+                <footer class="embed-foot">
+                    <a href={format!("./#{}", Fragment { ui: None, ..state.fragment() }.format())} target="_blank" rel="noopener">
+                        { text.open_playground }
+                    </a>
+                </footer>
+            }
+            <div class="sr-only" aria-live="polite" aria-atomic="true" data-testid="live">{ live }</div>
+            if state.help {
+                <Help lang={state.lang} onclose={onhelp_close} />
+            }
+        </div>
+    }
+}
+
+fn pane_class(pane: Pane) -> &'static str {
+    match pane {
+        Pane::Topology => "topology",
+        Pane::Events => "events",
+        Pane::Inspector => "inspector",
+        Pane::Rules => "rules",
+        Pane::Manifests => "manifests",
+    }
+}

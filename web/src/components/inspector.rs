@@ -1,0 +1,122 @@
+//! The inspector: the narration of the selected step, every header field before → after with the
+//! changed ones marked by text and colour, and the bytes in hex with changed bytes highlighted and
+//! the selected field's bytes framed, as Wireshark does.
+
+use lbplay_core::Lang;
+use lbplay_core::Step;
+use yew::prelude::*;
+
+use crate::i18n;
+use crate::view;
+
+#[derive(Properties, PartialEq)]
+pub struct InspectorProps {
+    pub lang: Lang,
+    pub step: Option<Step>,
+    pub index: usize,
+    pub len: usize,
+    pub field: Option<usize>,
+    pub onfield: Callback<Option<usize>>,
+}
+
+/// The inspector pane.
+#[component]
+pub fn Inspector(props: &InspectorProps) -> Html {
+    let text = i18n::text(props.lang);
+    let Some(step) = &props.step else {
+        return html! { <div class="inspector"><p data-testid="narration" class="narration">{ text.no_steps }</p></div> };
+    };
+    let diffs = view::field_diffs(&step.before, &step.after);
+    let changed = view::changed_bytes(&step.before, &step.after);
+    let selected_range = props.field.and_then(|index| diffs.get(index)).map(|diff| diff.bytes.clone());
+    let direction = match step.direction {
+        lbplay_core::trace::Direction::Original => text.original,
+        lbplay_core::trace::Direction::Reply => text.reply,
+    };
+    let layer_starts: Vec<bool> =
+        diffs.iter().enumerate().map(|(index, diff)| index == 0 || diffs[index - 1].layer != diff.layer).collect();
+    html! {
+        <div class="inspector">
+            <div class="step-head">
+                <span class="badge">{ (text.step_of)(props.index + 1, props.len) }</span>
+                <span class="where">{ format!("{} · {} · {}", step.node, direction, step.stage()) }</span>
+                <span class={classes!("chip", crate::components::step_list::verdict_class(&step.verdict))}>{ step.verdict.clone() }</span>
+            </div>
+            <p class="narration" data-testid="narration" lang={text.lang_attr}>{ step.note.get(props.lang).to_string() }</p>
+            if let Some(rule) = &step.rule {
+                <pre class="code rule" data-testid="step-rule">{ rule.clone() }</pre>
+            }
+            if step.skipped > 0 {
+                <p class="muted">{ (text.skipped_n)(step.skipped) }</p>
+            }
+            if let Some(rewrite) = view::rewrite_summary(step) {
+                <p class="rewrite" data-testid="rewrite"><span class="mark" aria-hidden="true">{ "✎ " }</span>{ rewrite }</p>
+            }
+            <h3>{ text.headers }</h3>
+            <table class="fields" data-testid="fields">
+                <thead>
+                    <tr>
+                        <th scope="col">{ text.field }</th>
+                        <th scope="col">{ text.before }</th>
+                        <th scope="col">{ text.after }</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    for (index, diff) in diffs.iter().enumerate() {
+                        if layer_starts[index] {
+                            <tr class="layer"><th colspan="3" scope="rowgroup">{ diff.layer }</th></tr>
+                        }
+                        { field_row(props, index, diff) }
+                    }
+                </tbody>
+            </table>
+            <h3>{ text.bytes }</h3>
+            <p class="muted small">{ text.bytes_hint }</p>
+            <div class="hex" data-testid="hex" role="group" aria-label={text.bytes}>
+                for (offset, chunk) in view::hex_rows(step.after.bytes()) {
+                    <div class="hex-row">
+                        <span class="offset">{ format!("{offset:04x}") }</span>
+                        for (column, byte) in chunk.iter().enumerate() {
+                            { byte_cell(offset + column, *byte, changed.get(offset + column).copied().unwrap_or(false), selected_range.as_ref().is_some_and(|range| range.contains(&(offset + column)))) }
+                        }
+                    </div>
+                }
+            </div>
+        </div>
+    }
+}
+
+fn field_row(props: &InspectorProps, index: usize, diff: &view::FieldDiff) -> Html {
+    let text = i18n::text(props.lang);
+    let selected = props.field == Some(index);
+    let onfield = props.onfield.clone();
+    let onclick = Callback::from(move |_: MouseEvent| onfield.emit(if selected { None } else { Some(index) }));
+    let onenter = props.onfield.reform(move |_: FocusEvent| Some(index));
+    let before = diff.before.clone().unwrap_or_else(|| "—".into());
+    html! {
+        <tr class={classes!(diff.changed.then_some("changed"), selected.then_some("selected"))} data-testid="field">
+            <th scope="row">
+                <button class="linklike" {onclick} onfocus={onenter} aria-pressed={selected.to_string()}>
+                    { i18n::field_name(props.lang, diff.name) }
+                </button>
+                if diff.changed {
+                    <span class="tag">{ text.changed }</span>
+                }
+            </th>
+            if diff.changed {
+                <td class="old"><del>{ before }</del></td>
+                <td class="new"><span aria-hidden="true">{ "→ " }</span><ins>{ diff.after.clone() }</ins></td>
+            } else {
+                <td class="same">{ before }</td>
+                <td class="same">{ diff.after.clone() }</td>
+            }
+        </tr>
+    }
+}
+
+fn byte_cell(offset: usize, byte: u8, changed: bool, selected: bool) -> Html {
+    html! {
+        <span class={classes!("byte", changed.then_some("chg"), selected.then_some("sel"))}
+            title={format!("0x{offset:02x}")}>{ format!("{byte:02x}") }</span>
+    }
+}

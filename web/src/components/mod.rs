@@ -1,0 +1,10 @@
+//! The panes and controls: small function components that take plain data and callbacks and never
+//! see the reducer.
+
+pub mod controls;
+pub mod help;
+pub mod inspector;
+pub mod manifests;
+pub mod rules;
+pub mod step_list;
+pub mod topology;

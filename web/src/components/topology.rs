@@ -1,0 +1,289 @@
+//! The topology: the Service VIP, the clients, and each node with its netfilter hooks and pods, as
+//! SVG. The packet sits where the selected step happens, with its `src → dst` riding on it; the
+//! Service's endpoints are drawn dashed and the chosen one lights up once the DNAT has picked it.
+//! Moves are CSS transitions on `transform`, which reduced motion turns off (steps snap).
+
+use std::net::Ipv4Addr;
+use std::rc::Rc;
+
+use lbplay_core::Lang;
+use lbplay_core::trace::{Direction, StepKind};
+use yew::prelude::*;
+
+use crate::i18n;
+use crate::scenario::Scenario;
+use crate::view;
+
+const WIDTH: f64 = 1000.0;
+const TOP: f64 = 64.0;
+const NODE_H: f64 = 190.0;
+const HOOKS: [(&str, &str); 5] =
+    [("PREROUTING", "PRE"), ("INPUT", "IN"), ("FORWARD", "FWD"), ("OUTPUT", "OUT"), ("POSTROUTING", "POST")];
+
+#[derive(Debug, Clone, PartialEq)]
+struct PodBox {
+    name: String,
+    ip: Option<Ipv4Addr>,
+    x: f64,
+    y: f64,
+    endpoint: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct NodeBox {
+    name: String,
+    ip: Option<Ipv4Addr>,
+    x: f64,
+    w: f64,
+    pods: Vec<PodBox>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Layout {
+    nodes: Vec<NodeBox>,
+    /// Hosts outside the cluster: (name, ip, x).
+    clients: Vec<(String, Ipv4Addr, f64)>,
+    /// Services with a ClusterIP: label and x.
+    services: Vec<(String, f64)>,
+}
+
+fn layout(scenario: &Scenario) -> Layout {
+    let mut out = Layout::default();
+    let names: Vec<(String, Option<Ipv4Addr>)> = match &scenario.cluster {
+        Some(cluster) => cluster.nodes.iter().map(|node| (node.name.clone(), Some(node.ip))).collect(),
+        None => {
+            let mut names: Vec<(String, Option<Ipv4Addr>)> = Vec::new();
+            for step in &scenario.trace.steps {
+                if step.node.starts_with("node") && !names.iter().any(|(name, _)| *name == step.node) {
+                    names.push((step.node.clone(), None));
+                }
+            }
+            names
+        }
+    };
+    let count = names.len().max(1) as f64;
+    let gap = 16.0;
+    let w = ((WIDTH - 20.0 - gap * (count - 1.0)) / count).min(330.0);
+    let total = w * count + gap * (count - 1.0);
+    let left = (WIDTH - total) / 2.0;
+    for (index, (name, ip)) in names.into_iter().enumerate() {
+        let x = left + index as f64 * (w + gap);
+        let mut pods = Vec::new();
+        if let Some(cluster) = &scenario.cluster {
+            let endpoints: Vec<Ipv4Addr> = cluster
+                .endpoint_slices
+                .iter()
+                .flat_map(|slice| slice.endpoints.iter().map(|endpoint| endpoint.ip))
+                .collect();
+            for pod in cluster.pods.iter().filter(|pod| pod.node == name) {
+                let row = pods.len() as f64;
+                pods.push(PodBox {
+                    name: pod.name.clone(),
+                    ip: Some(pod.ip),
+                    x: x + 12.0,
+                    y: TOP + 96.0 + row * 40.0,
+                    endpoint: endpoints.contains(&pod.ip),
+                });
+            }
+        }
+        out.nodes.push(NodeBox { name, ip, x, w, pods });
+    }
+    if let Some(cluster) = &scenario.cluster {
+        for (index, client) in cluster.clients.iter().enumerate() {
+            out.clients.push((client.name.clone(), client.ip, 20.0 + index as f64 * 200.0));
+        }
+        let services: Vec<String> = cluster
+            .services
+            .iter()
+            .filter_map(|service| {
+                let ip = service.cluster_ip?;
+                let port = service.ports.first().map(|port| format!(":{}", port.port)).unwrap_or_default();
+                Some(format!("Service {}/{}  {ip}{port}", service.namespace, service.name))
+            })
+            .collect();
+        let count = services.len() as f64;
+        for (index, label) in services.into_iter().enumerate() {
+            out.services.push((label, WIDTH / 2.0 + (index as f64 - (count - 1.0) / 2.0) * 300.0));
+        }
+    }
+    out
+}
+
+fn hook_x(node: &NodeBox, hook: &str) -> f64 {
+    let slot = HOOKS.iter().position(|(name, _)| *name == hook).unwrap_or(2) as f64;
+    node.x + 10.0 + (node.w - 20.0) * (slot + 0.5) / HOOKS.len() as f64
+}
+
+fn find_pod(layout: &Layout, ip: Ipv4Addr) -> Option<&PodBox> {
+    layout.nodes.iter().flat_map(|node| node.pods.iter()).find(|pod| pod.ip == Some(ip))
+}
+
+fn node_of<'a>(layout: &'a Layout, name: &str) -> Option<&'a NodeBox> {
+    let bare = name.strip_prefix("node/").unwrap_or(name);
+    layout.nodes.iter().find(|node| node.name == bare).or_else(|| {
+        let pod = name.strip_prefix("pod/").unwrap_or(name);
+        layout.nodes.iter().find(|node| node.pods.iter().any(|candidate| candidate.name == pod))
+    })
+}
+
+/// Where the packet is drawn for step `index`.
+fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
+    let steps = &scenario.trace.steps;
+    let Some(step) = steps.get(index) else { return (WIDTH / 2.0, 30.0) };
+    let tuple = step.after.tuple().ok();
+    let pod_center = |ip: Ipv4Addr| find_pod(layout, ip).map(|pod| (pod.x + 60.0, pod.y + 14.0));
+    let client_at =
+        |ip: Ipv4Addr| layout.clients.iter().find(|(_, client, _)| *client == ip).map(|(_, _, x)| (*x + 70.0, 30.0));
+    let node = node_of(layout, &step.node);
+    match step.kind {
+        StepKind::Send => {
+            if let Some(at) = tuple.and_then(|tuple| pod_center(*tuple.src.ip()).or_else(|| client_at(*tuple.src.ip())))
+            {
+                return at;
+            }
+        }
+        StepKind::Deliver => {
+            if let Some(at) = tuple.and_then(|tuple| pod_center(*tuple.dst.ip()).or_else(|| client_at(*tuple.dst.ip())))
+            {
+                return at;
+            }
+        }
+        StepKind::Wire => {
+            let previous =
+                index.checked_sub(1).and_then(|prev| steps.get(prev)).and_then(|prev| node_of(layout, &prev.node));
+            if let (Some(from), Some(to)) = (previous, node) {
+                let a = from.x + from.w / 2.0;
+                let b = to.x + to.w / 2.0;
+                return ((a + b) / 2.0, TOP + NODE_H + 16.0);
+            }
+        }
+        _ => {}
+    }
+    match node {
+        Some(node) => {
+            let x = match (step.kind, step.hook) {
+                (_, Some(hook)) => hook_x(node, hook),
+                (StepKind::Routing, None) => (hook_x(node, "PREROUTING") + hook_x(node, "FORWARD")) / 2.0,
+                _ => node.x + node.w / 2.0,
+            };
+            (x, TOP + 62.0)
+        }
+        None => (WIDTH / 2.0, 30.0),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct TopologyProps {
+    pub lang: Lang,
+    pub scenario: Rc<Scenario>,
+    pub step: usize,
+}
+
+/// The topology pane.
+#[component]
+pub fn Topology(props: &TopologyProps) -> Html {
+    let text = i18n::text(props.lang);
+    let scenario = &props.scenario;
+    let layout = use_memo(scenario.clone(), |scenario| layout(scenario));
+    let steps = &scenario.trace.steps;
+    let current = steps.get(props.step);
+    let (px, py) = packet_at(&layout, scenario, props.step);
+    // The chosen endpoint lights up from the first step that rewrote the destination.
+    let first_rewrite = steps.iter().position(|step| {
+        step.direction == Direction::Original
+            && step.before.tuple().ok().map(|tuple| tuple.dst) != step.after.tuple().ok().map(|tuple| tuple.dst)
+    });
+    let chosen: Option<Ipv4Addr> = match first_rewrite {
+        Some(at) if props.step >= at => steps[at].after.tuple().ok().map(|tuple| *tuple.dst.ip()),
+        _ => None,
+    };
+    let label = current.map(|step| view::addresses(&step.after)).unwrap_or_default();
+    let reply = current.is_some_and(|step| step.direction == Direction::Reply);
+    let label_w = label.chars().count() as f64 * 6.6 + 16.0;
+    let label_x = (px - label_w / 2.0).clamp(4.0 - px, WIDTH - 4.0 - label_w) - px;
+    let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
+    let height = TOP + NODE_H + 36.0;
+    html! {
+        <svg class="topology" viewBox={format!("0 0 {WIDTH} {height}")} role="img" data-testid="topology"
+            aria-label={format!("{}: {}", text.topology, label)} preserveAspectRatio="xMidYMid meet">
+            for (name, ip, x) in layout.clients.iter() {
+                <g class="client">
+                    <rect x={x.to_string()} y="8" width="140" height="40" rx="6" />
+                    <text x={(x + 70.0).to_string()} y="24" text-anchor="middle" class="name">{ format!("client/{name}") }</text>
+                    <text x={(x + 70.0).to_string()} y="40" text-anchor="middle" class="ip">{ ip.to_string() }</text>
+                </g>
+            }
+            for (label, x) in layout.services.iter() {
+                <g class="service">
+                    <rect x={(x - 140.0).to_string()} y="8" width="280" height="40" rx="20" />
+                    <text x={x.to_string()} y="24" text-anchor="middle" class="name">{ label.clone() }</text>
+                    <text x={x.to_string()} y="40" text-anchor="middle" class="ip">{ text.vip_note }</text>
+                </g>
+            }
+            <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + NODE_H + 16.0).to_string()} y2={(TOP + NODE_H + 16.0).to_string()} />
+            for node in layout.nodes.iter() {
+                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text) }
+            }
+            <g class={classes!("packet", reply.then_some("reply"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
+                <circle r="7" />
+                <g class="packet-label">
+                    <rect x={format!("{label_x:.1}")} y="-30" width={format!("{label_w:.1}")} height="20" rx="4" />
+                    <text x={format!("{:.1}", label_x + label_w / 2.0)} y="-16" text-anchor="middle">{ label.clone() }</text>
+                </g>
+            </g>
+        </svg>
+    }
+}
+
+fn node_box(node: &NodeBox, active: bool, hook: Option<&str>, chosen: Option<Ipv4Addr>, text: &i18n::Texts) -> Html {
+    let title = match node.ip {
+        Some(ip) => format!("{}  {ip}", node.name),
+        None => node.name.clone(),
+    };
+    html! {
+        <g class={classes!("node", active.then_some("active"))}>
+            <rect x={node.x.to_string()} y={TOP.to_string()} width={node.w.to_string()} height={NODE_H.to_string()} rx="8" />
+            <text x={(node.x + 10.0).to_string()} y={(TOP + 18.0).to_string()} class="name">{ title }</text>
+            <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ "netfilter" }</text>
+            for (name, short) in HOOKS {
+                { hook_box(node, name, short, active && hook == Some(name)) }
+            }
+            for pod in node.pods.iter() {
+                { pod_box(pod, chosen.is_some() && pod.ip == chosen, text) }
+            }
+        </g>
+    }
+}
+
+fn hook_box(node: &NodeBox, name: &str, short: &str, on: bool) -> Html {
+    let cx = hook_x(node, name);
+    let w = ((node.w - 20.0) / HOOKS.len() as f64 - 4.0).max(20.0);
+    html! {
+        <g class={classes!("hook", on.then_some("on"))}>
+            <title>{ name.to_string() }</title>
+            <rect x={(cx - w / 2.0).to_string()} y={(TOP + 48.0).to_string()} width={w.to_string()} height="28" rx="4" />
+            <text x={cx.to_string()} y={(TOP + 66.0).to_string()} text-anchor="middle">{ short.to_string() }</text>
+        </g>
+    }
+}
+
+fn pod_box(pod: &PodBox, chosen: bool, text: &i18n::Texts) -> Html {
+    let ip = pod.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let tag = if chosen {
+        format!("✓ {}", text.chosen)
+    } else if pod.endpoint {
+        text.endpoint.to_string()
+    } else {
+        String::new()
+    };
+    html! {
+        <g class={classes!("pod", pod.endpoint.then_some("endpoint"), chosen.then_some("chosen"))}>
+            <rect x={pod.x.to_string()} y={pod.y.to_string()} width="120" height="30" rx="15" />
+            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 13.0).to_string()} text-anchor="middle" class="name">{ pod.name.clone() }</text>
+            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 25.0).to_string()} text-anchor="middle" class="ip">{ ip }</text>
+            if !tag.is_empty() {
+                <text x={(pod.x + 128.0).to_string()} y={(pod.y + 19.0).to_string()} class="tag">{ tag }</text>
+            }
+        </g>
+    }
+}

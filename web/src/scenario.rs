@@ -1,0 +1,156 @@
+//! A scenario as the page shows it: the model, the trace of its default walk and every node's rules,
+//! all computed once by lbplay-core when the scenario is chosen.
+//!
+//! The web crate never simulates anything itself: stepping only moves through `trace.steps`.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use lbplay_core::kubeproxy;
+use lbplay_core::model::Cluster;
+use lbplay_core::net::Proto;
+use lbplay_core::netfilter::render::Line;
+use lbplay_core::scenario::{self, Source};
+use lbplay_core::scenarios;
+use lbplay_core::trace::Trace;
+use lbplay_core::walk::{self, Request};
+
+/// The seed of every walk the page shows; the native snapshot uses the same one.
+pub const SEED: u64 = 1;
+
+/// One scenario, ready to show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Scenario {
+    /// The built-in id (`clusterip-iptables`); the URL's `s=`.
+    pub id: String,
+    pub title_en: String,
+    pub title_zh: String,
+    pub from: String,
+    pub to: String,
+    pub yaml: String,
+    pub cluster: Option<Cluster>,
+    /// Empty when the scenario could not be walked; `problems` says why.
+    pub trace: Trace,
+    /// Each node's rules as the real tool prints them, by node name.
+    pub rules: BTreeMap<String, Vec<Line>>,
+    /// What the tool that renders the rules is called (`iptables-save`).
+    pub rules_tool: String,
+    /// Load, walk or rule-building errors, one line each, with their location.
+    pub problems: Vec<String>,
+}
+
+impl Scenario {
+    /// A scenario that failed before anything could be shown.
+    pub fn failed(id: &str, problems: Vec<String>) -> Scenario {
+        Scenario { id: id.to_string(), problems, ..Scenario::default() }
+    }
+
+    pub fn title(&self, lang: lbplay_core::Lang) -> &str {
+        match lang {
+            lbplay_core::Lang::En => &self.title_en,
+            lbplay_core::Lang::Zh => &self.title_zh,
+        }
+    }
+
+    /// The rules of the node a step happened on; for a step on a pod or client, those of the node
+    /// last seen before it, so the pane does not go blank.
+    pub fn rules_for_step(&self, step: usize) -> Option<(&str, &[Line])> {
+        let steps = &self.trace.steps;
+        let upto = step.min(steps.len().saturating_sub(1));
+        for index in (0..=upto).rev() {
+            let Some(candidate) = steps.get(index) else { continue };
+            if let Some((name, lines)) = self.rules.get_key_value(candidate.node.as_str()) {
+                return Some((name.as_str(), lines.as_slice()));
+            }
+        }
+        self.rules.iter().next().map(|(name, lines)| (name.as_str(), lines.as_slice()))
+    }
+}
+
+/// Loads a built-in scenario and runs its default walk with `SEED`.
+/// The id `fixture` loads the hand-built `fixture::scenario()`, for tests and for looking at the
+/// view without the simulator.
+pub fn load_builtin(id: &str) -> Rc<Scenario> {
+    if id == "fixture" {
+        return Rc::new(crate::fixture::scenario());
+    }
+    let Some(builtin) = scenarios::get(id) else {
+        return Rc::new(Scenario::failed(id, vec![format!("unknown scenario {id:?}")]));
+    };
+    let mut out = Scenario {
+        id: builtin.id.to_string(),
+        title_en: builtin.title_en.to_string(),
+        title_zh: builtin.title_zh.to_string(),
+        from: builtin.from.to_string(),
+        to: builtin.to.to_string(),
+        yaml: builtin.yaml.to_string(),
+        ..Scenario::default()
+    };
+    let loaded = match scenario::load(&[Source { name: builtin.id, text: builtin.yaml }]) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            out.problems = problems
+                .iter()
+                .map(|problem| format!("{}:{}:{}: {}", problem.file, problem.line, problem.column, problem.message))
+                .collect();
+            if out.problems.is_empty() {
+                out.problems.push("the scenario could not be loaded".into());
+            }
+            return Rc::new(out);
+        }
+    };
+    let cluster = loaded.cluster;
+    let mode = cluster.kube_proxy.mode;
+    out.rules_tool = match mode.as_str() {
+        "ipvs" => "ipvsadm -Ln".into(),
+        "nftables" => "nft list ruleset".into(),
+        _ => "iptables-save".into(),
+    };
+    for node in &cluster.nodes {
+        match kubeproxy::rules_lines(&cluster, &node.name, mode) {
+            Ok(lines) => {
+                out.rules.insert(node.name.clone(), lines);
+            }
+            Err(err) => out.problems.push(format!("rules of {}: {err}", node.name)),
+        }
+    }
+    let request =
+        Request { from: builtin.from.to_string(), to: builtin.to.to_string(), proto: Proto::Tcp, seed: SEED, now: 0 };
+    match walk::trace(&cluster, &request) {
+        Ok(trace) => out.trace = trace,
+        Err(err) => out.problems.push(format!("walk {} → {}: {err}", builtin.from, builtin.to)),
+    }
+    out.cluster = Some(cluster);
+    Rc::new(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_every_builtin_loads_and_its_rules_can_be_highlighted() {
+        for builtin in scenarios::all() {
+            let scenario = load_builtin(builtin.id);
+            assert!(scenario.problems.is_empty(), "{}: {:?}", builtin.id, scenario.problems);
+            assert!(!scenario.trace.steps.is_empty(), "{}", builtin.id);
+            for (index, step) in scenario.trace.steps.iter().enumerate() {
+                let Some(at) = &step.rule_at else { continue };
+                let (node, lines) = scenario.rules_for_step(index).expect("rules");
+                assert_eq!(node, step.node, "{}: step {index} shows its own node's rules", builtin.id);
+                assert!(
+                    lines.iter().any(|line| line.rule.as_ref() == Some(at)),
+                    "{}: step {index}'s rule {at:?} is a line of {node}'s rules",
+                    builtin.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn test_unknown_scenario_is_a_problem_not_a_panic() {
+        let scenario = load_builtin("no-such-scenario");
+        assert_eq!(scenario.problems.len(), 1);
+        assert!(scenario.trace.steps.is_empty());
+    }
+}

@@ -1,0 +1,648 @@
+//! The playground's state: which scenario, which step, which language, and what the controls say.
+//!
+//! Plain Rust with no DOM, so `cargo test -p lbplay-web` checks it natively. `State` is a Yew
+//! `Reducible`: the root component holds it with `use_reducer` and every control dispatches an
+//! `Action`. A reduction that changes nothing returns the same `Rc`, so Yew skips the re-render.
+//!
+//! The URL fragment (design.md, "Contract: URL state") is parsed into a `Fragment` and formatted
+//! back from the state. Parsing never fails: unknown keys, bad values and absurd sizes are ignored,
+//! so a hostile link can only ever fall back to the defaults.
+//! `step` in the fragment is 1-based, the number the event list shows.
+
+use std::rc::Rc;
+
+use lbplay_core::Lang;
+use lbplay_core::trace::StepKind;
+use yew::Reducible;
+
+use crate::scenario::Scenario;
+
+/// The fragment format version this build writes.
+pub const FRAGMENT_VERSION: u32 = 1;
+/// The scenario shown when the fragment names none.
+pub const DEFAULT_SCENARIO: &str = "clusterip-iptables";
+/// Fragments longer than this are ignored outright (an edited-YAML `y=` value later fits easily).
+const MAX_FRAGMENT: usize = 256 * 1024;
+
+/// The colour scheme: follow the OS, or force one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    #[default]
+    Auto,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub fn code(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Theme> {
+        match text {
+            "auto" => Some(Theme::Auto),
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
+        }
+    }
+
+    /// The next theme in the toggle's cycle.
+    pub fn next(self) -> Theme {
+        match self {
+            Theme::Auto => Theme::Light,
+            Theme::Light => Theme::Dark,
+            Theme::Dark => Theme::Auto,
+        }
+    }
+}
+
+/// `full` is the playground; `min` is the embed (no library, no header controls beyond stepping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ui {
+    #[default]
+    Full,
+    Min,
+}
+
+impl Ui {
+    pub fn code(self) -> &'static str {
+        match self {
+            Ui::Full => "full",
+            Ui::Min => "min",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Ui> {
+        match text {
+            "full" => Some(Ui::Full),
+            "min" => Some(Ui::Min),
+            _ => None,
+        }
+    }
+}
+
+/// How long playback stays on each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Speed {
+    Slow,
+    #[default]
+    Normal,
+    Fast,
+}
+
+impl Speed {
+    pub const ALL: [Speed; 3] = [Speed::Slow, Speed::Normal, Speed::Fast];
+
+    pub fn millis(self) -> u32 {
+        match self {
+            Speed::Slow => 2400,
+            Speed::Normal => 1200,
+            Speed::Fast => 500,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Speed::Slow => "slow",
+            Speed::Normal => "normal",
+            Speed::Fast => "fast",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Speed> {
+        Speed::ALL.into_iter().find(|speed| speed.code() == text)
+    }
+}
+
+/// The panes; on a narrow screen one of them is shown at a time, as tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pane {
+    Topology,
+    #[default]
+    Events,
+    Inspector,
+    Rules,
+    Manifests,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [Pane::Topology, Pane::Events, Pane::Inspector, Pane::Rules, Pane::Manifests];
+}
+
+/// Which steps the event list shows (Packet Tracer's event-list filters). `None` shows all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filter {
+    pub node: Option<String>,
+    pub table: Option<String>,
+    pub kind: Option<StepKind>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.node.is_none() && self.table.is_none() && self.kind.is_none()
+    }
+}
+
+/// Everything the page shows, apart from what is derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub scenario: Rc<Scenario>,
+    /// The selected step, 0-based; always a valid index when the trace has steps.
+    pub step: usize,
+    pub lang: Lang,
+    pub theme: Theme,
+    pub ui: Ui,
+    pub playing: bool,
+    pub speed: Speed,
+    /// The keyboard-shortcut overlay is open.
+    pub help: bool,
+    /// The inspector's selected header field, by index into `Packet::fields()`.
+    pub field: Option<usize>,
+    pub filter: Filter,
+    /// The pane shown on narrow screens, and the right-hand pane (rules or manifests) on wide ones.
+    pub pane: Pane,
+    /// Snap to each step's end state instead of animating (an in-page override of the OS setting).
+    pub reduced_motion: bool,
+}
+
+/// Everything a control can ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Next,
+    Prev,
+    First,
+    Last,
+    Select(usize),
+    /// Back to the first step and stop playing (the R key).
+    Reset,
+    TogglePlay,
+    /// Playback's timer fired: advance, and stop at the last step.
+    Tick,
+    SetSpeed(Speed),
+    SetLang(Lang),
+    ToggleLang,
+    SetTheme(Theme),
+    CycleTheme,
+    ToggleHelp,
+    CloseHelp,
+    SelectField(Option<usize>),
+    SetFilter(Filter),
+    SetPane(Pane),
+    ToggleMotion,
+    LoadScenario(Rc<Scenario>),
+    /// A fragment arrived (a pasted link): apply what it says, except the scenario, which the
+    /// caller loads first with `LoadScenario` (loading runs the simulator; reducing does not).
+    ApplyFragment(Fragment),
+}
+
+impl State {
+    pub fn new(scenario: Rc<Scenario>) -> State {
+        State {
+            scenario,
+            step: 0,
+            lang: Lang::En,
+            theme: Theme::Auto,
+            ui: Ui::Full,
+            playing: false,
+            speed: Speed::Normal,
+            help: false,
+            field: None,
+            filter: Filter::default(),
+            pane: Pane::Events,
+            reduced_motion: false,
+        }
+    }
+
+    /// The number of steps of the current trace.
+    pub fn len(&self) -> usize {
+        self.scenario.trace.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The selected step, if the trace has any.
+    pub fn current(&self) -> Option<&lbplay_core::Step> {
+        self.scenario.trace.steps.get(self.step)
+    }
+
+    /// Whether the event list shows step `index` under the current filter.
+    pub fn visible(&self, index: usize) -> bool {
+        let Some(step) = self.scenario.trace.steps.get(index) else { return false };
+        let filter = &self.filter;
+        filter.node.as_ref().is_none_or(|node| *node == step.node)
+            && filter.table.as_ref().is_none_or(|table| Some(table.as_str()) == step.table)
+            && filter.kind.is_none_or(|kind| kind == step.kind)
+    }
+
+    /// The indices the event list shows.
+    pub fn visible_steps(&self) -> Vec<usize> {
+        (0..self.len()).filter(|&index| self.visible(index)).collect()
+    }
+
+    fn next_index(&self) -> Option<usize> {
+        (self.step + 1..self.len()).find(|&index| self.visible(index))
+    }
+
+    fn prev_index(&self) -> Option<usize> {
+        (0..self.step.min(self.len())).rev().find(|&index| self.visible(index))
+    }
+
+    fn first_index(&self) -> Option<usize> {
+        (0..self.len()).find(|&index| self.visible(index))
+    }
+
+    fn last_index(&self) -> Option<usize> {
+        (0..self.len()).rev().find(|&index| self.visible(index))
+    }
+
+    /// The fragment that restores this view.
+    pub fn fragment(&self) -> Fragment {
+        Fragment {
+            scenario: Some(self.scenario.id.clone()),
+            step: if self.is_empty() { None } else { Some(self.step + 1) },
+            lang: Some(self.lang),
+            theme: (self.theme != Theme::Auto).then_some(self.theme),
+            ui: (self.ui != Ui::Full).then_some(self.ui),
+        }
+    }
+
+    /// Applies a fragment's step, language, theme and ui (not its scenario).
+    pub fn with_fragment(mut self, fragment: &Fragment) -> State {
+        if let Some(step) = fragment.step {
+            self.step = step.saturating_sub(1).min(self.len().saturating_sub(1));
+            self.field = None;
+        }
+        if let Some(lang) = fragment.lang {
+            self.lang = lang;
+        }
+        if let Some(theme) = fragment.theme {
+            self.theme = theme;
+        }
+        if let Some(ui) = fragment.ui {
+            self.ui = ui;
+        }
+        self
+    }
+
+    fn with_step(&self, step: Option<usize>) -> Option<State> {
+        let step = step?;
+        (step != self.step).then(|| State { step, field: None, ..self.clone() })
+    }
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let next = match action {
+            Action::Next => self.with_step(self.next_index()),
+            Action::Prev => self.with_step(self.prev_index()),
+            Action::First => self.with_step(self.first_index()),
+            Action::Last => self.with_step(self.last_index()),
+            Action::Select(index) => self.with_step((index < self.len()).then_some(index)),
+            Action::Reset => {
+                let first = self.first_index().unwrap_or(0);
+                (self.step != first || self.playing || self.field.is_some()).then(|| State {
+                    step: first,
+                    playing: false,
+                    field: None,
+                    ..(*self).clone()
+                })
+            }
+            Action::TogglePlay => {
+                if self.playing {
+                    Some(State { playing: false, ..(*self).clone() })
+                } else if self.is_empty() {
+                    None
+                } else {
+                    // Playing from the last step starts over, as a media player does.
+                    let step = if self.next_index().is_none() { self.first_index().unwrap_or(0) } else { self.step };
+                    Some(State { playing: true, step, ..(*self).clone() })
+                }
+            }
+            Action::Tick => {
+                if !self.playing {
+                    None
+                } else {
+                    match self.next_index() {
+                        Some(step) => {
+                            let playing = (step + 1..self.len()).any(|index| self.visible(index));
+                            Some(State { step, playing, field: None, ..(*self).clone() })
+                        }
+                        None => Some(State { playing: false, ..(*self).clone() }),
+                    }
+                }
+            }
+            Action::SetSpeed(speed) => (speed != self.speed).then(|| State { speed, ..(*self).clone() }),
+            Action::SetLang(lang) => (lang != self.lang).then(|| State { lang, ..(*self).clone() }),
+            Action::ToggleLang => {
+                let lang = if self.lang == Lang::En { Lang::Zh } else { Lang::En };
+                Some(State { lang, ..(*self).clone() })
+            }
+            Action::SetTheme(theme) => (theme != self.theme).then(|| State { theme, ..(*self).clone() }),
+            Action::CycleTheme => Some(State { theme: self.theme.next(), ..(*self).clone() }),
+            Action::ToggleHelp => Some(State { help: !self.help, ..(*self).clone() }),
+            Action::CloseHelp => self.help.then(|| State { help: false, ..(*self).clone() }),
+            Action::SelectField(field) => (field != self.field).then(|| State { field, ..(*self).clone() }),
+            Action::SetFilter(filter) => (filter != self.filter).then(|| {
+                let mut next = State { filter, ..(*self).clone() };
+                // Keep the selection on a shown step when there is one.
+                if !next.visible(next.step)
+                    && let Some(step) = next.next_index().or_else(|| next.prev_index())
+                {
+                    next.step = step;
+                    next.field = None;
+                }
+                next
+            }),
+            Action::SetPane(pane) => (pane != self.pane).then(|| State { pane, ..(*self).clone() }),
+            Action::ToggleMotion => Some(State { reduced_motion: !self.reduced_motion, ..(*self).clone() }),
+            Action::LoadScenario(scenario) => (scenario != self.scenario).then(|| State {
+                scenario,
+                step: 0,
+                playing: false,
+                field: None,
+                filter: Filter::default(),
+                ..(*self).clone()
+            }),
+            Action::ApplyFragment(fragment) => {
+                let next = (*self).clone().with_fragment(&fragment);
+                (next != *self).then_some(next)
+            }
+        };
+        match next {
+            Some(next) => Rc::new(next),
+            None => self,
+        }
+    }
+}
+
+/// What a URL fragment says; every part is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fragment {
+    pub scenario: Option<String>,
+    /// 1-based, as shown in the event list.
+    pub step: Option<usize>,
+    pub lang: Option<Lang>,
+    pub theme: Option<Theme>,
+    pub ui: Option<Ui>,
+}
+
+impl Fragment {
+    /// Reads `#v=1&s=…&step=…&lang=…&theme=…&ui=…`. Never fails: what it cannot read it ignores.
+    /// Keys this version does not know (`y=` for edited YAML comes later) are skipped, so newer
+    /// links still open here with whatever this build understands.
+    pub fn parse(text: &str) -> Fragment {
+        let mut out = Fragment::default();
+        if text.len() > MAX_FRAGMENT {
+            return out;
+        }
+        let text = text.strip_prefix('#').unwrap_or(text);
+        for pair in text.split('&').take(64) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = percent_decode(value);
+            let Some(value) = value.as_deref() else { continue };
+            match key {
+                "s" if is_scenario_id(value) => out.scenario = Some(value.to_string()),
+                "step" => {
+                    if let Ok(step) = value.parse::<usize>() {
+                        out.step = Some(step.max(1));
+                    }
+                }
+                "lang" => {
+                    if let Some(lang) = parse_lang(value) {
+                        out.lang = Some(lang);
+                    }
+                }
+                "theme" => out.theme = Theme::parse(value).or(out.theme),
+                "ui" => out.ui = Ui::parse(value).or(out.ui),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Writes the fragment, without the leading `#`, keys in the order design.md lists them.
+    pub fn format(&self) -> String {
+        let mut parts = vec![format!("v={FRAGMENT_VERSION}")];
+        if let Some(scenario) = &self.scenario {
+            parts.push(format!("s={scenario}"));
+        }
+        if let Some(step) = self.step {
+            parts.push(format!("step={step}"));
+        }
+        if let Some(lang) = self.lang {
+            parts.push(format!("lang={}", lang.code()));
+        }
+        if let Some(theme) = self.theme {
+            parts.push(format!("theme={}", theme.code()));
+        }
+        if let Some(ui) = self.ui {
+            parts.push(format!("ui={}", ui.code()));
+        }
+        parts.join("&")
+    }
+}
+
+/// `zh`, `en`, and the BCP 47 spellings people paste (`zh-CN`, `en-US`).
+pub fn parse_lang(text: &str) -> Option<Lang> {
+    let lower = text.to_ascii_lowercase();
+    let primary = lower.split(['-', '_']).next().unwrap_or("");
+    Lang::parse(primary)
+}
+
+/// Scenario ids are short and plain: lowercase letters, digits and dashes.
+fn is_scenario_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+}
+
+/// Decodes `%XX` escapes; `None` when the result is not UTF-8 or an escape is broken.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' => {
+                let hex = bytes.get(index + 1..index + 3)?;
+                let hex = std::str::from_utf8(hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                index += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                index += 1;
+            }
+            byte => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+
+    fn state() -> Rc<State> {
+        Rc::new(State::new(Rc::new(fixture::scenario())))
+    }
+
+    fn run(state: Rc<State>, actions: &[Action]) -> Rc<State> {
+        actions.iter().cloned().fold(state, |state, action| state.reduce(action))
+    }
+
+    #[test]
+    fn test_next_and_prev_stay_in_bounds() {
+        let start = state();
+        let len = start.len();
+        assert!(len >= 4, "the fixture has a few steps");
+        let state = run(start.clone(), &[Action::Prev]);
+        assert!(Rc::ptr_eq(&state, &start), "Prev on the first step changes nothing");
+        let state = run(state, &vec![Action::Next; len + 5]);
+        assert_eq!(state.step, len - 1);
+        let before = state.clone();
+        let state = state.reduce(Action::Next);
+        assert!(Rc::ptr_eq(&state, &before), "Next on the last step changes nothing");
+        let state = run(state, &[Action::Prev, Action::Prev]);
+        assert_eq!(state.step, len - 3);
+        assert_eq!(run(state.clone(), &[Action::First]).step, 0);
+        assert_eq!(run(state, &[Action::Last]).step, len - 1);
+    }
+
+    #[test]
+    fn test_select_ignores_out_of_range() {
+        let start = state();
+        let state = start.clone().reduce(Action::Select(usize::MAX));
+        assert!(Rc::ptr_eq(&state, &start));
+        assert_eq!(start.reduce(Action::Select(2)).step, 2);
+    }
+
+    #[test]
+    fn test_empty_trace_never_panics() {
+        let state = Rc::new(State::new(Rc::new(Scenario::failed("x", vec!["broken".into()]))));
+        let actions = [
+            Action::Next,
+            Action::Prev,
+            Action::First,
+            Action::Last,
+            Action::Select(3),
+            Action::TogglePlay,
+            Action::Tick,
+            Action::Reset,
+        ];
+        let state = run(state, &actions);
+        assert_eq!(state.step, 0);
+        assert!(!state.playing);
+        assert!(state.current().is_none());
+        assert_eq!(state.fragment().format(), "v=1&s=x&lang=en");
+    }
+
+    #[test]
+    fn test_play_ticks_to_the_end_and_stops() {
+        let state = run(state(), &[Action::TogglePlay]);
+        assert!(state.playing);
+        let len = state.len();
+        let state = run(state, &vec![Action::Tick; len - 1]);
+        assert_eq!(state.step, len - 1);
+        assert!(!state.playing, "playback stops on the last step");
+        let state = run(state, &[Action::TogglePlay]);
+        assert!(state.playing);
+        assert_eq!(state.step, 0, "play from the end starts over");
+        let state = run(state, &[Action::Tick, Action::Reset]);
+        assert_eq!(state.step, 0);
+        assert!(!state.playing);
+    }
+
+    #[test]
+    fn test_filter_limits_stepping() {
+        let state = state();
+        let kind = StepKind::Netfilter;
+        let filter = Filter { kind: Some(kind), ..Filter::default() };
+        let state = run(state, &[Action::SetFilter(filter)]);
+        assert_eq!(state.current().map(|step| step.kind), Some(kind), "selection moves onto a shown step");
+        let state = run(state, &[Action::Next, Action::Next]);
+        assert_eq!(state.current().map(|step| step.kind), Some(kind));
+        let shown = state.visible_steps();
+        assert!(!shown.is_empty() && shown.len() < state.len());
+    }
+
+    #[test]
+    fn test_lang_and_theme() {
+        let state = run(state(), &[Action::ToggleLang]);
+        assert_eq!(state.lang, Lang::Zh);
+        let same = state.clone().reduce(Action::SetLang(Lang::Zh));
+        assert!(Rc::ptr_eq(&same, &state));
+        let state = run(state, &[Action::CycleTheme, Action::CycleTheme]);
+        assert_eq!(state.theme, Theme::Dark);
+    }
+
+    #[test]
+    fn test_fragment_round_trip() {
+        let state =
+            run(state(), &[Action::Next, Action::Next, Action::SetLang(Lang::Zh), Action::SetTheme(Theme::Dark)]);
+        let text = state.fragment().format();
+        assert_eq!(text, "v=1&s=fixture&step=3&lang=zh&theme=dark");
+        let parsed = Fragment::parse(&format!("#{text}"));
+        assert_eq!(parsed, state.fragment());
+        let restored = State::new(state.scenario.clone()).with_fragment(&parsed);
+        assert_eq!(restored.step, 2);
+        assert_eq!(restored.lang, Lang::Zh);
+        assert_eq!(restored.theme, Theme::Dark);
+        assert_eq!(restored.fragment(), state.fragment());
+    }
+
+    #[test]
+    fn test_fragment_parse_examples() {
+        let parsed = Fragment::parse("#v=1&s=clusterip-iptables&step=4&lang=zh-CN&ui=min&y=abc&future=1");
+        assert_eq!(parsed.scenario.as_deref(), Some("clusterip-iptables"));
+        assert_eq!(parsed.step, Some(4));
+        assert_eq!(parsed.lang, Some(Lang::Zh));
+        assert_eq!(parsed.ui, Some(Ui::Min));
+        assert_eq!(Fragment::parse("").format(), "v=1");
+        assert_eq!(Fragment::parse("lang=en").lang, Some(Lang::En));
+    }
+
+    #[test]
+    fn test_hostile_fragments_fall_back() {
+        let hostile = [
+            "#s=../../etc/passwd&step=-1&lang=xx&theme=%ZZ",
+            "#step=99999999999999999999999999&s=%F0%28%8C%28",
+            "#&&&==&=&s=&step=&lang=",
+            "#s=<script>alert(1)</script>",
+            "#%",
+            "#step=%",
+            "#s=ABC&theme=DARK",
+            "#s=a%00b",
+        ];
+        for text in hostile {
+            let parsed = Fragment::parse(text);
+            assert_eq!(parsed.scenario, None, "{text}");
+            assert_eq!(parsed.lang, None, "{text}");
+            assert_eq!(parsed.theme, None, "{text}");
+            assert!(parsed.step.is_none(), "{text}");
+        }
+        let huge = format!("#s=a&step={}", "9".repeat(MAX_FRAGMENT));
+        assert_eq!(Fragment::parse(&huge), Fragment::default());
+        let many = "step=2&".repeat(10_000);
+        assert_eq!(Fragment::parse(&many).step, Some(2));
+        // A huge step clamps to the last one; step=0 means the first.
+        let state = State::new(Rc::new(fixture::scenario()));
+        let len = state.len();
+        let clamped = state.clone().with_fragment(&Fragment::parse("#step=4000000000"));
+        assert_eq!(clamped.step, len - 1);
+        assert_eq!(state.with_fragment(&Fragment::parse("#step=0")).step, 0);
+    }
+}

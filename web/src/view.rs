@@ -1,0 +1,142 @@
+//! Derived view data: what changed between a step's packet before and after, the one-line summary
+//! the event list shows, and the sentence the live region announces. Pure functions, tested natively.
+
+use std::ops::Range;
+
+use lbplay_core::Lang;
+use lbplay_core::packet::Packet;
+use lbplay_core::trace::{Direction, Step};
+
+use crate::i18n;
+
+/// One header field, before and after the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDiff {
+    pub layer: &'static str,
+    pub name: &'static str,
+    /// `None` when the field did not exist before (a different protocol).
+    pub before: Option<String>,
+    pub after: String,
+    pub bytes: Range<usize>,
+    pub changed: bool,
+}
+
+/// Every header field of `after`, paired with the same field of `before`.
+pub fn field_diffs(before: &Packet, after: &Packet) -> Vec<FieldDiff> {
+    let old = before.fields();
+    after
+        .fields()
+        .into_iter()
+        .map(|field| {
+            let previous = old.iter().find(|other| other.layer == field.layer && other.name == field.name);
+            let before = previous.map(|other| other.value.clone());
+            let changed = before.as_deref() != Some(field.value.as_str());
+            FieldDiff { layer: field.layer, name: field.name, before, after: field.value, bytes: field.bytes, changed }
+        })
+        .collect()
+}
+
+/// For each byte of `after`, whether it differs from the byte at the same offset of `before`.
+pub fn changed_bytes(before: &Packet, after: &Packet) -> Vec<bool> {
+    let old = before.bytes();
+    after.bytes().iter().enumerate().map(|(index, byte)| old.get(index) != Some(byte)).collect()
+}
+
+/// The address change of a step in a few words: `dst 10.96.100.10:80 → 10.244.2.7:8080`, or `None`.
+pub fn rewrite_summary(step: &Step) -> Option<String> {
+    let before = step.before.tuple().ok()?;
+    let after = step.after.tuple().ok()?;
+    let mut parts = Vec::new();
+    if before.src != after.src {
+        parts.push(format!("src {} → {}", before.src, after.src));
+    }
+    if before.dst != after.dst {
+        parts.push(format!("dst {} → {}", before.dst, after.dst));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// The packet's addresses after the step: `10.244.1.20:40000 → 10.96.100.10:80`.
+pub fn addresses(packet: &Packet) -> String {
+    match packet.tuple() {
+        Ok(tuple) => format!("{} → {}", tuple.src, tuple.dst),
+        Err(_) => String::from("?"),
+    }
+}
+
+/// The short text of an event-list row: the rewrite if there is one, else the packet's addresses.
+pub fn summary(step: &Step) -> String {
+    rewrite_summary(step).unwrap_or_else(|| addresses(&step.after))
+}
+
+/// What the live region announces: "Step 4 of 9: node-1, nat PREROUTING …, DNAT. dst … → …".
+pub fn announcement(lang: Lang, index: usize, len: usize, step: &Step) -> String {
+    let text = i18n::text(lang);
+    let mut out = (text.step_of)(index + 1, len);
+    out.push_str(": ");
+    out.push_str(&step.node);
+    out.push_str(", ");
+    out.push_str(&step.stage());
+    out.push_str(", ");
+    out.push_str(&step.verdict);
+    if let Some(rewrite) = rewrite_summary(step) {
+        out.push_str(". ");
+        out.push_str(&rewrite);
+    }
+    out
+}
+
+/// An arrow for the direction: → for the client's packets, ← for replies.
+pub fn direction_arrow(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Original => "→",
+        Direction::Reply => "←",
+    }
+}
+
+/// Hex rows of 16 bytes each: (offset, bytes of the row).
+pub fn hex_rows(bytes: &[u8]) -> Vec<(usize, &[u8])> {
+    bytes.chunks(16).enumerate().map(|(row, chunk)| (row * 16, chunk)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture;
+
+    #[test]
+    fn test_dnat_step_marks_destination_and_checksums() {
+        let trace = fixture::trace();
+        let dnat = trace.steps.iter().find(|step| step.verdict == "DNAT").expect("the fixture has a DNAT step");
+        let diffs = field_diffs(&dnat.before, &dnat.after);
+        let changed: Vec<&str> = diffs.iter().filter(|diff| diff.changed).map(|diff| diff.name).collect();
+        assert_eq!(changed, ["header checksum", "destination", "destination port", "checksum"]);
+        let destination = diffs.iter().find(|diff| diff.name == "destination").unwrap();
+        assert_eq!(destination.before.as_deref(), Some("10.96.100.10"));
+        assert_eq!(destination.after, "10.244.2.7");
+        assert_eq!(destination.bytes, 16..20);
+        let bytes = changed_bytes(&dnat.before, &dnat.after);
+        assert!(bytes[16..20].iter().any(|&changed| changed));
+        assert!(!bytes[12], "the source address did not change");
+        assert_eq!(rewrite_summary(dnat).as_deref(), Some("dst 10.96.100.10:80 → 10.244.2.7:8080"));
+    }
+
+    #[test]
+    fn test_announcement_in_both_languages() {
+        let trace = fixture::trace();
+        let step = &trace.steps[4];
+        let en = announcement(Lang::En, 4, trace.steps.len(), step);
+        assert!(en.starts_with("Step 5 of 12: node-1, nat PREROUTING KUBE-SEP-"), "{en}");
+        assert!(en.ends_with("dst 10.96.100.10:80 → 10.244.2.7:8080"), "{en}");
+        let zh = announcement(Lang::Zh, 4, trace.steps.len(), step);
+        assert!(zh.starts_with("第 5 步，共 12 步"), "{zh}");
+    }
+
+    #[test]
+    fn test_hex_rows() {
+        let rows = hex_rows(&[0; 40]);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[2].0, 32);
+        assert_eq!(rows[2].1.len(), 8);
+    }
+}

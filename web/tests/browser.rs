@@ -1,0 +1,236 @@
+//! Browser tests: the app mounted in a real DOM (headless Chromium through wasm-bindgen-test).
+//! Each test mounts a fresh app into its own `<div>`, drives it like a user (key presses on the
+//! document, clicks), asserts on the DOM and the URL, and unmounts it again.
+//!
+//! Run: `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+//! CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown -p lbplay-web`.
+
+#![cfg(target_arch = "wasm32")]
+
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use lbplay_web::app::{App, AppProps};
+use lbplay_web::fixture;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, KeyboardEvent, KeyboardEventInit};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().and_then(|window| window.document()).expect("a document")
+}
+
+/// Lets Yew render and run its effects.
+async fn settle() {
+    for _ in 0..3 {
+        TimeoutFuture::new(10).await;
+    }
+}
+
+struct Mounted {
+    root: Element,
+    handle: Option<yew::AppHandle<App>>,
+}
+
+impl Mounted {
+    fn find(&self, selector: &str) -> Element {
+        self.root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("no element matches {selector}"))
+    }
+
+    fn try_find(&self, selector: &str) -> Option<Element> {
+        self.root.query_selector(selector).ok().flatten()
+    }
+
+    fn count(&self, selector: &str) -> u32 {
+        self.root.query_selector_all(selector).map(|list| list.length()).unwrap_or(0)
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.find(selector).text_content().unwrap_or_default()
+    }
+
+    /// The 1-based number of the selected step, from the event list.
+    fn selected(&self) -> String {
+        self.text(r#"[data-testid="step-list"] [aria-current="step"] td.num"#).trim().to_string()
+    }
+
+    fn click(&self, selector: &str) {
+        self.find(selector).dyn_into::<HtmlElement>().expect("an HTML element").click();
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.destroy();
+        }
+        self.root.remove();
+    }
+}
+
+/// Mounts the app at `hash`, with the hand-built fixture unless `scenario` is `None`.
+async fn mount(hash: &str, scenario: Option<Rc<lbplay_web::scenario::Scenario>>) -> Mounted {
+    let window = web_sys::window().expect("a window");
+    if let Ok(Some(storage)) = window.local_storage() {
+        let _ = storage.clear();
+    }
+    let history = window.history().expect("history");
+    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(hash)).expect("set the hash");
+    let root = document().create_element("div").expect("a div");
+    document().body().expect("a body").append_child(&root).expect("append");
+    let handle = yew::Renderer::<App>::with_root_and_props(root.clone(), AppProps { scenario }).render();
+    settle().await;
+    Mounted { root, handle: Some(handle) }
+}
+
+async fn press(key: &str) {
+    let init = KeyboardEventInit::new();
+    init.set_key(key);
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("a key event");
+    document().dispatch_event(&event).expect("dispatch");
+    settle().await;
+}
+
+fn hash() -> String {
+    web_sys::window().and_then(|window| window.location().hash().ok()).unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn arrow_keys_move_the_selection_and_the_narration() {
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    let steps = fixture::trace().steps;
+    assert_eq!(app.count(r#"[data-testid="step-list"] [data-testid="step"]"#), steps.len() as u32);
+    assert_eq!(app.count(r#"[aria-current="step"]"#), 1);
+    assert_eq!(app.selected(), "1");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[0].note.en);
+
+    press("ArrowRight").await;
+    assert_eq!(app.selected(), "2");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[1].note.en);
+    assert!(app.text(r#"[data-testid="live"]"#).starts_with("Step 2 of 12: node-1"));
+    // The matched rule of a netfilter step is highlighted in the rules pane.
+    let hit = app.text(r#"[data-testid="rules"] .hit"#);
+    assert!(hit.contains("-A PREROUTING"), "{hit}");
+
+    press("End").await;
+    assert_eq!(app.selected(), steps.len().to_string());
+    press("ArrowRight").await;
+    assert_eq!(app.selected(), steps.len().to_string(), "→ on the last step stays");
+    press("Home").await;
+    assert_eq!(app.selected(), "1");
+    press("ArrowLeft").await;
+    assert_eq!(app.selected(), "1", "← on the first step stays");
+    press("ArrowRight").await;
+    press("ArrowRight").await;
+    press("r").await;
+    assert_eq!(app.selected(), "1", "R resets");
+}
+
+#[wasm_bindgen_test]
+async fn dnat_step_shows_the_rewrite_in_the_inspector() {
+    let app = mount("#v=1&s=fixture&step=5&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "5");
+    let changed: Vec<String> = {
+        let list = app.root.query_selector_all(r#"[data-testid="fields"] tr.changed"#).expect("rows");
+        (0..list.length())
+            .filter_map(|index| list.item(index))
+            .map(|row| row.text_content().unwrap_or_default())
+            .collect()
+    };
+    assert!(
+        changed
+            .iter()
+            .any(|row| row.contains("destination") && row.contains("10.96.100.10") && row.contains("10.244.2.7")),
+        "{changed:?}"
+    );
+    assert!(changed.iter().all(|row| row.contains("changed")), "changed rows say so in text, not only colour");
+    assert!(app.count(r#"[data-testid="hex"] .byte.chg"#) >= 4);
+    assert_eq!(
+        app.text(r#"[data-testid="rewrite"]"#).trim_start_matches("✎ "),
+        "dst 10.96.100.10:80 → 10.244.2.7:8080"
+    );
+    // Selecting the destination field frames its four bytes.
+    let buttons = app.root.query_selector_all(r#"[data-testid="fields"] tr.changed button"#).expect("buttons");
+    let destination = (0..buttons.length())
+        .filter_map(|index| buttons.item(index))
+        .find(|button| button.text_content().unwrap_or_default() == "destination")
+        .expect("a destination field");
+    destination.dyn_into::<HtmlElement>().expect("a button").click();
+    settle().await;
+    assert_eq!(app.count(r#"[data-testid="hex"] .byte.sel"#), 4);
+}
+
+#[wasm_bindgen_test]
+async fn url_fragment_round_trip() {
+    let app = mount("#v=1&s=fixture&step=3&lang=zh", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "3");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[2].note.zh);
+    assert_eq!(document().document_element().and_then(|root| root.get_attribute("lang")).as_deref(), Some("zh-CN"));
+    press("ArrowRight").await;
+    assert_eq!(hash(), "#v=1&s=fixture&step=4&lang=zh");
+    assert!(app.text(r#"[data-testid="live"]"#).starts_with("第 4 步，共 12 步"));
+    drop(app);
+
+    // A hostile fragment falls back to the defaults and the app still works.
+    let app = mount("#v=1&s=%3Cscript%3E&step=-7&lang=xx&theme=%ZZ", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "1");
+    press("ArrowRight").await;
+    assert_eq!(app.selected(), "2");
+}
+
+#[wasm_bindgen_test]
+async fn language_switch() {
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    let steps = fixture::trace().steps;
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[0].note.en);
+    app.click(r#"[data-testid="lang"]"#);
+    settle().await;
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[0].note.zh);
+    assert!(hash().contains("lang=zh"));
+    assert_eq!(document().document_element().and_then(|root| root.get_attribute("lang")).as_deref(), Some("zh-CN"));
+    assert_eq!(app.text(r#"[data-testid="lang"]"#), "English");
+    app.click(r#"[data-testid="lang"]"#);
+    settle().await;
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[0].note.en);
+}
+
+#[wasm_bindgen_test]
+async fn help_overlay_and_playback() {
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    assert!(app.try_find(r#"[data-testid="help"]"#).is_none());
+    press("?").await;
+    assert!(app.text(r#"[data-testid="help"]"#).contains("play / pause"));
+    press("Escape").await;
+    assert!(app.try_find(r#"[data-testid="help"]"#).is_none());
+    press(" ").await;
+    assert_eq!(app.find(r#"[data-testid="play"]"#).get_attribute("aria-pressed").as_deref(), Some("true"));
+    TimeoutFuture::new(1400).await;
+    let selected: usize = app.selected().parse().expect("a number");
+    assert!(selected >= 2, "playback advanced to step {selected}");
+    press(" ").await;
+    assert_eq!(app.find(r#"[data-testid="play"]"#).get_attribute("aria-pressed").as_deref(), Some("false"));
+}
+
+#[wasm_bindgen_test]
+async fn the_builtin_slice_renders_with_its_rules() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    assert!(app.try_find(r#"[data-testid="problems"]"#).is_none());
+    assert!(app.count(r#"[data-testid="step-list"] [data-testid="step"]"#) >= 5);
+    assert!(app.text(r#"[data-testid="rules"]"#).contains("KUBE-SVC-CDGGSHYLG3RE2FKL"));
+    // Walk to the first step with a highlighted rule: the highlight is there and in the pane.
+    let mut seen = false;
+    for _ in 0..40 {
+        if app.try_find(r#"[data-testid="rules"] .hit"#).is_some() {
+            seen = true;
+            break;
+        }
+        press("ArrowRight").await;
+    }
+    assert!(seen, "some step of the slice highlights its rule");
+    let narration = app.text(r#"[data-testid="narration"]"#);
+    assert!(!narration.is_empty());
+}
