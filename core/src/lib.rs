@@ -20,6 +20,7 @@ pub mod packet;
 pub mod rng;
 pub mod scenario;
 pub mod scenarios;
+pub mod synthetic;
 pub mod trace;
 pub mod walk;
 pub mod yaml;

@@ -453,7 +453,11 @@ pub struct ServiceEndpoint {
 impl ServiceEndpoint {
     /// `ip:port`, as Go's `net.JoinHostPort` writes it; kube-proxy sorts and hashes by this string.
     pub fn endpoint_string(&self) -> String {
-        format!("{}:{}", self.ip, self.port)
+        let mut out = String::with_capacity(21);
+        crate::net::push_ipv4(&mut out, self.ip);
+        out.push(':');
+        crate::net::push_u16(&mut out, self.port);
+        out
     }
 }
 
@@ -492,32 +496,51 @@ impl Cluster {
     /// their `ip:port` string as kube-proxy's endpoint-slice cache does
     /// (pkg/proxy/endpointslicecache.go, `endpointsMapFromEndpointInfo`: sort.Sort(byEndpoint)).
     pub fn endpoints_for(&self, service: &Service, port: &ServicePort) -> Vec<ServiceEndpoint> {
-        let mut out: Vec<ServiceEndpoint> = Vec::new();
+        let slices: Vec<&EndpointSlice> = self
+            .endpoint_slices
+            .iter()
+            .filter(|slice| slice.namespace == service.namespace && slice.service == service.name)
+            .collect();
+        merge_endpoints(&slices, port)
+    }
+
+    /// The EndpointSlices of every Service, keyed by `(namespace, service)`, for callers that look
+    /// up many Services (a lookup per Service would be quadratic in a large cluster).
+    pub fn slices_by_service(&self) -> BTreeMap<(&str, &str), Vec<&EndpointSlice>> {
+        let mut out: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
         for slice in &self.endpoint_slices {
-            if slice.namespace != service.namespace || slice.service != service.name {
-                continue;
-            }
-            let Some(slice_port) =
-                slice.ports.iter().find(|candidate| candidate.name == port.name && candidate.protocol == port.protocol)
-            else {
-                continue;
-            };
-            for endpoint in &slice.endpoints {
-                let candidate = ServiceEndpoint {
-                    ip: endpoint.ip,
-                    port: slice_port.port,
-                    ready: endpoint.ready,
-                    serving: endpoint.serving,
-                    terminating: endpoint.terminating,
-                    node_name: endpoint.node_name.clone(),
-                    pod: endpoint.pod.clone(),
-                };
-                if !out.iter().any(|seen| seen.ip == candidate.ip && seen.port == candidate.port) {
-                    out.push(candidate);
-                }
-            }
+            out.entry((slice.namespace.as_str(), slice.service.as_str())).or_default().push(slice);
         }
-        out.sort_by_key(|endpoint| endpoint.endpoint_string());
         out
     }
+}
+
+/// The endpoints of one service port from a Service's slices, merged and sorted by their `ip:port`
+/// string as kube-proxy's endpoint-slice cache does (pkg/proxy/endpointslicecache.go,
+/// `endpointsMapFromEndpointInfo`: sort.Sort(byEndpoint)).
+pub fn merge_endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<ServiceEndpoint> {
+    let mut out: Vec<ServiceEndpoint> = Vec::new();
+    for slice in slices {
+        let Some(slice_port) =
+            slice.ports.iter().find(|candidate| candidate.name == port.name && candidate.protocol == port.protocol)
+        else {
+            continue;
+        };
+        for endpoint in &slice.endpoints {
+            let candidate = ServiceEndpoint {
+                ip: endpoint.ip,
+                port: slice_port.port,
+                ready: endpoint.ready,
+                serving: endpoint.serving,
+                terminating: endpoint.terminating,
+                node_name: endpoint.node_name.clone(),
+                pod: endpoint.pod.clone(),
+            };
+            if !out.iter().any(|seen| seen.ip == candidate.ip && seen.port == candidate.port) {
+                out.push(candidate);
+            }
+        }
+    }
+    out.sort_by_cached_key(|endpoint| endpoint.endpoint_string());
+    out
 }

@@ -52,7 +52,11 @@ impl Ipv4Net {
 
 impl fmt::Display for Ipv4Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        let mut out = String::with_capacity(18);
+        push_ipv4(&mut out, self.addr);
+        out.push('/');
+        push_u16(&mut out, u16::from(self.prefix));
+        f.write_str(&out)
     }
 }
 
@@ -73,6 +77,35 @@ impl FromStr for Ipv4Net {
         let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{text}` is not an IPv4 CIDR such as 10.96.0.0/12"))?;
         Ipv4Net::new(addr, prefix)
             .ok_or_else(|| format!("`{text}` is not a CIDR: the prefix length must be a number from 0 to 32"))
+    }
+}
+
+/// Appends `ip` in dotted-quad form. It is what `Display` prints, without the formatting
+/// machinery: rendering a large ruleset prints hundreds of thousands of addresses.
+pub fn push_ipv4(out: &mut String, ip: Ipv4Addr) {
+    for (index, octet) in ip.octets().iter().enumerate() {
+        if index > 0 {
+            out.push('.');
+        }
+        push_u16(out, u16::from(*octet));
+    }
+}
+
+/// Appends a number in decimal, without the formatting machinery.
+pub fn push_u16(out: &mut String, value: u16) {
+    let mut digits = [0u8; 5];
+    let mut count = 0;
+    let mut rest = value;
+    loop {
+        digits[count] = b'0' + (rest % 10) as u8;
+        count += 1;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for digit in digits[..count].iter().rev() {
+        out.push(char::from(*digit));
     }
 }
 
@@ -136,5 +169,14 @@ mod tests {
         assert!("10.0.0.0/33".parse::<Ipv4Net>().is_err());
         assert!("ten/8".parse::<Ipv4Net>().is_err());
         assert_eq!("0.0.0.0/0".parse::<Ipv4Net>().unwrap().mask(), 0);
+        for ip in ["0.0.0.0", "255.255.255.255", "10.244.1.5", "192.168.100.9"] {
+            let mut out = String::new();
+            push_ipv4(&mut out, ip.parse().unwrap());
+            assert_eq!(out, ip);
+        }
+        let mut out = String::new();
+        push_u16(&mut out, 65535);
+        push_u16(&mut out, 0);
+        assert_eq!(out, "655350");
     }
 }

@@ -130,7 +130,8 @@ pub fn resolve_host(cluster: &Cluster, text: &str) -> Result<Host, WalkError> {
 #[derive(Debug, Clone)]
 pub struct Sim<'a> {
     cluster: &'a Cluster,
-    rulesets: BTreeMap<String, Ruleset>,
+    /// Each node's rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
+    rulesets: std::sync::Arc<BTreeMap<String, Ruleset>>,
     conntrack: BTreeMap<String, conntrack::Table>,
     env: Env,
     next_ident: u16,
@@ -162,7 +163,7 @@ impl<'a> Sim<'a> {
         }
         Ok(Sim {
             cluster,
-            rulesets,
+            rulesets: std::sync::Arc::new(rulesets),
             conntrack: BTreeMap::new(),
             env: Env::new(seed, now),
             next_ident: 1,

@@ -25,9 +25,9 @@ fn hash16(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
     }
     let digest = hasher.finalize();
-    let mut encoded = BASE32.encode(&digest);
-    encoded.truncate(16);
-    encoded
+    // Sixteen base32 characters are exactly the first ten bytes of the digest, so encoding only
+    // those gives the same prefix as encoding all 32 and cutting (and needs no padding).
+    BASE32.encode(&digest[..10])
 }
 
 #[cfg(test)]

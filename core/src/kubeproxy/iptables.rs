@@ -68,6 +68,15 @@ pub fn statistic_threshold(text: &str) -> u32 {
     (2_147_483_648.0 * probability).round() as u32
 }
 
+/// The stored threshold for a rule with `remaining` endpoints left, `1/remaining`, computed once
+/// per value for the common sizes (formatting and parsing floats is a large part of a big sync).
+fn threshold_for(remaining: usize) -> u32 {
+    static TABLE: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| (0..=1024).map(|k| if k == 0 { 0 } else { statistic_threshold(&probability_text(k)) }).collect());
+    table.get(remaining).copied().unwrap_or_else(|| statistic_threshold(&probability_text(remaining)))
+}
+
+
 /// The mark kube-proxy uses to ask for masquerading: `1 << masqueradeBit`.
 pub fn masquerade_mark(cluster: &Cluster) -> u32 {
     1u32 << u32::from(cluster.kube_proxy.masquerade_bit.min(31))
@@ -367,6 +376,17 @@ fn write_service_port(
         rules.push(Rule::new().comment(format!("other traffic to {spn} will be dropped by KUBE-PROXY-FIREWALL")));
         nat_chains.push((names.fw.clone(), rules));
     }
+    // The KUBE-SEP- name of each reachable endpoint, hashed once (SHA-256 is most of the cost of a
+    // large sync).
+    let sep_chains: Vec<(String, String)> = categories
+        .all_reachable
+        .iter()
+        .map(|endpoint| {
+            let endpoint_string = endpoint.endpoint_string();
+            let chain = endpoint_chain(info, &endpoint_string);
+            (endpoint_string, chain)
+        })
+        .collect();
     let mut svc_rules = Vec::new();
     let mut svl_rules = Vec::new();
     if internal_chain == names.svc {
@@ -375,17 +395,16 @@ fn write_service_port(
         svl_rules.append(&mut internal_rules);
     }
     if uses_cluster_chain {
-        write_service_to_endpoint_rules(&mut svc_rules, info, &categories.cluster, large_cluster);
+        write_service_to_endpoint_rules(&mut svc_rules, info, &categories.cluster, &sep_chains, large_cluster);
         nat_chains.push((names.svc.clone(), svc_rules));
     }
     if uses_local_chain {
-        write_service_to_endpoint_rules(&mut svl_rules, info, &categories.local, large_cluster);
+        write_service_to_endpoint_rules(&mut svl_rules, info, &categories.local, &sep_chains, large_cluster);
         nat_chains.push((names.svl.clone(), svl_rules));
     }
     // Generate the per-endpoint chains.
-    for endpoint in &categories.all_reachable {
-        let endpoint_string = endpoint.endpoint_string();
-        let chain = endpoint_chain(info, &endpoint_string);
+    for (endpoint, (_, chain)) in categories.all_reachable.iter().zip(&sep_chains) {
+        let chain = chain.clone();
         let base = || if large_cluster { Rule::new() } else { Rule::new().comment(spn) };
         let mut rules = vec![base().src(Ipv4Net::host(endpoint.ip)).target(mark_masq())];
         let mut dnat = base();
@@ -399,8 +418,10 @@ fn write_service_port(
     let nat = ruleset.table_mut(TableName::Nat);
     nat.chain_mut(KUBE_SERVICES).rules.extend(nat_services);
     nat.chain_mut(KUBE_NODEPORTS).rules.extend(nat_nodeports);
+    // Per-service chain names are unique (they hash the service-port name), so they are appended
+    // without a lookup; a lookup per chain would make building quadratic in the number of Services.
     for (name, rules) in nat_chains {
-        nat.chain_mut(&name).rules.extend(rules);
+        nat.chains.push(crate::netfilter::Chain { name, policy: None, rules });
     }
     let filter = ruleset.table_mut(TableName::Filter);
     filter.chain_mut(KUBE_SERVICES).rules.extend(filter_services);
@@ -415,14 +436,22 @@ fn write_service_to_endpoint_rules(
     rules: &mut Vec<Rule>,
     info: &ServicePortInfo,
     endpoints: &[crate::model::ServiceEndpoint],
+    sep_chains: &[(String, String)],
     large_cluster: bool,
 ) {
+    let chain_of = |endpoint_string: &str| -> String {
+        sep_chains
+            .iter()
+            .find(|(known, _)| known == endpoint_string)
+            .map(|(_, chain)| chain.clone())
+            .unwrap_or_else(|| endpoint_chain(info, endpoint_string))
+    };
     let spn = info.name.as_str();
     let base = |comment: String| if large_cluster { Rule::new() } else { Rule::new().comment(comment) };
     if let Some(seconds) = info.session_affinity {
         for endpoint in endpoints {
             let endpoint_string = endpoint.endpoint_string();
-            let chain = endpoint_chain(info, &endpoint_string);
+            let chain = chain_of(&endpoint_string);
             rules.push(
                 base(format!("{spn} -> {endpoint_string}"))
                     .with(Match::Recent(Recent { name: chain.clone(), op: RecentOp::Rcheck { seconds, reap: true } }))
@@ -433,7 +462,7 @@ fn write_service_to_endpoint_rules(
     let count = endpoints.len();
     for (index, endpoint) in endpoints.iter().enumerate() {
         let endpoint_string = endpoint.endpoint_string();
-        let chain = endpoint_chain(info, &endpoint_string);
+        let chain = chain_of(&endpoint_string);
         let mut rule = base(format!("{spn} -> {endpoint_string}"));
         if index + 1 < count {
             rule =

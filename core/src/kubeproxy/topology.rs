@@ -56,7 +56,10 @@ impl ServicePortInfo {
 /// are skipped (pkg/proxy/util `ShouldSkipService`).
 pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo> {
     let mut out = Vec::new();
+    let slices = cluster.slices_by_service();
+    let no_slices = Vec::new();
     for service in &cluster.services {
+        let service_slices = slices.get(&(service.namespace.as_str(), service.name.as_str())).unwrap_or(&no_slices);
         if service.kind == ServiceType::ExternalName {
             continue;
         }
@@ -86,14 +89,14 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo> {
                 session_affinity: service.session_affinity,
                 internal_policy_local: service.internal_traffic_policy == TrafficPolicy::Local,
                 external_policy_local: false,
-                endpoints: cluster.endpoints_for(service, port),
+                endpoints: crate::model::merge_endpoints(service_slices, port),
             };
             info.external_policy_local =
                 info.externally_accessible() && service.external_traffic_policy == TrafficPolicy::Local;
             out.push(info);
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.proto.cmp(&b.proto)));
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.proto.cmp(&b.proto)).then(a.cluster_ip.cmp(&b.cluster_ip)));
     out
 }
 

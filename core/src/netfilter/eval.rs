@@ -138,8 +138,7 @@ pub fn traverse(ruleset: &Ruleset, table_name: TableName, hook: Hook, meta: &Met
         }
         let rule = &rules[index];
         let at = RuleAt { table: table_name.as_str(), chain: chain_name.clone(), index };
-        let current = Meta { mark, ..meta.clone() };
-        let Some(detail) = rule_matches(rule, &current, env) else {
+        let Some(detail) = rule_matches(rule, meta, mark, env) else {
             skipped.push(at);
             index += 1;
             continue;
@@ -224,7 +223,7 @@ fn neg_holds<T>(neg: &Neg<T>, holds: impl FnOnce(&T) -> bool) -> bool {
 /// Whether every part of the rule matches; `Some(detail)` when it does. Matches are evaluated in
 /// order and stop at the first that fails, so a `statistic` draw only happens when everything
 /// before it matched, as in the kernel.
-fn rule_matches(rule: &Rule, meta: &Meta, env: &mut Env) -> Option<Option<String>> {
+fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Option<String>> {
     let tuple = &meta.tuple;
     if let Some(src) = &rule.src {
         if !neg_holds(src, |net| net.contains(*tuple.src.ip())) {
@@ -251,7 +250,7 @@ fn rule_matches(rule: &Rule, meta: &Meta, env: &mut Env) -> Option<Option<String
                     && dport.as_ref().is_none_or(|port| neg_holds(port, |port| tuple.dst.port() == *port))
             }
             Match::Conntrack(states) => neg_holds(states, |states| states.iter().any(|s| meta.ct_states.contains(s))),
-            Match::Mark(neg) => neg_holds(neg, |(value, mask)| meta.mark & mask == *value),
+            Match::Mark(neg) => neg_holds(neg, |(value, mask)| mark & mask == *value),
             Match::AddrType { src, dst } => {
                 src.as_ref().is_none_or(|t| neg_holds(t, |AddrType::Local| meta.is_local(*tuple.src.ip())))
                     && dst.as_ref().is_none_or(|t| neg_holds(t, |AddrType::Local| meta.is_local(*tuple.dst.ip())))
