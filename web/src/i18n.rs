@@ -62,7 +62,7 @@ pub struct Texts {
     pub outcome_dropped: &'static str,
     pub original: &'static str,
     pub reply: &'static str,
-    pub keys: [(&'static str, &'static str); 9],
+    pub keys: [(&'static str, &'static str); 10],
     pub open_playground: &'static str,
     pub readonly: &'static str,
     pub packet: &'static str,
@@ -70,6 +70,13 @@ pub struct Texts {
     pub chosen: &'static str,
     pub vip_note: &'static str,
     pub library: &'static str,
+    pub coming: &'static str,
+    pub watch_for: &'static str,
+    pub experiment: &'static str,
+    pub experiment_intro: &'static str,
+    pub connections: &'static str,
+    pub send: &'static str,
+    pub n_connections: fn(u32) -> String,
 }
 
 pub static EN: Texts = Texts {
@@ -137,6 +144,7 @@ pub static EN: Texts = Texts {
         ("Space", "play / pause"),
         ("R", "reset to the first step"),
         ("L", "switch language"),
+        ("S", "open the scenario library"),
         ("?", "show or hide this help"),
         ("Esc", "close this help"),
     ],
@@ -147,6 +155,13 @@ pub static EN: Texts = Texts {
     chosen: "chosen",
     vip_note: "virtual IP: it exists only in the rules",
     library: "Scenario library",
+    coming: "Coming later",
+    watch_for: "Watch for",
+    experiment: "Experiment",
+    experiment_intro: "Open N connections one after another, each through the same rules, and count which backend served each one.",
+    connections: "Connections",
+    send: "Send",
+    n_connections: |n| format!("Backends of {n} connections"),
 };
 
 pub static ZH: Texts = Texts {
@@ -214,6 +229,7 @@ pub static ZH: Texts = Texts {
         ("Space", "播放 / 暂停"),
         ("R", "重置到第一步"),
         ("L", "切换语言"),
+        ("S", "打开场景库"),
         ("?", "显示或隐藏此帮助"),
         ("Esc", "关闭此帮助"),
     ],
@@ -224,6 +240,13 @@ pub static ZH: Texts = Texts {
     chosen: "被选中",
     vip_note: "虚拟 IP：只存在于规则之中",
     library: "场景库",
+    coming: "即将推出",
+    watch_for: "观察要点",
+    experiment: "实验",
+    experiment_intro: "依次建立 N 个连接，每个都经过同一套规则，统计每个连接由哪个后端处理。",
+    connections: "连接数",
+    send: "发送",
+    n_connections: |n| format!("{n} 个连接的后端分布"),
 };
 
 /// The interface's words in `lang`.

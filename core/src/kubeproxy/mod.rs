@@ -8,16 +8,18 @@
 pub mod example;
 pub mod hash;
 pub mod iptables;
+pub mod nftables;
 pub mod topology;
 
 use crate::model::{Cluster, ProxyMode};
 use crate::netfilter::render::{self, Line};
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
-/// (`iptables-save` for iptables mode), one entry per line.
+/// (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode), one entry per line.
 pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec<Line>, String> {
     match mode {
         ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
+        ProxyMode::Nftables => Ok(crate::nftables::render::list_ruleset(&nftables::build(cluster, node)?)),
         other => Err(format!("kube-proxy's {} mode is not modelled yet", other.as_str())),
     }
 }

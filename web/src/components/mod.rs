@@ -2,8 +2,10 @@
 //! see the reducer.
 
 pub mod controls;
+pub mod experiment;
 pub mod help;
 pub mod inspector;
+pub mod library;
 pub mod manifests;
 pub mod rules;
 pub mod step_list;
