@@ -132,6 +132,8 @@ pub struct Sim<'a> {
     cluster: &'a Cluster,
     /// Each node's rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
     rulesets: std::sync::Arc<BTreeMap<String, Ruleset>>,
+    /// The chain index of each node's nat and filter tables, for fast jumps.
+    indexes: std::sync::Arc<BTreeMap<(String, TableName), eval::ChainIndex>>,
     conntrack: BTreeMap<String, conntrack::Table>,
     env: Env,
     next_ident: u16,
@@ -161,9 +163,16 @@ impl<'a> Sim<'a> {
         for node in &cluster.nodes {
             rulesets.insert(node.name.clone(), iptables::build(cluster, &node.name).map_err(WalkError)?);
         }
+        let mut indexes = BTreeMap::new();
+        for (node, ruleset) in &rulesets {
+            for table in [TableName::Nat, TableName::Filter] {
+                indexes.insert((node.clone(), table), eval::chain_index(ruleset, table));
+            }
+        }
         Ok(Sim {
             cluster,
             rulesets: std::sync::Arc::new(rulesets),
+            indexes: std::sync::Arc::new(indexes),
             conntrack: BTreeMap::new(),
             env: Env::new(seed, now),
             next_ident: 1,
@@ -631,7 +640,8 @@ impl<'a> Sim<'a> {
         let meta =
             Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
         let Some(ruleset) = self.rulesets.get(node) else { return Ok(()) };
-        let outcome = eval::traverse(ruleset, table, hook, &meta, &mut self.env);
+        let index = self.indexes.get(&(node.to_string(), table));
+        let outcome = eval::traverse_indexed(ruleset, table, hook, &meta, &mut self.env, index);
         let count = outcome.events.len();
         for (index, event) in outcome.events.into_iter().enumerate() {
             let before = packet.clone();

@@ -72,10 +72,11 @@ pub fn statistic_threshold(text: &str) -> u32 {
 /// per value for the common sizes (formatting and parsing floats is a large part of a big sync).
 fn threshold_for(remaining: usize) -> u32 {
     static TABLE: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| (0..=1024).map(|k| if k == 0 { 0 } else { statistic_threshold(&probability_text(k)) }).collect());
+    let table = TABLE.get_or_init(|| {
+        (0..=1024).map(|k| if k == 0 { 0 } else { statistic_threshold(&probability_text(k)) }).collect()
+    });
     table.get(remaining).copied().unwrap_or_else(|| statistic_threshold(&probability_text(remaining)))
 }
-
 
 /// The mark kube-proxy uses to ask for masquerading: `1 << masqueradeBit`.
 pub fn masquerade_mark(cluster: &Cluster) -> u32 {
@@ -465,8 +466,7 @@ fn write_service_to_endpoint_rules(
         let chain = chain_of(&endpoint_string);
         let mut rule = base(format!("{spn} -> {endpoint_string}"));
         if index + 1 < count {
-            rule =
-                rule.with(Match::StatisticRandom { threshold: statistic_threshold(&probability_text(count - index)) });
+            rule = rule.with(Match::StatisticRandom { threshold: threshold_for(count - index) });
         }
         rules.push(rule.jump(chain));
     }

@@ -96,6 +96,30 @@ pub struct Outcome {
 
 /// Walks `table`'s built-in chain for `hook`.
 pub fn traverse(ruleset: &Ruleset, table_name: TableName, hook: Hook, meta: &Meta, env: &mut Env) -> Outcome {
+    traverse_indexed(ruleset, table_name, hook, meta, env, None)
+}
+
+/// The position of each chain of a table by name, so that a jump does not scan every chain (a
+/// large cluster's nat table has over 100,000 of them).
+pub type ChainIndex = BTreeMap<String, usize>;
+
+/// Builds the chain index of one table.
+pub fn chain_index(ruleset: &Ruleset, table_name: TableName) -> ChainIndex {
+    ruleset
+        .table(table_name)
+        .map(|table| table.chains.iter().enumerate().map(|(index, chain)| (chain.name.clone(), index)).collect())
+        .unwrap_or_default()
+}
+
+/// `traverse`, looking chains up in `index` (built by `chain_index` for this table) when given.
+pub fn traverse_indexed(
+    ruleset: &Ruleset,
+    table_name: TableName,
+    hook: Hook,
+    meta: &Meta,
+    env: &mut Env,
+    chains: Option<&ChainIndex>,
+) -> Outcome {
     let mut events = Vec::new();
     let mut mark = meta.mark;
     let Some(table) = ruleset.table(table_name) else {
@@ -109,10 +133,20 @@ pub fn traverse(ruleset: &Ruleset, table_name: TableName, hook: Hook, meta: &Met
     // A bound on the steps taken, so that a jump loop in pasted rules ends (the kernel refuses to
     // load such rules; lbplay's own rules never have one).
     let mut budget = 1_000_000usize;
+    let find = |name: &str| -> Option<&crate::netfilter::Chain> {
+        match chains.and_then(|chains| chains.get(name)) {
+            Some(position) => table.chains.get(*position).filter(|chain| chain.name == name),
+            None => table.chain(name),
+        }
+    };
+    let mut rules: &[Rule] = find(&chain_name).map(|chain| chain.rules.as_slice()).unwrap_or(&[]);
+    let mut current_chain = chain_name.clone();
     loop {
         budget = budget.saturating_sub(1);
-        let chain = table.chain(&chain_name);
-        let rules = chain.map(|chain| chain.rules.as_slice()).unwrap_or(&[]);
+        if current_chain != chain_name {
+            rules = find(&chain_name).map(|chain| chain.rules.as_slice()).unwrap_or(&[]);
+            current_chain.clone_from(&chain_name);
+        }
         if index >= rules.len() || budget == 0 {
             // The end of the chain: return to the caller, or apply the built-in chain's policy.
             if let Some((caller, position)) = stack.pop() {

@@ -9,7 +9,10 @@
 //! (extensions/libxt_*.c). Counters are always `[0:0]` and the `# Generated`/`# Completed`
 //! comment lines are left out, as design.md's contract says.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use crate::net::{push_ipv4, push_u16};
 
 use crate::netfilter::{Chain, Match, Neg, RecentOp, Rule, Ruleset, Table, Target};
 use crate::trace::RuleAt;
@@ -57,8 +60,13 @@ pub fn iptables_save(ruleset: &Ruleset) -> Vec<Line> {
 }
 
 /// One rule as `iptables-save` prints it: `-A CHAIN …`.
+///
+/// Written with `push_str` and the digit writers of `net` rather than `format!`: a large cluster
+/// has hundreds of thousands of rules, and this is the whole cost of rendering them.
 pub fn rule_text(chain: &str, rule: &Rule) -> String {
-    let mut out = format!("-A {chain}");
+    let mut out = String::with_capacity(96 + chain.len());
+    out.push_str("-A ");
+    out.push_str(chain);
     let neg = |out: &mut String, negated: bool| {
         if negated {
             out.push_str(" !");
@@ -66,23 +74,28 @@ pub fn rule_text(chain: &str, rule: &Rule) -> String {
     };
     if let Some(Neg { negated, value }) = &rule.src {
         neg(&mut out, *negated);
-        let _ = write!(out, " -s {value}");
+        out.push_str(" -s ");
+        push_net(&mut out, value);
     }
     if let Some(Neg { negated, value }) = &rule.dst {
         neg(&mut out, *negated);
-        let _ = write!(out, " -d {value}");
+        out.push_str(" -d ");
+        push_net(&mut out, value);
     }
     if let Some(Neg { negated, value }) = &rule.in_iface {
         neg(&mut out, *negated);
-        let _ = write!(out, " -i {value}");
+        out.push_str(" -i ");
+        out.push_str(value);
     }
     if let Some(Neg { negated, value }) = &rule.out_iface {
         neg(&mut out, *negated);
-        let _ = write!(out, " -o {value}");
+        out.push_str(" -o ");
+        out.push_str(value);
     }
     if let Some(Neg { negated, value }) = &rule.proto {
         neg(&mut out, *negated);
-        let _ = write!(out, " -p {value}");
+        out.push_str(" -p ");
+        out.push_str(value.as_str());
     }
     for m in &rule.matches {
         match_text(&mut out, m);
@@ -93,14 +106,26 @@ pub fn rule_text(chain: &str, rule: &Rule) -> String {
     out
 }
 
+fn push_net(out: &mut String, net: &crate::net::Ipv4Net) {
+    push_ipv4(out, net.addr);
+    out.push('/');
+    push_u16(out, u16::from(net.prefix));
+}
+
 /// libxtables `xtables_save_string`: bare when every character is in `[A-Za-z0-9_-]` (and the
 /// string is not empty), otherwise double-quoted with `"`, `\` and `'` escaped by a backslash.
 pub fn save_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    push_save_string(&mut out, value);
+    out
+}
+
+fn push_save_string(out: &mut String, value: &str) {
     let bare = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if bare {
-        return value.to_string();
+        out.push_str(value);
+        return;
     }
-    let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for ch in value.chars() {
         if matches!(ch, '"' | '\\' | '\'') {
@@ -109,21 +134,49 @@ pub fn save_string(value: &str) -> String {
         out.push(ch);
     }
     out.push('"');
-    out
+}
+
+fn bang(out: &mut String, negated: bool) {
+    if negated {
+        out.push_str(" !");
+    }
+}
+
+/// libxt_statistic.c `print_match`: `%.11f` of `probability / 0x80000000`. The text of the
+/// thresholds kube-proxy writes (1/k for k up to 1024) is formatted once and reused.
+fn probability_text(threshold: u32) -> String {
+    static CACHE: std::sync::OnceLock<BTreeMap<u32, String>> = std::sync::OnceLock::new();
+    let format = |threshold: u32| format!("{:.11}", f64::from(threshold) / 2_147_483_648.0);
+    let cache = CACHE.get_or_init(|| {
+        (1..=1024u32)
+            .map(|k| {
+                let threshold = (2_147_483_648.0 * format!("{:.10}", 1.0 / f64::from(k)).parse::<f64>().unwrap_or(0.0))
+                    .round() as u32;
+                (threshold, format(threshold))
+            })
+            .collect()
+    });
+    cache.get(&threshold).cloned().unwrap_or_else(|| format(threshold))
 }
 
 fn match_text(out: &mut String, m: &Match) {
     match m {
         Match::Comment(text) => {
-            let _ = write!(out, " -m comment --comment {}", save_string(text));
+            out.push_str(" -m comment --comment ");
+            push_save_string(out, text);
         }
         Match::Ports { proto, sport, dport } => {
-            let _ = write!(out, " -m {proto}");
+            out.push_str(" -m ");
+            out.push_str(proto.as_str());
             if let Some(Neg { negated, value }) = sport {
-                let _ = write!(out, "{} --sport {value}", if *negated { " !" } else { "" });
+                bang(out, *negated);
+                out.push_str(" --sport ");
+                push_u16(out, *value);
             }
             if let Some(Neg { negated, value }) = dport {
-                let _ = write!(out, "{} --dport {value}", if *negated { " !" } else { "" });
+                bang(out, *negated);
+                out.push_str(" --dport ");
+                push_u16(out, *value);
             }
         }
         Match::Conntrack(Neg { negated, value }) => {
@@ -131,28 +184,38 @@ fn match_text(out: &mut String, m: &Match) {
             let mut states = value.clone();
             states.sort();
             states.dedup();
-            let names: Vec<&str> = states.iter().map(|state| state.as_str()).collect();
-            let _ = write!(out, " -m conntrack{} --ctstate {}", if *negated { " !" } else { "" }, names.join(","));
+            out.push_str(" -m conntrack");
+            bang(out, *negated);
+            out.push_str(" --ctstate ");
+            for (index, state) in states.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(state.as_str());
+            }
         }
         Match::Mark(Neg { negated, value: (value, mask) }) => {
-            let _ = write!(out, " -m mark{} --mark {}", if *negated { " !" } else { "" }, mark_text(*value, *mask));
+            out.push_str(" -m mark");
+            bang(out, *negated);
+            out.push_str(" --mark ");
+            out.push_str(&mark_text(*value, *mask));
         }
         Match::AddrType { src, dst } => {
             out.push_str(" -m addrtype");
             if let Some(Neg { negated, value }) = src {
-                let _ = write!(out, "{} --src-type {}", if *negated { " !" } else { "" }, value.as_str());
+                bang(out, *negated);
+                out.push_str(" --src-type ");
+                out.push_str(value.as_str());
             }
             if let Some(Neg { negated, value }) = dst {
-                let _ = write!(out, "{} --dst-type {}", if *negated { " !" } else { "" }, value.as_str());
+                bang(out, *negated);
+                out.push_str(" --dst-type ");
+                out.push_str(value.as_str());
             }
         }
         Match::StatisticRandom { threshold } => {
-            // libxt_statistic.c `print_match`: `%.11f` of `probability / 0x80000000`.
-            let _ = write!(
-                out,
-                " -m statistic --mode random --probability {:.11}",
-                f64::from(*threshold) / 2_147_483_648.0
-            );
+            out.push_str(" -m statistic --mode random --probability ");
+            out.push_str(&probability_text(*threshold));
         }
         Match::Recent(recent) => {
             // libxt_recent.c `recent_save`: the operation, `--seconds`, `--reap`, `--name`, `--mask`, side.
@@ -169,7 +232,9 @@ fn match_text(out: &mut String, m: &Match) {
                     }
                 }
             }
-            let _ = write!(out, " --name {} --mask 255.255.255.255 --rsource", recent.name);
+            out.push_str(" --name ");
+            out.push_str(&recent.name);
+            out.push_str(" --mask 255.255.255.255 --rsource");
         }
     }
 }
@@ -185,33 +250,32 @@ fn target_text(out: &mut String, target: &Target) {
         Target::Drop => out.push_str(" -j DROP"),
         Target::Return => out.push_str(" -j RETURN"),
         Target::Reject(with) => {
-            let _ = write!(out, " -j REJECT --reject-with {}", with.as_str());
+            out.push_str(" -j REJECT --reject-with ");
+            out.push_str(with.as_str());
         }
         Target::Jump(chain) => {
-            let _ = write!(out, " -j {chain}");
+            out.push_str(" -j ");
+            out.push_str(chain);
         }
         Target::Goto(chain) => {
-            let _ = write!(out, " -g {chain}");
+            out.push_str(" -g ");
+            out.push_str(chain);
         }
         Target::Mark { value, mask } => {
             let _ = write!(out, " -j MARK --set-xmark 0x{value:x}/0x{mask:x}");
         }
-        Target::Dnat { ip, port } => match port {
-            Some(port) => {
-                let _ = write!(out, " -j DNAT --to-destination {ip}:{port}");
+        Target::Dnat { ip, port } | Target::Snat { ip, port } => {
+            out.push_str(if matches!(target, Target::Dnat { .. }) {
+                " -j DNAT --to-destination "
+            } else {
+                " -j SNAT --to-source "
+            });
+            push_ipv4(out, *ip);
+            if let Some(port) = port {
+                out.push(':');
+                push_u16(out, *port);
             }
-            None => {
-                let _ = write!(out, " -j DNAT --to-destination {ip}");
-            }
-        },
-        Target::Snat { ip, port } => match port {
-            Some(port) => {
-                let _ = write!(out, " -j SNAT --to-source {ip}:{port}");
-            }
-            None => {
-                let _ = write!(out, " -j SNAT --to-source {ip}");
-            }
-        },
+        }
         Target::Masquerade { random_fully } => {
             out.push_str(" -j MASQUERADE");
             if *random_fully {
