@@ -12,6 +12,7 @@
 //! The schedulers themselves live in `sched`. Everything here is deterministic: time (`now`, in
 //! seconds) and randomness (a `Rng`) are arguments.
 
+pub mod ipset;
 pub mod ipvsadm;
 pub mod sched;
 
