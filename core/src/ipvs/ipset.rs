@@ -220,9 +220,7 @@ impl IpSet {
         }
         match self.set_type {
             SetType::HashIp => self.entries.contains(&Entry::Ip(probe.addr(dirs[0]))),
-            SetType::BitmapPort => {
-                probe.proto.is_some() && self.entries.contains(&Entry::Port(probe.port(dirs[0])))
-            }
+            SetType::BitmapPort => probe.proto.is_some() && self.entries.contains(&Entry::Port(probe.port(dirs[0]))),
             SetType::HashIpPort => {
                 let Some(proto) = probe.proto else { return false };
                 self.entries.contains(&Entry::IpPort { ip: probe.addr(dirs[0]), proto, port: probe.port(dirs[1]) })

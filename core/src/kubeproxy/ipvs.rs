@@ -22,9 +22,7 @@ use crate::kubeproxy::iptables::masquerade_mark;
 use crate::kubeproxy::topology::{self, Categories, ServicePortInfo};
 use crate::model::{Cluster, Node, ServiceEndpoint};
 use crate::net::{Ipv4Net, Proto};
-use crate::netfilter::{
-    AddrType, CtState, Match, Neg, RejectWith, Rule, Ruleset, Table, TableName, Target,
-};
+use crate::netfilter::{AddrType, CtState, Match, Neg, RejectWith, Rule, Ruleset, Table, TableName, Target};
 
 /// The dummy interface that holds the Service addresses (proxier.go `defaultDummyDevice`).
 pub const DUMMY_DEVICE: &str = "kube-ipvs0";
@@ -68,7 +66,11 @@ const IPSET_INFO: [(&str, SetType, &str); 17] = [
     (KUBE_LOOP_BACK, SetType::HashIpPortIp, "Kubernetes endpoints dst ip:port, source ip for solving hairpin purpose"),
     (KUBE_CLUSTER_IP, SetType::HashIpPort, "Kubernetes service cluster ip + port for masquerade purpose"),
     (KUBE_EXTERNAL_IP, SetType::HashIpPort, "Kubernetes service external ip + port for masquerade and filter purpose"),
-    (KUBE_EXTERNAL_IP_LOCAL, SetType::HashIpPort, "Kubernetes service external ip + port with externalTrafficPolicy=local"),
+    (
+        KUBE_EXTERNAL_IP_LOCAL,
+        SetType::HashIpPort,
+        "Kubernetes service external ip + port with externalTrafficPolicy=local",
+    ),
     (KUBE_LOAD_BALANCER_SET, SetType::HashIpPort, "Kubernetes service lb portal"),
     (
         KUBE_LOAD_BALANCER_FW,
@@ -165,10 +167,8 @@ impl IpvsState {
 /// unset.
 pub fn node_addresses(node: &Node) -> Vec<Ipv4Addr> {
     let mut out = vec![node.ip];
-    if let Some(gateway) = node.pod_cidr.nth(1) {
-        if gateway != node.ip {
-            out.push(gateway);
-        }
+    if let Some(gateway) = node.pod_cidr.nth(1).filter(|gateway| *gateway != node.ip) {
+        out.push(gateway);
     }
     out
 }
@@ -282,9 +282,7 @@ pub fn build(cluster: &Cluster, node: &str) -> Result<IpvsState, String> {
         if let Some(node_port) = info.node_port {
             let entries: Vec<Entry> = match proto {
                 Proto::Tcp | Proto::Udp => vec![Entry::Port(node_port)],
-                Proto::Sctp => {
-                    node_addrs.iter().map(|ip| Entry::IpPort { ip: *ip, proto, port: node_port }).collect()
-                }
+                Proto::Sctp => node_addrs.iter().map(|ip| Entry::IpPort { ip: *ip, proto, port: node_port }).collect(),
             };
             let (all, local) = match proto {
                 Proto::Tcp => (KUBE_NODE_PORT_TCP, KUBE_NODE_PORT_LOCAL_TCP),
@@ -350,6 +348,10 @@ fn virtual_server(
     }
     svc
 }
+
+/// One entry of proxier.go's `ipsetWithIptablesChain`: the set, the table and chain the rule goes
+/// in, its target, the match directions and the `-p` protocol.
+type SetRule<'a> = (&'a str, TableName, &'a str, Target, &'a [SetDir], Option<Proto>);
 
 /// `-m comment --comment C -m set --match-set NAME DIRS`, the shape of proxier.go's set rules.
 fn set_rule(sets: &IpSets, name: &str, dirs: &[SetDir]) -> Rule {
@@ -417,7 +419,8 @@ fn write_rules(cluster: &Cluster, sets: &IpSets, lb_no_node_access: &[(Ipv4Addr,
     );
 
     let nat = ruleset.table_mut(TableName::Nat);
-    for chain in [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_NODE_PORT, KUBE_LOAD_BALANCER, KUBE_MARK_MASQ, KUBE_KUBELET_CANARY]
+    for chain in
+        [KUBE_SERVICES, KUBE_POSTROUTING, KUBE_NODE_PORT, KUBE_LOAD_BALANCER, KUBE_MARK_MASQ, KUBE_KUBELET_CANARY]
     {
         nat.chain_mut(chain);
     }
@@ -432,9 +435,23 @@ fn write_rules(cluster: &Cluster, sets: &IpSets, lb_no_node_access: &[(Ipv4Addr,
 
     // proxier.go `ipsetWithIptablesChain`, in its order, for every set that has members.
     let mark_masq = || Target::Jump(KUBE_MARK_MASQ.to_string());
-    let with_set: [(&str, TableName, &str, Target, &[SetDir], Option<Proto>); 12] = [
-        (KUBE_LOOP_BACK, TableName::Nat, KUBE_POSTROUTING, Target::Masquerade { random_fully: false }, &dst_dst_src, None),
-        (KUBE_LOAD_BALANCER_SET, TableName::Nat, KUBE_SERVICES, Target::Jump(KUBE_LOAD_BALANCER.into()), &dst_dst, None),
+    let with_set: [SetRule; 12] = [
+        (
+            KUBE_LOOP_BACK,
+            TableName::Nat,
+            KUBE_POSTROUTING,
+            Target::Masquerade { random_fully: false },
+            &dst_dst_src,
+            None,
+        ),
+        (
+            KUBE_LOAD_BALANCER_SET,
+            TableName::Nat,
+            KUBE_SERVICES,
+            Target::Jump(KUBE_LOAD_BALANCER.into()),
+            &dst_dst,
+            None,
+        ),
         (KUBE_LOAD_BALANCER_LOCAL, TableName::Nat, KUBE_LOAD_BALANCER, Target::Return, &dst_dst, None),
         (KUBE_NODE_PORT_LOCAL_TCP, TableName::Nat, KUBE_NODE_PORT, Target::Return, &dst, Some(Proto::Tcp)),
         (KUBE_NODE_PORT_TCP, TableName::Nat, KUBE_NODE_PORT, mark_masq(), &dst, Some(Proto::Tcp)),
@@ -450,8 +467,22 @@ fn write_rules(cluster: &Cluster, sets: &IpSets, lb_no_node_access: &[(Ipv4Addr,
             &dst_dst,
             None,
         ),
-        (KUBE_LOAD_BALANCER_SOURCE_CIDR, TableName::Filter, KUBE_SOURCE_RANGES_FIREWALL, Target::Return, &dst_dst_src, None),
-        (KUBE_LOAD_BALANCER_SOURCE_IP, TableName::Filter, KUBE_SOURCE_RANGES_FIREWALL, Target::Return, &dst_dst_src, None),
+        (
+            KUBE_LOAD_BALANCER_SOURCE_CIDR,
+            TableName::Filter,
+            KUBE_SOURCE_RANGES_FIREWALL,
+            Target::Return,
+            &dst_dst_src,
+            None,
+        ),
+        (
+            KUBE_LOAD_BALANCER_SOURCE_IP,
+            TableName::Filter,
+            KUBE_SOURCE_RANGES_FIREWALL,
+            Target::Return,
+            &dst_dst_src,
+            None,
+        ),
     ];
     for (name, table, chain, target, dirs, proto) in with_set {
         if !non_empty(sets, name) {
@@ -506,7 +537,10 @@ fn write_rules(cluster: &Cluster, sets: &IpSets, lb_no_node_access: &[(Ipv4Addr,
     }
     filter_rules.push((
         KUBE_FORWARD,
-        Rule::new().comment("kubernetes forwarding rules").with(Match::Mark(Neg::is((mark, mark)))).target(Target::Accept),
+        Rule::new()
+            .comment("kubernetes forwarding rules")
+            .with(Match::Mark(Neg::is((mark, mark))))
+            .target(Target::Accept),
     ));
     filter_rules.push((
         KUBE_FORWARD,

@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use crate::ipvs::ipset::{IpSets, Probe};
 use crate::netfilter::render::rule_text;
 use crate::netfilter::{AddrType, CtState, Hook, Match, Neg, RecentOp, RejectWith, Rule, Ruleset, TableName, Target};
-use crate::ipvs::ipset::{IpSets, Probe};
 use crate::packet::Tuple;
 use crate::rng::Rng;
 use crate::trace::RuleAt;

@@ -176,12 +176,7 @@ fn match_text(out: &mut String, m: &Match) {
             // directions joined by commas; kube-proxy sets none of revision 4's extra options,
             // which print nothing at their defaults. Checked against iptables-nft-save 1.8.9.
             let dirs: Vec<&str> = flags.iter().map(|dir| dir.as_str()).collect();
-            let _ = write!(
-                out,
-                " -m set{} --match-set {name} {}",
-                if *negated { " !" } else { "" },
-                dirs.join(",")
-            );
+            let _ = write!(out, " -m set{} --match-set {name} {}", if *negated { " !" } else { "" }, dirs.join(","));
         }
         Match::PhysdevIsIn { negated } => {
             // libxt_physdev.c `physdev_save`: `[ !] --physdev-is-in`.
