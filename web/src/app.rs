@@ -14,6 +14,7 @@ use yew::prelude::*;
 use crate::components::controls::Controls;
 use crate::components::help::Help;
 use crate::components::inspector::Inspector;
+use crate::components::library::Library;
 use crate::components::manifests::Manifests;
 use crate::components::rules::Rules;
 use crate::components::step_list::StepList;
@@ -25,6 +26,8 @@ use crate::view;
 
 const LANG_KEY: &str = "lbplay.lang";
 const THEME_KEY: &str = "lbplay.theme";
+/// How long the state must stay put before the URL fragment is rewritten.
+pub const URL_DELAY_MS: u32 = 200;
 
 #[derive(Properties, PartialEq, Default)]
 pub struct AppProps {
@@ -98,7 +101,8 @@ fn key_action(event: &KeyboardEvent) -> Option<Action> {
         "r" | "R" => Some(Action::Reset),
         "l" | "L" => Some(Action::ToggleLang),
         "?" => Some(Action::ToggleHelp),
-        "Escape" => Some(Action::CloseHelp),
+        "s" | "S" => Some(Action::ToggleLibrary),
+        "Escape" => Some(Action::CloseOverlays),
         _ => None,
     }
 }
@@ -168,32 +172,37 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
 
-    // The URL fragment, <html lang>, the theme, the title.
+    // <html lang> and the theme at once; the URL fragment and the title a moment after the state
+    // settles: `history.replaceState` costs ~10 ms per call in Chromium, more than a whole step's
+    // render, and is rate-limited, so writing it on every step of a playback would be wrong twice.
     {
-        let fragment = state.fragment();
         let lang = state.lang;
         let theme = state.theme;
+        use_effect_with((lang, theme), move |(lang, theme)| {
+            if let Some(root) =
+                window().and_then(|window| window.document()).and_then(|document| document.document_element())
+            {
+                let _ = root.set_attribute("lang", i18n::text(*lang).lang_attr);
+                let _ = root.set_attribute("data-theme", theme.code());
+            }
+        });
+        let fragment = state.fragment();
         let title = state.scenario.title(lang).to_string();
-        use_effect_with((fragment, lang, theme, title), move |(fragment, lang, theme, title)| {
-            if let Some(window) = window() {
-                let wanted = format!("#{}", fragment.format());
+        use_effect_with((fragment, title), move |(fragment, title)| {
+            let wanted = format!("#{}", fragment.format());
+            let title = if title.is_empty() { "lbplay".to_string() } else { format!("{title} · lbplay") };
+            let timer = Timeout::new(URL_DELAY_MS, move || {
+                let Some(window) = window() else { return };
                 if current_hash() != wanted
                     && let Ok(history) = window.history()
                 {
                     let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&wanted));
                 }
                 if let Some(document) = window.document() {
-                    if let Some(root) = document.document_element() {
-                        let _ = root.set_attribute("lang", i18n::text(*lang).lang_attr);
-                        let _ = root.set_attribute("data-theme", theme.code());
-                    }
-                    document.set_title(&if title.is_empty() {
-                        "lbplay".to_string()
-                    } else {
-                        format!("{title} · lbplay")
-                    });
+                    document.set_title(&title);
                 }
-            }
+            });
+            move || drop(timer)
         });
     }
     {
@@ -218,7 +227,9 @@ pub fn App(props: &AppProps) -> Html {
     let onselect = dispatch.reform(Action::Select);
     let onfilter = dispatch.reform(Action::SetFilter);
     let onfield = dispatch.reform(Action::SelectField);
-    let onhelp_close = dispatch.reform(|_| Action::CloseHelp);
+    let onhelp_close = dispatch.reform(|_| Action::CloseOverlays);
+    let onlibrary = dispatch.reform(|_: MouseEvent| Action::ToggleLibrary);
+    let onpick = dispatch.reform(|id: &'static str| Action::LoadScenario(load_builtin(id)));
     let onlang = dispatch.reform(|_: MouseEvent| Action::ToggleLang);
     let ontheme = dispatch.reform(|_: MouseEvent| Action::CycleTheme);
     let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
@@ -277,6 +288,7 @@ pub fn App(props: &AppProps) -> Html {
                             }
                         </select>
                     </label>
+                    <button class="btn" onclick={onlibrary} data-testid="library-button">{ text.library }</button>
                 }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
@@ -311,6 +323,9 @@ pub fn App(props: &AppProps) -> Html {
                         }
                     </ul>
                 </div>
+            }
+            if !min && !scenario.watch(state.lang).is_empty() {
+                <p class="watch" data-testid="watch"><strong>{ format!("{}: ", text.watch_for) }</strong>{ scenario.watch(state.lang).to_string() }</p>
             }
             <nav class="tabs" role="tablist" aria-label="panes">
                 for pane in Pane::ALL {
@@ -354,7 +369,10 @@ pub fn App(props: &AppProps) -> Html {
             }
             <div class="sr-only" aria-live="polite" aria-atomic="true" data-testid="live">{ live }</div>
             if state.help {
-                <Help lang={state.lang} onclose={onhelp_close} />
+                <Help lang={state.lang} onclose={onhelp_close.clone()} />
+            }
+            if state.library {
+                <Library lang={state.lang} current={AttrValue::from(scenario.id.clone())} {onpick} onclose={onhelp_close} />
             }
         </div>
     }

@@ -340,6 +340,8 @@ pub fn scenario() -> crate::scenario::Scenario {
         id: "fixture".into(),
         title_en: "Fixture: ClusterIP, hand-built".into(),
         title_zh: "测试数据：手工构造的 ClusterIP".into(),
+        watch_en: "The DNAT step rewrites the destination.".into(),
+        watch_zh: "DNAT 这一步改写目的地址。".into(),
         from: "pod/client".into(),
         to: "10.96.100.10:80".into(),
         yaml: "# hand-built fixture\n".into(),

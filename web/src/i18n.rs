@@ -62,7 +62,7 @@ pub struct Texts {
     pub outcome_dropped: &'static str,
     pub original: &'static str,
     pub reply: &'static str,
-    pub keys: [(&'static str, &'static str); 9],
+    pub keys: [(&'static str, &'static str); 10],
     pub open_playground: &'static str,
     pub readonly: &'static str,
     pub packet: &'static str,
@@ -70,6 +70,8 @@ pub struct Texts {
     pub chosen: &'static str,
     pub vip_note: &'static str,
     pub library: &'static str,
+    pub coming: &'static str,
+    pub watch_for: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -137,6 +139,7 @@ pub static EN: Texts = Texts {
         ("Space", "play / pause"),
         ("R", "reset to the first step"),
         ("L", "switch language"),
+        ("S", "open the scenario library"),
         ("?", "show or hide this help"),
         ("Esc", "close this help"),
     ],
@@ -147,6 +150,8 @@ pub static EN: Texts = Texts {
     chosen: "chosen",
     vip_note: "virtual IP: it exists only in the rules",
     library: "Scenario library",
+    coming: "Coming later",
+    watch_for: "Watch for",
 };
 
 pub static ZH: Texts = Texts {
@@ -214,6 +219,7 @@ pub static ZH: Texts = Texts {
         ("Space", "播放 / 暂停"),
         ("R", "重置到第一步"),
         ("L", "切换语言"),
+        ("S", "打开场景库"),
         ("?", "显示或隐藏此帮助"),
         ("Esc", "关闭此帮助"),
     ],
@@ -224,6 +230,8 @@ pub static ZH: Texts = Texts {
     chosen: "被选中",
     vip_note: "虚拟 IP：只存在于规则之中",
     library: "场景库",
+    coming: "即将推出",
+    watch_for: "观察要点",
 };
 
 /// The interface's words in `lang`.

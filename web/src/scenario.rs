@@ -15,9 +15,6 @@ use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
 
-/// The seed of every walk the page shows; the native snapshot uses the same one.
-pub const SEED: u64 = 1;
-
 /// One scenario, ready to show.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scenario {
@@ -25,6 +22,9 @@ pub struct Scenario {
     pub id: String,
     pub title_en: String,
     pub title_zh: String,
+    /// What to watch for in this lesson.
+    pub watch_en: String,
+    pub watch_zh: String,
     pub from: String,
     pub to: String,
     pub yaml: String,
@@ -52,6 +52,13 @@ impl Scenario {
         }
     }
 
+    pub fn watch(&self, lang: lbplay_core::Lang) -> &str {
+        match lang {
+            lbplay_core::Lang::En => &self.watch_en,
+            lbplay_core::Lang::Zh => &self.watch_zh,
+        }
+    }
+
     /// The rules of the node a step happened on; for a step on a pod or client, those of the node
     /// last seen before it, so the pane does not go blank.
     pub fn rules_for_step(&self, step: usize) -> Option<(&str, &[Line])> {
@@ -67,7 +74,8 @@ impl Scenario {
     }
 }
 
-/// Loads a built-in scenario and runs its default walk with `SEED`.
+/// Loads a built-in scenario and runs its default walk with the lesson's seed (the native
+/// snapshots use the same one).
 /// The id `fixture` loads the hand-built `fixture::scenario()`, for tests and for looking at the
 /// view without the simulator.
 pub fn load_builtin(id: &str) -> Rc<Scenario> {
@@ -81,6 +89,8 @@ pub fn load_builtin(id: &str) -> Rc<Scenario> {
         id: builtin.id.to_string(),
         title_en: builtin.title_en.to_string(),
         title_zh: builtin.title_zh.to_string(),
+        watch_en: builtin.watch_en.to_string(),
+        watch_zh: builtin.watch_zh.to_string(),
         from: builtin.from.to_string(),
         to: builtin.to.to_string(),
         yaml: builtin.yaml.to_string(),
@@ -114,8 +124,13 @@ pub fn load_builtin(id: &str) -> Rc<Scenario> {
             Err(err) => out.problems.push(format!("rules of {}: {err}", node.name)),
         }
     }
-    let request =
-        Request { from: builtin.from.to_string(), to: builtin.to.to_string(), proto: Proto::Tcp, seed: SEED, now: 0 };
+    let request = Request {
+        from: builtin.from.to_string(),
+        to: builtin.to.to_string(),
+        proto: Proto::Tcp,
+        seed: builtin.seed,
+        now: 0,
+    };
     match walk::trace(&cluster, &request) {
         Ok(trace) => out.trace = trace,
         Err(err) => out.problems.push(format!("walk {} → {}: {err}", builtin.from, builtin.to)),

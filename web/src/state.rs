@@ -161,6 +161,8 @@ pub struct State {
     pub speed: Speed,
     /// The keyboard-shortcut overlay is open.
     pub help: bool,
+    /// The scenario library is open.
+    pub library: bool,
     /// The inspector's selected header field, by index into `Packet::fields()`.
     pub field: Option<usize>,
     pub filter: Filter,
@@ -189,7 +191,9 @@ pub enum Action {
     SetTheme(Theme),
     CycleTheme,
     ToggleHelp,
-    CloseHelp,
+    ToggleLibrary,
+    /// Escape: close whichever overlay is open.
+    CloseOverlays,
     SelectField(Option<usize>),
     SetFilter(Filter),
     SetPane(Pane),
@@ -211,6 +215,7 @@ impl State {
             playing: false,
             speed: Speed::Normal,
             help: false,
+            library: false,
             field: None,
             filter: Filter::default(),
             pane: Pane::Events,
@@ -348,8 +353,11 @@ impl Reducible for State {
             }
             Action::SetTheme(theme) => (theme != self.theme).then(|| State { theme, ..(*self).clone() }),
             Action::CycleTheme => Some(State { theme: self.theme.next(), ..(*self).clone() }),
-            Action::ToggleHelp => Some(State { help: !self.help, ..(*self).clone() }),
-            Action::CloseHelp => self.help.then(|| State { help: false, ..(*self).clone() }),
+            Action::ToggleHelp => Some(State { help: !self.help, library: false, ..(*self).clone() }),
+            Action::ToggleLibrary => Some(State { library: !self.library, help: false, ..(*self).clone() }),
+            Action::CloseOverlays => {
+                (self.help || self.library).then(|| State { help: false, library: false, ..(*self).clone() })
+            }
             Action::SelectField(field) => (field != self.field).then(|| State { field, ..(*self).clone() }),
             Action::SetFilter(filter) => (filter != self.filter).then(|| {
                 let mut next = State { filter, ..(*self).clone() };
@@ -364,8 +372,9 @@ impl Reducible for State {
             }),
             Action::SetPane(pane) => (pane != self.pane).then(|| State { pane, ..(*self).clone() }),
             Action::ToggleMotion => Some(State { reduced_motion: !self.reduced_motion, ..(*self).clone() }),
-            Action::LoadScenario(scenario) => (scenario != self.scenario).then(|| State {
+            Action::LoadScenario(scenario) => (scenario != self.scenario || self.library).then(|| State {
                 scenario,
+                library: false,
                 step: 0,
                 playing: false,
                 field: None,
@@ -542,6 +551,8 @@ mod tests {
             Action::TogglePlay,
             Action::Tick,
             Action::Reset,
+            Action::ToggleLibrary,
+            Action::CloseOverlays,
         ];
         let state = run(state, &actions);
         assert_eq!(state.step, 0);
@@ -577,6 +588,20 @@ mod tests {
         assert_eq!(state.current().map(|step| step.kind), Some(kind));
         let shown = state.visible_steps();
         assert!(!shown.is_empty() && shown.len() < state.len());
+    }
+
+    #[test]
+    fn test_overlays_are_exclusive_and_escape_closes_them() {
+        let state = run(state(), &[Action::ToggleHelp, Action::ToggleLibrary]);
+        assert!(state.library && !state.help);
+        let state = run(state, &[Action::CloseOverlays]);
+        assert!(!state.library && !state.help);
+        let same = state.clone().reduce(Action::CloseOverlays);
+        assert!(Rc::ptr_eq(&same, &state));
+        let state =
+            run(state, &[Action::ToggleLibrary, Action::Next, Action::LoadScenario(Rc::new(fixture::scenario()))]);
+        assert!(!state.library, "picking a scenario closes the library");
+        assert_eq!(state.step, 0);
     }
 
     #[test]

@@ -95,7 +95,9 @@ async fn press(key: &str) {
     settle().await;
 }
 
-fn hash() -> String {
+/// The URL fragment, once the app has written it (it waits for the state to settle).
+async fn hash() -> String {
+    TimeoutFuture::new(lbplay_web::app::URL_DELAY_MS + 100).await;
     web_sys::window().and_then(|window| window.location().hash().ok()).unwrap_or_default()
 }
 
@@ -171,7 +173,7 @@ async fn url_fragment_round_trip() {
     assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[2].note.zh);
     assert_eq!(document().document_element().and_then(|root| root.get_attribute("lang")).as_deref(), Some("zh-CN"));
     press("ArrowRight").await;
-    assert_eq!(hash(), "#v=1&s=fixture&step=4&lang=zh");
+    assert_eq!(hash().await, "#v=1&s=fixture&step=4&lang=zh");
     assert!(app.text(r#"[data-testid="live"]"#).starts_with("第 4 步，共 12 步"));
     drop(app);
 
@@ -190,7 +192,7 @@ async fn language_switch() {
     app.click(r#"[data-testid="lang"]"#);
     settle().await;
     assert_eq!(app.text(r#"[data-testid="narration"]"#), steps[0].note.zh);
-    assert!(hash().contains("lang=zh"));
+    assert!(hash().await.contains("lang=zh"));
     assert_eq!(document().document_element().and_then(|root| root.get_attribute("lang")).as_deref(), Some("zh-CN"));
     assert_eq!(app.text(r#"[data-testid="lang"]"#), "English");
     app.click(r#"[data-testid="lang"]"#);
@@ -233,4 +235,68 @@ async fn the_builtin_slice_renders_with_its_rules() {
     assert!(seen, "some step of the slice highlights its rule");
     let narration = app.text(r#"[data-testid="narration"]"#);
     assert!(!narration.is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn every_builtin_scenario_mounts_and_steps() {
+    for builtin in lbplay_core::scenarios::all() {
+        let app = mount(&format!("#v=1&s={}&lang=en", builtin.id), None).await;
+        assert!(app.try_find(r#"[data-testid="problems"]"#).is_none(), "{}", builtin.id);
+        let steps = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
+        assert!(steps >= 1, "{}", builtin.id);
+        press("End").await;
+        assert_eq!(app.selected(), steps.to_string(), "{}", builtin.id);
+        assert!(!app.text(r#"[data-testid="narration"]"#).is_empty(), "{}", builtin.id);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn library_cards_load_a_scenario() {
+    let all = lbplay_core::scenarios::all();
+    let app = mount("#v=1&s=clusterip-iptables&lang=zh", None).await;
+    press("s").await;
+    assert_eq!(app.count(r#"[data-testid="library"] [data-testid="card"]"#), all.len() as u32);
+    assert!(app.text(r#"[data-testid="library"]"#).contains(all[0].title_zh));
+    let Some(other) = all.iter().find(|builtin| builtin.id != "clusterip-iptables") else { return };
+    app.click(&format!(r#"[data-testid="card"][data-id="{}"]"#, other.id));
+    settle().await;
+    assert!(app.try_find(r#"[data-testid="library"]"#).is_none(), "picking a card closes the library");
+    let hash = hash().await;
+    assert!(hash.contains(&format!("s={}", other.id)), "{hash}");
+    assert_eq!(app.selected(), "1");
+}
+
+/// Issue 6 asks for a re-render under 16 ms per step on a long trace: time each → press, from the
+/// key event to the end of Yew's render, over the whole slice and report the worst.
+#[wasm_bindgen_test]
+async fn stepping_re_renders_within_a_frame() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    let steps = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
+    let performance = web_sys::window().and_then(|window| window.performance()).expect("performance");
+    let mut worst = 0.0f64;
+    let mut total = 0.0f64;
+    for _ in 1..steps {
+        let init = KeyboardEventInit::new();
+        init.set_key("ArrowRight");
+        init.set_bubbles(true);
+        let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("a key event");
+        let start = performance.now();
+        document().dispatch_event(&event).expect("dispatch");
+        // Yew renders in a microtask queued by the dispatch; ours runs after it.
+        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
+        let spent = performance.now() - start;
+        worst = worst.max(spent);
+        total += spent;
+        TimeoutFuture::new(0).await;
+    }
+    settle().await;
+    assert_eq!(app.selected(), steps.to_string());
+    web_sys::console::log_1(
+        &format!("stepping {steps} steps: worst {worst:.2} ms, mean {:.2} ms", total / f64::from(steps - 1)).into(),
+    );
+    // Only an optimised build is a fair measure (run the suite with --release); a debug build
+    // just reports.
+    if !cfg!(debug_assertions) {
+        assert!(worst < 16.0, "worst step took {worst:.2} ms");
+    }
 }

@@ -4,6 +4,7 @@
 pub mod controls;
 pub mod help;
 pub mod inspector;
+pub mod library;
 pub mod manifests;
 pub mod rules;
 pub mod step_list;

@@ -160,7 +160,7 @@ fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
                 <div class="stage-name">{ stage_detail(step) }</div>
                 <div class="summary">{ view::summary(step) }</div>
             </td>
-            <td class="verdict"><span class={classes!("chip", verdict_class(&step.verdict))}>{ step.verdict.clone() }</span></td>
+            <td class="verdict"><span class={classes!("chip", verdict_class(&step.verdict))} title={step.verdict.clone()}>{ step.verdict.clone() }</span></td>
         </tr>
     }
 }

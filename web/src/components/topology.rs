@@ -199,6 +199,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
     };
     let label = current.map(|step| view::addresses(&step.after)).unwrap_or_default();
     let reply = current.is_some_and(|step| step.direction == Direction::Reply);
+    // The label goes below the packet inside a node (above it the node's title sits), above it elsewhere.
+    let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
+        && py < TOP + 90.0;
+    let label_y = if below { 11.0 } else { -31.0 };
     let label_w = label.chars().count() as f64 * 6.6 + 16.0;
     let label_x = (px - label_w / 2.0).clamp(4.0 - px, WIDTH - 4.0 - label_w) - px;
     let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
@@ -227,8 +231,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
             <g class={classes!("packet", reply.then_some("reply"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
                 <circle r="7" />
                 <g class="packet-label">
-                    <rect x={format!("{label_x:.1}")} y="-30" width={format!("{label_w:.1}")} height="20" rx="4" />
-                    <text x={format!("{:.1}", label_x + label_w / 2.0)} y="-16" text-anchor="middle">{ label.clone() }</text>
+                    <rect x={format!("{label_x:.1}")} y={label_y.to_string()} width={format!("{label_w:.1}")} height="20" rx="4" />
+                    <text x={format!("{:.1}", label_x + label_w / 2.0)} y={(label_y + 14.0).to_string()} text-anchor="middle">{ label.clone() }</text>
                 </g>
             </g>
         </svg>
