@@ -16,6 +16,7 @@ pub mod kubeproxy;
 pub mod model;
 pub mod net;
 pub mod netfilter;
+pub mod nftables;
 pub mod packet;
 pub mod rng;
 pub mod scenario;

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::controls::Controls;
+use crate::components::experiment::Experiment;
 use crate::components::help::Help;
 use crate::components::inspector::Inspector;
 use crate::components::library::Library;
@@ -253,6 +254,7 @@ pub fn App(props: &AppProps) -> Html {
         Pane::Inspector => text.inspector,
         Pane::Rules => text.rules,
         Pane::Manifests => text.manifests,
+        Pane::Experiment => text.experiment,
     };
     let pane_tab = |pane: Pane, extra: &'static str| {
         let selected = state.pane == pane;
@@ -262,7 +264,10 @@ pub fn App(props: &AppProps) -> Html {
         }
     };
     // On wide screens the right column shows rules or manifests; the others are always visible.
-    let right = if state.pane == Pane::Manifests { Pane::Manifests } else { Pane::Rules };
+    let right = match state.pane {
+        Pane::Manifests | Pane::Experiment => state.pane,
+        _ => Pane::Rules,
+    };
     let shown =
         |pane: Pane| classes!("pane", format!("pane-{}", pane_class(pane)), (state.pane == pane).then_some("current"));
     let outcome = &scenario.trace.outcome;
@@ -351,9 +356,12 @@ pub fn App(props: &AppProps) -> Html {
                     <div class="pane-title right-tabs" role="tablist">
                         { pane_tab(Pane::Rules, "wide") }
                         { pane_tab(Pane::Manifests, "wide") }
+                        { pane_tab(Pane::Experiment, "wide") }
                     </div>
                     if right == Pane::Manifests {
                         <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
+                    } else if right == Pane::Experiment {
+                        <Experiment lang={state.lang} scenario={scenario.clone()} />
                     } else {
                         <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
                             lines={rules_lines} {hit} {skipped} />
@@ -385,5 +393,6 @@ fn pane_class(pane: Pane) -> &'static str {
         Pane::Inspector => "inspector",
         Pane::Rules => "rules",
         Pane::Manifests => "manifests",
+        Pane::Experiment => "experiment",
     }
 }

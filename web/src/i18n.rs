@@ -72,6 +72,11 @@ pub struct Texts {
     pub library: &'static str,
     pub coming: &'static str,
     pub watch_for: &'static str,
+    pub experiment: &'static str,
+    pub experiment_intro: &'static str,
+    pub connections: &'static str,
+    pub send: &'static str,
+    pub n_connections: fn(u32) -> String,
 }
 
 pub static EN: Texts = Texts {
@@ -152,6 +157,11 @@ pub static EN: Texts = Texts {
     library: "Scenario library",
     coming: "Coming later",
     watch_for: "Watch for",
+    experiment: "Experiment",
+    experiment_intro: "Open N connections one after another, each through the same rules, and count which backend served each one.",
+    connections: "Connections",
+    send: "Send",
+    n_connections: |n| format!("Backends of {n} connections"),
 };
 
 pub static ZH: Texts = Texts {
@@ -232,6 +242,11 @@ pub static ZH: Texts = Texts {
     library: "场景库",
     coming: "即将推出",
     watch_for: "观察要点",
+    experiment: "实验",
+    experiment_intro: "依次建立 N 个连接，每个都经过同一套规则，统计每个连接由哪个后端处理。",
+    connections: "连接数",
+    send: "发送",
+    n_connections: |n| format!("{n} 个连接的后端分布"),
 };
 
 /// The interface's words in `lang`.

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod components;
+pub mod experiment;
 pub mod fixture;
 pub mod i18n;
 pub mod scenario;

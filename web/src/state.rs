@@ -128,10 +128,12 @@ pub enum Pane {
     Inspector,
     Rules,
     Manifests,
+    Experiment,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Topology, Pane::Events, Pane::Inspector, Pane::Rules, Pane::Manifests];
+    pub const ALL: [Pane; 6] =
+        [Pane::Topology, Pane::Events, Pane::Inspector, Pane::Rules, Pane::Manifests, Pane::Experiment];
 }
 
 /// Which steps the event list shows (Packet Tracer's event-list filters). `None` shows all.

@@ -300,3 +300,16 @@ async fn stepping_re_renders_within_a_frame() {
         assert!(worst < 16.0, "worst step took {worst:.2} ms");
     }
 }
+
+#[wasm_bindgen_test]
+async fn experiment_histogram_counts_every_connection() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    app.click(r#"[data-testid="experiment-send"]"#);
+    settle().await;
+    let rows = app.count(r#"[data-testid="histogram"] tbody tr"#);
+    assert_eq!(rows, 3, "the three endpoints");
+    let text = app.text(r#"[data-testid="histogram"]"#);
+    assert!(text.contains("pod/web-a") && text.contains("pod/web-c"), "{text}");
+}

@@ -1,7 +1,8 @@
 //! kube-proxy: what each proxy mode writes into a node's dataplane, as data.
 //!
 //! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
-//! `iptables` builds the iptables mode's `netfilter::Ruleset`. Each mode's state is data first and
+//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual servers, ipsets
+//! and remaining rules. Each mode's state is data first and
 //! text second: the walk evaluates exactly the rules that `rules_lines` prints.
 
 #[doc(hidden)]
@@ -9,6 +10,7 @@ pub mod example;
 pub mod hash;
 pub mod iptables;
 pub mod ipvs;
+pub mod nftables;
 pub mod topology;
 
 use crate::model::{Cluster, ProxyMode};
@@ -16,11 +18,12 @@ use crate::netfilter::render::{self, Line};
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
 /// (`iptables-save` for iptables mode; `ipvsadm -Ln`, `ipset save -sorted` and `iptables-save` for
-/// IPVS mode), one entry per line.
+/// IPVS mode; `nft list ruleset` for nftables mode), one entry per line.
 pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec<Line>, String> {
     match mode {
         ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
         ProxyMode::Ipvs => Ok(ipvs_lines(&ipvs::build(cluster, node)?)),
+        ProxyMode::Nftables => Ok(crate::nftables::render::list_ruleset(&nftables::build(cluster, node)?)),
         other => Err(format!("kube-proxy's {} mode is not modelled yet", other.as_str())),
     }
 }

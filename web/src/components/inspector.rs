@@ -77,7 +77,7 @@ pub fn Inspector(props: &InspectorProps) -> Html {
                     <div class="hex-row">
                         <span class="offset">{ format!("{offset:04x}") }</span>
                         for (column, byte) in chunk.iter().enumerate() {
-                            { byte_cell(offset + column, *byte, changed.get(offset + column).copied().unwrap_or(false), selected_range.as_ref().is_some_and(|range| range.contains(&(offset + column)))) }
+                            { byte_cell(props, &diffs, offset + column, *byte, changed.get(offset + column).copied().unwrap_or(false), selected_range.as_ref().is_some_and(|range| range.contains(&(offset + column)))) }
                         }
                     </div>
                 }
@@ -114,9 +114,29 @@ fn field_row(props: &InspectorProps, index: usize, diff: &view::FieldDiff) -> Ht
     }
 }
 
-fn byte_cell(offset: usize, byte: u8, changed: bool, selected: bool) -> Html {
+fn byte_cell(
+    props: &InspectorProps,
+    diffs: &[view::FieldDiff],
+    offset: usize,
+    byte: u8,
+    changed: bool,
+    selected: bool,
+) -> Html {
+    // Clicking a byte selects the narrowest field that holds it, as Wireshark's bytes pane does.
+    let field = diffs
+        .iter()
+        .enumerate()
+        .filter(|(_, diff)| diff.bytes.contains(&offset))
+        .min_by_key(|(_, diff)| diff.bytes.len())
+        .map(|(index, diff)| (index, diff.name));
+    let title = match field {
+        Some((_, name)) => format!("0x{offset:02x}: {}", i18n::field_name(props.lang, name)),
+        None => format!("0x{offset:02x}"),
+    };
+    let onclick = props.onfield.reform(move |_: MouseEvent| field.map(|(index, _)| index));
     html! {
-        <span class={classes!("byte", changed.then_some("chg"), selected.then_some("sel"))}
-            title={format!("0x{offset:02x}")}>{ format!("{byte:02x}") }</span>
+        <span class={classes!("byte", changed.then_some("chg"), selected.then_some("sel"))} {title} {onclick}>
+            { format!("{byte:02x}") }
+        </span>
     }
 }

@@ -2,6 +2,7 @@
 //! see the reducer.
 
 pub mod controls;
+pub mod experiment;
 pub mod help;
 pub mod inspector;
 pub mod library;

@@ -1,0 +1,101 @@
+//! The "send N connections" experiment: a histogram of which backend served each connection, with
+//! the count and share written on every bar (the bar length is never the only signal).
+
+use std::rc::Rc;
+
+use lbplay_core::Lang;
+use yew::prelude::*;
+
+use crate::experiment::{self, SIZES};
+use crate::i18n;
+use crate::scenario::Scenario;
+
+#[derive(Properties, PartialEq)]
+pub struct ExperimentProps {
+    pub lang: Lang,
+    pub scenario: Rc<Scenario>,
+}
+
+/// The experiment pane.
+#[component]
+pub fn Experiment(props: &ExperimentProps) -> Html {
+    let text = i18n::text(props.lang);
+    let size = use_state(|| SIZES[1]);
+    let result = use_state(|| None::<(u32, Result<Vec<(String, u64)>, String>)>);
+    {
+        // A new scenario clears the old result.
+        let result = result.clone();
+        use_effect_with(props.scenario.id.clone(), move |_| result.set(None));
+    }
+    let onsize = {
+        let size = size.clone();
+        Callback::from(move |event: Event| {
+            let value = event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value());
+            if let Some(n) = value.and_then(|value| value.parse::<u32>().ok()) {
+                size.set(n);
+            }
+        })
+    };
+    let onsend = {
+        let size = size.clone();
+        let result = result.clone();
+        let scenario = props.scenario.clone();
+        Callback::from(move |_: MouseEvent| {
+            let n = *size;
+            let outcome = match &scenario.cluster {
+                Some(cluster) => experiment::send(cluster, &scenario.from, &scenario.to, n, seed(&scenario)),
+                None => Err("no cluster model".to_string()),
+            };
+            result.set(Some((n, outcome)));
+        })
+    };
+    html! {
+        <div class="experiment" data-testid="experiment">
+            <p class="muted small">{ text.experiment_intro }</p>
+            <div class="experiment-form">
+                <label>{ text.connections }
+                    <select onchange={onsize} data-testid="experiment-size">
+                        for n in SIZES {
+                            <option value={n.to_string()} selected={n == *size}>{ n }</option>
+                        }
+                    </select>
+                </label>
+                <button class="btn primary" onclick={onsend} data-testid="experiment-send">{ text.send }</button>
+                <code class="muted small">{ format!("{} → {}", props.scenario.from, props.scenario.to) }</code>
+            </div>
+            if let Some((n, outcome)) = &*result {
+                { histogram(props.lang, *n, outcome) }
+            }
+        </div>
+    }
+}
+
+/// The lesson's seed, so the experiment starts from the walk the page shows.
+fn seed(scenario: &Scenario) -> u64 {
+    lbplay_core::scenarios::get(&scenario.id).map(|builtin| builtin.seed).unwrap_or(1)
+}
+
+fn histogram(lang: Lang, n: u32, outcome: &Result<Vec<(String, u64)>, String>) -> Html {
+    let text = i18n::text(lang);
+    let counts = match outcome {
+        Ok(counts) => counts,
+        Err(err) => return html! { <p class="problems" role="alert">{ err.clone() }</p> },
+    };
+    let max = counts.iter().map(|(_, count)| *count).max().unwrap_or(1).max(1);
+    html! {
+        <table class="histogram" data-testid="histogram">
+            <caption>{ (text.n_connections)(n) }</caption>
+            <tbody>
+                for (backend, count) in counts.iter() {
+                    <tr class={classes!((backend == "dropped").then_some("dropped"))}>
+                        <th scope="row"><code>{ backend.clone() }</code></th>
+                        <td class="bar-cell">
+                            <span class="bar" style={format!("width: {:.1}%", *count as f64 * 100.0 / max as f64)}></span>
+                        </td>
+                        <td class="count">{ format!("{count} ({:.1}%)", *count as f64 * 100.0 / f64::from(n.max(1))) }</td>
+                    </tr>
+                }
+            </tbody>
+        </table>
+    }
+}
