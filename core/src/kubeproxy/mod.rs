@@ -1,9 +1,9 @@
 //! kube-proxy: what each proxy mode writes into a node's dataplane, as data.
 //!
 //! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
-//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual servers, ipsets
-//! and remaining rules. Each mode's state is data first and
-//! text second: the walk evaluates exactly the rules that `rules_lines` prints.
+//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual
+//! servers, ipsets and remaining rules. Each mode's state is data first and text second: the walk
+//! evaluates exactly the rules that `rules_lines` prints.
 
 #[doc(hidden)]
 pub mod example;
