@@ -11,10 +11,11 @@ use crate::util;
 const TRUNK_VERSION: &str = "0.21.14";
 
 /// Debian packages the browser tiers and the kernel tier use, and a program each one provides.
-const SYSTEM_PACKAGES: [(&str, &str); 4] = [
+const SYSTEM_PACKAGES: [(&str, &str); 5] = [
     ("chromium", "chromium"),
     ("chromium-driver", "chromedriver"),
     ("iptables", "xtables-monitor"),
+    ("ipset", "ipset"),
     ("tshark", "tshark"),
 ];
 

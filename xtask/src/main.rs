@@ -19,7 +19,7 @@ usage: cargo xtask <command>
 
 commands:
   install   install the pinned tools that are missing (wasm32 target, wasm-bindgen-cli, Trunk;
-            as root on Debian also chromium, chromium-driver, iptables, tshark)
+            as root on Debian also chromium, chromium-driver, iptables, ipset, tshark)
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
   bench     run the benchmarks (`cargo bench --workspace`)

@@ -262,10 +262,21 @@ fn tier4_kernel(root: &Path) -> Outcome {
         println!("tier 4: skipped: {reason}");
         return Outcome::Skipped(reason);
     }
-    let mut command =
-        cargo(root, &["test", "-p", "lbplay-cli", "--test", "kernel", "--", "--nocapture", "--test-threads=1"]);
+    let args = [
+        "test",
+        "-p",
+        "lbplay-cli",
+        "--test",
+        "kernel",
+        "--test",
+        "kernel_ipvs",
+        "--",
+        "--nocapture",
+        "--test-threads=1",
+    ];
+    let mut command = cargo(root, &args);
     command.env("LBPLAY_KERNEL_TESTS", "1");
-    match streamed(command, "the kernel differential tests (cargo test -p lbplay-cli --test kernel)") {
+    match streamed(command, "the kernel differential tests (lbplay-cli tests kernel and kernel_ipvs)") {
         Ok(()) => Outcome::Passed(String::new()),
         Err(e) => Outcome::Failed(e),
     }

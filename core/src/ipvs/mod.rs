@@ -12,6 +12,7 @@
 //! The schedulers themselves live in `sched`. Everything here is deterministic: time (`now`, in
 //! seconds) and randomness (a `Rng`) are arguments.
 
+pub mod ipset;
 pub mod ipvsadm;
 pub mod sched;
 
@@ -188,6 +189,18 @@ pub struct Conn {
     pub proto: Proto,
     /// `IP_VS_CONN_F_INACTIVE`.
     pub inactive: bool,
+}
+
+/// The virtual server a packet to `(proto, dst)` reaches, as `ip_vs_service_find`
+/// (net/netfilter/ipvs/ip_vs_ctl.c) looks it up: the service with exactly that protocol, address
+/// and port, or else a catch-all service on port 0 of that address. Firewall-mark services and
+/// the FTP data-port special case do not exist here (kube-proxy creates neither). Returns the
+/// position in `services`, so the caller can borrow that service mutably to schedule.
+pub fn lookup(services: &[Service], proto: Proto, dst: SocketAddrV4) -> Option<usize> {
+    services
+        .iter()
+        .position(|svc| svc.proto == proto && svc.addr == dst)
+        .or_else(|| services.iter().position(|svc| svc.proto == proto && svc.addr == SocketAddrV4::new(*dst.ip(), 0)))
 }
 
 /// A virtual server: `ipvsadm -A -t VIP:PORT -s SCHED`, with its destinations and scheduler state.

@@ -1,13 +1,15 @@
 //! kube-proxy: what each proxy mode writes into a node's dataplane, as data.
 //!
 //! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
-//! `iptables` builds the iptables mode's `netfilter::Ruleset`. Each mode's state is data first and
-//! text second: the walk evaluates exactly the rules that `rules_lines` prints.
+//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual
+//! servers, ipsets and remaining rules. Each mode's state is data first and text second: the walk
+//! evaluates exactly the rules that `rules_lines` prints.
 
 #[doc(hidden)]
 pub mod example;
 pub mod hash;
 pub mod iptables;
+pub mod ipvs;
 pub mod nftables;
 pub mod topology;
 
@@ -15,13 +17,32 @@ use crate::model::{Cluster, ProxyMode};
 use crate::netfilter::render::{self, Line};
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
-/// (`iptables-save` for iptables mode, `nft list ruleset` for nftables mode), one entry per line.
+/// (`iptables-save` for iptables mode; `ipvsadm -Ln`, `ipset save -sorted` and `iptables-save` for
+/// IPVS mode; `nft list ruleset` for nftables mode), one entry per line.
 pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec<Line>, String> {
     match mode {
         ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
+        ProxyMode::Ipvs => Ok(ipvs_lines(&ipvs::build(cluster, node)?)),
         ProxyMode::Nftables => Ok(crate::nftables::render::list_ruleset(&nftables::build(cluster, node)?)),
         other => Err(format!("kube-proxy's {} mode is not modelled yet", other.as_str())),
     }
+}
+
+/// The IPVS mode's state as three tools print it, each part under a `#` line naming the tool:
+/// `ipvsadm -Ln`, then `ipset save -sorted` (chosen over `ipset list` because its every byte can
+/// be reproduced: `ipset list` adds the kernel's memory use and each hash set's random `initval`),
+/// then `iptables-save`. A one-line note on the mode's history comes first.
+fn ipvs_lines(state: &ipvs::IpvsState) -> Vec<Line> {
+    let plain = |text: &str| Line { text: text.to_string(), rule: None };
+    let mut lines = vec![plain(ipvs::HISTORY_NOTE), plain(""), plain("# ipvsadm -Ln")];
+    lines.extend(crate::ipvs::render_ipvsadm_ln(&state.services).lines().map(plain));
+    lines.push(plain(""));
+    lines.push(plain("# ipset save -sorted"));
+    lines.extend(state.ipsets.save_lines().iter().map(|text| plain(text)));
+    lines.push(plain(""));
+    lines.push(plain("# iptables-save"));
+    lines.extend(render::iptables_save(&state.ruleset));
+    lines
 }
 
 /// The same, as one text.

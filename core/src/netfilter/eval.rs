@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use crate::ipvs::ipset::{IpSets, Probe};
 use crate::netfilter::render::rule_text;
 use crate::netfilter::{AddrType, CtState, Hook, Match, Neg, RecentOp, RejectWith, Rule, Ruleset, TableName, Target};
 use crate::packet::Tuple;
@@ -43,11 +44,18 @@ pub struct Env {
     pub now: u64,
     /// `xt_recent` lists by name: source address → the times it was last set.
     pub recent: BTreeMap<String, BTreeMap<Ipv4Addr, u64>>,
+    /// The ipsets of the node whose table is being traversed, for `-m set`. The caller sets them
+    /// before each traversal (kube-proxy's IPVS mode gives every node its own sets); with `None`
+    /// every set is missing and no `--match-set` matches.
+    pub ipsets: Option<IpSets>,
+    /// Whether the packet entered the node through a bridge port, for `-m physdev
+    /// --physdev-is-in`. The caller sets it before each traversal; it is false by default.
+    pub physdev_is_in: bool,
 }
 
 impl Env {
     pub fn new(seed: u64, now: u64) -> Env {
-        Env { rng: Rng::new(seed), now, recent: BTreeMap::new() }
+        Env { rng: Rng::new(seed), now, recent: BTreeMap::new(), ipsets: None, physdev_is_in: false }
     }
 }
 
@@ -324,6 +332,27 @@ fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Op
                     }
                 }
             }
+            Match::Set { name, flags, negated } => {
+                // xt_set.c `set_match_v4`: the member test, inverted by `!`.
+                let probe = Probe {
+                    src: *tuple.src.ip(),
+                    sport: tuple.src.port(),
+                    dst: *tuple.dst.ip(),
+                    dport: tuple.dst.port(),
+                    proto: tuple.proto.as_proto(),
+                };
+                let member = env.ipsets.as_ref().is_some_and(|sets| sets.test(name, flags, &probe));
+                if member != *negated {
+                    let dirs: Vec<&str> = flags.iter().map(|dir| dir.as_str()).collect();
+                    detail = Some(format!(
+                        "set: the packet's {} {} in {name}",
+                        dirs.join(","),
+                        if member { "is" } else { "is not" }
+                    ));
+                }
+                member != *negated
+            }
+            Match::PhysdevIsIn { negated } => env.physdev_is_in != *negated,
         };
         if !holds {
             return None;

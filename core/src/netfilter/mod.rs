@@ -15,6 +15,8 @@ use std::net::Ipv4Addr;
 
 use crate::net::{Ipv4Net, Proto};
 
+pub use crate::ipvs::ipset::SetDir;
+
 /// A whole netfilter state: the tables `iptables-save` prints, in its order.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Ruleset {
@@ -183,6 +185,12 @@ pub enum Match {
     StatisticRandom { threshold: u32 },
     /// `-m recent` (xt_recent), keyed by source address.
     Recent(Recent),
+    /// `-m set [!] --match-set NAME DIR[,DIR…]` (xt_set): whether the packet's fields, read in
+    /// the directions given, are a member of the ipset NAME.
+    Set { name: String, flags: Vec<SetDir>, negated: bool },
+    /// `-m physdev [!] --physdev-is-in` (xt_physdev): whether the packet entered through a bridge
+    /// port (seen only with br_netfilter). kube-proxy's IPVS mode uses it for externalIPs.
+    PhysdevIsIn { negated: bool },
 }
 
 /// The conntrack states kube-proxy matches on (xt_conntrack `--ctstate`).
@@ -383,6 +391,11 @@ impl Rule {
     /// `-m addrtype --dst-type LOCAL`.
     pub fn dst_type_local(self) -> Rule {
         self.with(Match::AddrType { src: None, dst: Some(Neg::is(AddrType::Local)) })
+    }
+
+    /// `-m set --match-set NAME DIRS`.
+    pub fn match_set(self, name: impl Into<String>, flags: &[SetDir]) -> Rule {
+        self.with(Match::Set { name: name.into(), flags: flags.to_vec(), negated: false })
     }
 
     /// `-m addrtype --src-type LOCAL`.

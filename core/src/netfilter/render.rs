@@ -236,6 +236,17 @@ fn match_text(out: &mut String, m: &Match) {
             out.push_str(&recent.name);
             out.push_str(" --mask 255.255.255.255 --rsource");
         }
+        Match::Set { name, flags, negated } => {
+            // libxt_set.c `print_match` (used by `set_save_v4`): `[ !] --match-set NAME`, then the
+            // directions joined by commas; kube-proxy sets none of revision 4's extra options,
+            // which print nothing at their defaults. Checked against iptables-nft-save 1.8.9.
+            let dirs: Vec<&str> = flags.iter().map(|dir| dir.as_str()).collect();
+            let _ = write!(out, " -m set{} --match-set {name} {}", if *negated { " !" } else { "" }, dirs.join(","));
+        }
+        Match::PhysdevIsIn { negated } => {
+            // libxt_physdev.c `physdev_save`: `[ !] --physdev-is-in`.
+            let _ = write!(out, " -m physdev{} --physdev-is-in", if *negated { " !" } else { "" });
+        }
     }
 }
 
