@@ -296,5 +296,6 @@ pub fn kind_name(lang: Lang, kind: lbplay_core::trace::StepKind) -> &'static str
         (Lang::Zh, Wire) => "链路",
         (Lang::Zh, Deliver) => "送达",
         (Lang::Zh, Drop) => "丢弃",
+        (Lang::Zh, Ipvs) => "IPVS",
     }
 }
