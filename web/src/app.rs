@@ -339,7 +339,10 @@ pub fn App(props: &AppProps) -> Html {
             </nav>
             <main class="grid">
                 <section class={shown(Pane::Topology)} aria-label={text.topology}>
-                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} />
+                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} shown={state.pane == Pane::Topology} />
+                    if let Some(step) = &current {
+                        <p class="topo-caption">{ step.note.get(state.lang).to_string() }</p>
+                    }
                 </section>
                 <section class={shown(Pane::Events)} aria-label={text.events}>
                     <h2 class="pane-title">{ text.events }</h2>

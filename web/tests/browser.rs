@@ -313,3 +313,13 @@ async fn experiment_histogram_counts_every_connection() {
     let text = app.text(r#"[data-testid="histogram"]"#);
     assert!(text.contains("pod/web-a") && text.contains("pod/web-c"), "{text}");
 }
+
+#[wasm_bindgen_test]
+async fn a_pasted_link_moves_the_open_page() {
+    let app = mount("#v=1&s=fixture&step=2&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "2");
+    web_sys::window().expect("a window").location().set_hash("v=1&s=fixture&step=6&lang=zh").expect("set the hash");
+    TimeoutFuture::new(100).await;
+    assert_eq!(app.selected(), "6");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[5].note.zh);
+}
