@@ -293,17 +293,24 @@ pub fn App(props: &AppProps) -> Html {
                             }
                         </select>
                     </label>
-                    <button class="btn" onclick={onlibrary} data-testid="library-button">{ text.library }</button>
+                    <button class="btn" onclick={onlibrary} data-testid="library-button" title={text.library}>
+                        <span class="ico-txt" aria-hidden="true">{ "☰" }</span>
+                        <span class="label">{ text.library }</span>
+                    </button>
                 }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
                         aria-label={text.other_lang_label} title={text.other_lang_label}>{ text.other_lang }</button>
                     if !min {
-                        <button class="btn" onclick={ontheme} data-testid="theme" title={text.theme}>
-                            { format!("{}: {theme_name}", text.theme) }
+                        <button class="btn" onclick={ontheme} data-testid="theme" title={text.theme} aria-label={text.theme}>
+                            <span class="ico-txt" aria-hidden="true">{ "◐" }</span>
+                            <span class="label">{ format!("{}: {theme_name}", text.theme) }</span>
                         </button>
                         <button class={classes!("btn", state.reduced_motion.then_some("on"))} onclick={onmotion}
-                            aria-pressed={state.reduced_motion.to_string()} title={text.motion}>{ text.motion }</button>
+                            aria-pressed={state.reduced_motion.to_string()} title={text.motion} data-testid="motion">
+                            <span class="ico-txt" aria-hidden="true">{ "≋" }</span>
+                            <span class="label">{ text.motion }</span>
+                        </button>
                     }
                     <button class="btn icon" onclick={onhelp} aria-label={text.shortcuts} title={text.shortcuts} data-testid="help-button">{ "?" }</button>
                 </div>

@@ -323,3 +323,17 @@ async fn a_pasted_link_moves_the_open_page() {
     assert_eq!(app.selected(), "6");
     assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[5].note.zh);
 }
+
+#[wasm_bindgen_test]
+async fn reduced_motion_toggle() {
+    // The stylesheet is not loaded in the test page, so check the class its rule keys on
+    // (`.reduce-motion .topology .packet { transition: none }`), and the button's state.
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert_eq!(app.find(r#"[data-testid="motion"]"#).get_attribute("aria-pressed").as_deref(), Some("true"));
+    assert!(app.try_find(".app.reduce-motion [data-testid=\"packet\"]").is_some());
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert!(app.try_find(".app.reduce-motion").is_none());
+}

@@ -192,6 +192,22 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let steps = &scenario.trace.steps;
     let current = steps.get(props.step);
     let (px, py) = packet_at(&layout, scenario, props.step);
+    // The path so far: every position up to the selected step, original and reply apart.
+    let trail = |direction: Direction| -> String {
+        let mut points: Vec<String> = Vec::new();
+        for (index, step) in steps.iter().enumerate().take(props.step + 1) {
+            if step.direction == direction {
+                let (x, y) = packet_at(&layout, scenario, index);
+                let point = format!("{x:.1},{y:.1}");
+                if points.last() != Some(&point) {
+                    points.push(point);
+                }
+            }
+        }
+        points.join(" ")
+    };
+    let trail_original = trail(Direction::Original);
+    let trail_reply = trail(Direction::Reply);
     // The chosen endpoint lights up from the first step that rewrote the destination.
     let first_rewrite = steps.iter().position(|step| {
         step.direction == Direction::Original
@@ -249,6 +265,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
             for node in layout.nodes.iter() {
                 { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text) }
             }
+            <polyline class="trail" points={trail_original} />
+            <polyline class="trail reply" points={trail_reply} />
             <g class={classes!("packet", reply.then_some("reply"), rewrote.then_some("rewrote"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
                 <circle r="7" />
                 <g class="packet-label">
