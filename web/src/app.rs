@@ -354,7 +354,7 @@ pub fn App(props: &AppProps) -> Html {
                 <section class={shown(Pane::Events)} aria-label={text.events}>
                     <h2 class="pane-title">{ text.events }</h2>
                     <StepList lang={state.lang} scenario={scenario.clone()} selected={state.step}
-                        filter={state.filter.clone()} {onselect} {onfilter} />
+                        filter={state.filter.clone()} {onselect} {onfilter} shown={state.pane == Pane::Events} />
                 </section>
                 <section class={shown(Pane::Inspector)} aria-label={text.inspector}>
                     <h2 class="pane-title">{ text.inspector }</h2>
@@ -374,7 +374,7 @@ pub fn App(props: &AppProps) -> Html {
                         <Experiment lang={state.lang} scenario={scenario.clone()} />
                     } else {
                         <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
-                            lines={rules_lines} {hit} {skipped} />
+                            lines={rules_lines} {hit} {skipped} shown={state.pane == Pane::Rules} />
                     }
                 </section>
             </main>
