@@ -337,3 +337,17 @@ async fn reduced_motion_toggle() {
     settle().await;
     assert!(app.try_find(".app.reduce-motion").is_none());
 }
+
+#[wasm_bindgen_test]
+async fn scaling_chart_compares_the_modes() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    app.click(r#"[data-testid="scaling-run"]"#);
+    settle().await;
+    let text = app.text(r#"[data-testid="scaling"]"#);
+    for mode in ["iptables", "nftables", "ipvs"] {
+        assert!(text.contains(mode), "{text}");
+    }
+    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
+}

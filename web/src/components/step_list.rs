@@ -39,9 +39,10 @@ fn select_value(event: &Event) -> String {
     event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default()
 }
 
-const KINDS: [StepKind; 7] = [
+const KINDS: [StepKind; 8] = [
     StepKind::Send,
     StepKind::Netfilter,
+    StepKind::Ipvs,
     StepKind::Conntrack,
     StepKind::Routing,
     StepKind::Wire,
