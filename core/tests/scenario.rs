@@ -392,3 +392,24 @@ fn check_report_of_the_builtin_scenario() {
     "#]]
     .assert_eq(&report(&loaded));
 }
+
+/// Dynamically allocated ClusterIPs and NodePorts come from the upper part of the range, above
+/// upstream's static subrange (256 addresses of a /12; 86 ports of 30000-32767).
+#[test]
+fn allocation_avoids_the_static_subrange() {
+    let mut text = String::new();
+    for i in 0..200 {
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}\nspec:\n  type: NodePort\n  ports: [{{port: 80}}]\n---\n"
+        ));
+    }
+    let loaded = lbplay_core::scenario::load(&[lbplay_core::scenario::Source { name: "in.yaml", text: &text }])
+        .expect("200 NodePort Services load");
+    let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
+    for service in &loaded.cluster.services {
+        let ip = u32::from(service.cluster_ip.expect("a ClusterIP is allocated"));
+        assert!(ip - base > 256, "{} got {:?}", service.name, service.cluster_ip);
+        let port = service.ports[0].node_port.expect("a NodePort is allocated");
+        assert!(port >= 30086, "{} got {port}", service.name);
+    }
+}

@@ -555,3 +555,58 @@ fn a_problem_in_the_second_file_names_that_file() {
     let problems = out.unwrap_err();
     expect!["b.yaml:3:18: error: Service/default/web: metadata.name: Service default/web is defined twice; the first is at a.yaml:1:1"].assert_eq(&problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
 }
+
+#[test]
+fn service_name_starting_with_a_digit() {
+    // Service names are DNS-1035 labels: `1web` is a fine Pod name but not a Service name.
+    check(
+        &service("  ports:\n  - port: 80\n").replace("name: web", "name: 1web"),
+        expect![[
+            r#"in.yaml:4:9: error: Service/default/1web: metadata.name: Invalid value: "1web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"#
+        ]],
+    );
+}
+
+#[test]
+fn target_port_zero_defaults_to_port() {
+    check(&service("  ports:\n  - port: 80\n    targetPort: 0\n"), expect![[r#"ok"#]]);
+}
+
+#[test]
+fn session_affinity_config_without_client_ip() {
+    check(
+        &service("  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n  ports:\n  - port: 80\n"),
+        expect![[
+            r#"in.yaml:6:26: error: Service/default/web: spec.sessionAffinityConfig: Forbidden: must not be set when session affinity is None"#
+        ]],
+    );
+}
+
+#[test]
+fn allocate_load_balancer_node_ports_on_cluster_ip() {
+    check(
+        &service("  allocateLoadBalancerNodePorts: false\n  ports:\n  - port: 80\n"),
+        expect![[
+            r#"in.yaml:6:34: error: Service/default/web: spec.allocateLoadBalancerNodePorts: Forbidden: may only be used when `type` is 'LoadBalancer'"#
+        ]],
+    );
+}
+
+#[test]
+fn node_port_twice_in_one_service() {
+    check(
+        &service(
+            "  type: NodePort\n  ports:\n  - {name: a, port: 80, nodePort: 30080}\n  - {name: b, port: 81, nodePort: 30080}\n  - {name: c, port: 80, protocol: UDP, nodePort: 30080}\n",
+        ),
+        expect![[r#"in.yaml:9:35: error: Service/default/web: spec.ports[1].nodePort: Duplicate value: 30080"#]],
+    );
+}
+
+#[test]
+fn endpoints_without_a_service() {
+    check(
+        "apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: db\nsubsets:\n- addresses: [{ip: 10.0.0.9}]\n  ports: [{port: 5432}]\n",
+        expect![[r#"ok
+in.yaml:1:1: warning: Endpoints/default/db: no Service default/db to go with these endpoints; these Endpoints are not mirrored"#]],
+    );
+}
