@@ -23,9 +23,9 @@ usage:
   lbplay check FILE…                           load manifests and print the model kube-proxy would see
   lbplay rules [--node NAME] [--mode MODE] FILE…
                                                the dataplane state kube-proxy leaves on a node
-  lbplay trace --from SRC --to DST [--proto tcp|udp] [--seed N] [--format text|json] [--lang en|zh] FILE…
+  lbplay trace --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] [--format text|json] [--lang en|zh] FILE…
                                                walk one connection's first packet there and back
-  lbplay send --from SRC --to DST --connections N [--keep] [--seed N] [--format text|json] FILE…
+  lbplay send --from SRC --to DST --connections N [--mode MODE] [--keep] [--seed N] [--format text|json] FILE…
                                                open N connections and count which backend served each
 
 FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
@@ -231,16 +231,14 @@ fn format_of(args: &Args) -> Result<&str, String> {
 }
 
 fn trace_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now"], &[])?;
+    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now", "mode"], &[])?;
     let format = format_of(&args)?;
     let lang = match args.get("lang") {
         None => Lang::En,
         Some(text) => Lang::parse(text).ok_or_else(|| format!("--lang must be en or zh, not `{text}`"))?,
     };
     let mut loaded = load(&args.files)?;
-    if let Some(text) = args.get("mode") {
-        loaded.cluster.kube_proxy.mode = ProxyMode::parse(text).ok_or_else(|| format!("unknown mode `{text}`"))?;
-    }
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
     let request = Request {
         from: args.required("from")?.to_string(),
         to: args.required("to")?.to_string(),
@@ -256,9 +254,10 @@ fn trace_command(args: &[String]) -> Result<String, String> {
 }
 
 fn send_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "connections"], &["keep"])?;
+    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "connections", "mode"], &["keep"])?;
     let format = format_of(&args)?;
-    let loaded = load(&args.files)?;
+    let mut loaded = load(&args.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
     let from = args.required("from")?;
     let to = args.required("to")?;
     let proto = proto_of(&args)?;
@@ -279,8 +278,12 @@ fn send_command(args: &[String]) -> Result<String, String> {
             "dropped": trace.outcome.dropped,
             "reason": trace.outcome.reason,
         }));
-        // Each connection opens one second after the previous one; without --keep it is closed first,
-        // which in iptables mode changes nothing that the next connection's choice depends on.
+        // Each connection opens one second after the previous one. Without --keep it is closed
+        // first: that changes nothing in iptables or nftables mode, but IPVS's lc, wlc, sed and
+        // nq count open (and recently closed) connections.
+        if !args.flags.iter().any(|flag| flag == "keep") {
+            sim.close_all();
+        }
         sim.advance(1);
     }
     if format == "json" {

@@ -293,17 +293,24 @@ pub fn App(props: &AppProps) -> Html {
                             }
                         </select>
                     </label>
-                    <button class="btn" onclick={onlibrary} data-testid="library-button">{ text.library }</button>
+                    <button class="btn" onclick={onlibrary} data-testid="library-button" title={text.library}>
+                        <span class="ico-txt" aria-hidden="true">{ "☰" }</span>
+                        <span class="label">{ text.library }</span>
+                    </button>
                 }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
                         aria-label={text.other_lang_label} title={text.other_lang_label}>{ text.other_lang }</button>
                     if !min {
-                        <button class="btn" onclick={ontheme} data-testid="theme" title={text.theme}>
-                            { format!("{}: {theme_name}", text.theme) }
+                        <button class="btn" onclick={ontheme} data-testid="theme" title={text.theme} aria-label={text.theme}>
+                            <span class="ico-txt" aria-hidden="true">{ "◐" }</span>
+                            <span class="label">{ format!("{}: {theme_name}", text.theme) }</span>
                         </button>
                         <button class={classes!("btn", state.reduced_motion.then_some("on"))} onclick={onmotion}
-                            aria-pressed={state.reduced_motion.to_string()} title={text.motion}>{ text.motion }</button>
+                            aria-pressed={state.reduced_motion.to_string()} title={text.motion} data-testid="motion">
+                            <span class="ico-txt" aria-hidden="true">{ "≋" }</span>
+                            <span class="label">{ text.motion }</span>
+                        </button>
                     }
                     <button class="btn icon" onclick={onhelp} aria-label={text.shortcuts} title={text.shortcuts} data-testid="help-button">{ "?" }</button>
                 </div>
@@ -339,12 +346,15 @@ pub fn App(props: &AppProps) -> Html {
             </nav>
             <main class="grid">
                 <section class={shown(Pane::Topology)} aria-label={text.topology}>
-                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} />
+                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} shown={state.pane == Pane::Topology} />
+                    if let Some(step) = &current {
+                        <p class="topo-caption">{ step.note.get(state.lang).to_string() }</p>
+                    }
                 </section>
                 <section class={shown(Pane::Events)} aria-label={text.events}>
                     <h2 class="pane-title">{ text.events }</h2>
                     <StepList lang={state.lang} scenario={scenario.clone()} selected={state.step}
-                        filter={state.filter.clone()} {onselect} {onfilter} />
+                        filter={state.filter.clone()} {onselect} {onfilter} shown={state.pane == Pane::Events} />
                 </section>
                 <section class={shown(Pane::Inspector)} aria-label={text.inspector}>
                     <h2 class="pane-title">{ text.inspector }</h2>
@@ -364,7 +374,7 @@ pub fn App(props: &AppProps) -> Html {
                         <Experiment lang={state.lang} scenario={scenario.clone()} />
                     } else {
                         <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
-                            lines={rules_lines} {hit} {skipped} />
+                            lines={rules_lines} {hit} {skipped} shown={state.pane == Pane::Rules} />
                     }
                 </section>
             </main>

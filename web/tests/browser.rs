@@ -313,3 +313,41 @@ async fn experiment_histogram_counts_every_connection() {
     let text = app.text(r#"[data-testid="histogram"]"#);
     assert!(text.contains("pod/web-a") && text.contains("pod/web-c"), "{text}");
 }
+
+#[wasm_bindgen_test]
+async fn a_pasted_link_moves_the_open_page() {
+    let app = mount("#v=1&s=fixture&step=2&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "2");
+    web_sys::window().expect("a window").location().set_hash("v=1&s=fixture&step=6&lang=zh").expect("set the hash");
+    TimeoutFuture::new(100).await;
+    assert_eq!(app.selected(), "6");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[5].note.zh);
+}
+
+#[wasm_bindgen_test]
+async fn reduced_motion_toggle() {
+    // The stylesheet is not loaded in the test page, so check the class its rule keys on
+    // (`.reduce-motion .topology .packet { transition: none }`), and the button's state.
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert_eq!(app.find(r#"[data-testid="motion"]"#).get_attribute("aria-pressed").as_deref(), Some("true"));
+    assert!(app.try_find(".app.reduce-motion [data-testid=\"packet\"]").is_some());
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert!(app.try_find(".app.reduce-motion").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn scaling_chart_compares_the_modes() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    app.click(r#"[data-testid="scaling-run"]"#);
+    settle().await;
+    let text = app.text(r#"[data-testid="scaling"]"#);
+    for mode in ["iptables", "nftables", "ipvs"] {
+        assert!(text.contains(mode), "{text}");
+    }
+    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
+}

@@ -21,6 +21,10 @@ pub struct RulesProps {
     pub lines: Rc<Vec<Line>>,
     pub hit: Option<RuleAt>,
     pub skipped: Rc<Vec<RuleAt>>,
+    /// Whether the pane is on screen (narrow screens show one pane at a time); scrolling the
+    /// matched rule into view waits until it is.
+    #[prop_or(true)]
+    pub shown: bool,
 }
 
 /// The rules pane.
@@ -30,7 +34,7 @@ pub fn Rules(props: &RulesProps) -> Html {
     let body = use_node_ref();
     {
         let body = body.clone();
-        use_effect_with((props.node.clone(), props.hit.clone()), move |_| keep_in_view(&body, ".hit"));
+        use_effect_with((props.node.clone(), props.hit.clone(), props.shown), move |_| keep_in_view(&body, ".hit"));
     }
     html! {
         <div class="rules-pane">

@@ -20,6 +20,9 @@ pub struct StepListProps {
     pub filter: Filter,
     pub onselect: Callback<usize>,
     pub onfilter: Callback<Filter>,
+    /// Whether the pane is on screen; keeping the selected row in view waits until it is.
+    #[prop_or(true)]
+    pub shown: bool,
 }
 
 fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
@@ -36,9 +39,10 @@ fn select_value(event: &Event) -> String {
     event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default()
 }
 
-const KINDS: [StepKind; 7] = [
+const KINDS: [StepKind; 8] = [
     StepKind::Send,
     StepKind::Netfilter,
+    StepKind::Ipvs,
     StepKind::Conntrack,
     StepKind::Routing,
     StepKind::Wire,
@@ -54,7 +58,7 @@ pub fn StepList(props: &StepListProps) -> Html {
     let body = use_node_ref();
     {
         let body = body.clone();
-        use_effect_with((props.selected, props.scenario.id.clone()), move |_| {
+        use_effect_with((props.selected, props.scenario.id.clone(), props.shown), move |_| {
             keep_in_view(&body, "tr[aria-current]");
         });
     }
