@@ -21,11 +21,14 @@ use crate::components::rules::Rules;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::scenario::{Scenario, load_builtin};
+use crate::scenario::{Scenario, load_builtin, load_builtin_in};
 use crate::state::{Action, DEFAULT_SCENARIO, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
+use lbplay_core::model::ProxyMode;
 
 const LANG_KEY: &str = "lbplay.lang";
+/// The proxy modes the page can walk a scenario in.
+const MODE_CHOICES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
 const THEME_KEY: &str = "lbplay.theme";
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
@@ -62,7 +65,8 @@ fn current_hash() -> String {
 /// The first state: the URL's fragment, else the remembered choices, else the browser's language.
 fn initial_state(preset: Option<Rc<Scenario>>) -> State {
     let fragment = Fragment::parse(&current_hash());
-    let scenario = preset.unwrap_or_else(|| load_builtin(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO)));
+    let scenario = preset
+        .unwrap_or_else(|| load_builtin_in(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO), fragment.mode));
     let mut state = State::new(scenario);
     state.lang = stored(LANG_KEY)
         .as_deref()
@@ -143,18 +147,18 @@ pub fn App(props: &AppProps) -> Html {
     // A link pasted into the address bar of an open page.
     {
         let dispatcher = state.dispatcher();
-        let current = state.scenario.id.clone();
+        let current = (state.scenario.id.clone(), state.scenario.mode_override);
         let preset = props.scenario.is_some();
         use_effect_with(current, move |current| {
-            let current = current.clone();
+            let (current, current_mode) = current.clone();
             let listener = window().map(|window| {
                 EventListener::new(&window, "hashchange", move |_| {
                     let fragment = Fragment::parse(&current_hash());
                     if let Some(id) = &fragment.scenario
-                        && *id != current
+                        && (*id != current || fragment.mode != current_mode)
                         && !preset
                     {
-                        dispatcher.dispatch(Action::LoadScenario(load_builtin(id)));
+                        dispatcher.dispatch(Action::LoadScenario(load_builtin_in(id, fragment.mode)));
                     }
                     dispatcher.dispatch(Action::ApplyFragment(fragment));
                 })
@@ -243,6 +247,16 @@ pub fn App(props: &AppProps) -> Html {
             dispatch.emit(Action::LoadScenario(load_builtin(&value)));
         })
     };
+    let onmode = {
+        let dispatch = dispatch.clone();
+        let id = scenario.id.clone();
+        Callback::from(move |event: Event| {
+            let value =
+                event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
+            let mode = ProxyMode::parse(&value);
+            dispatch.emit(Action::LoadScenario(load_builtin_in(&id, mode)));
+        })
+    };
     let theme_name = match state.theme {
         Theme::Auto => text.theme_auto,
         Theme::Light => text.theme_light,
@@ -297,6 +311,16 @@ pub fn App(props: &AppProps) -> Html {
                         <span class="ico-txt" aria-hidden="true">{ "☰" }</span>
                         <span class="label">{ text.library }</span>
                     </button>
+                    <label class="mode-picker">
+                        <span class="sr-only">{ text.proxy_mode }</span>
+                        <select onchange={onmode} data-testid="mode" aria-label={text.proxy_mode} title={text.proxy_mode}>
+                            for mode in MODE_CHOICES {
+                                <option value={mode.as_str()} selected={scenario.mode == Some(mode)}>
+                                    { format!("kube-proxy: {}", mode.as_str()) }
+                                </option>
+                            }
+                        </select>
+                    </label>
                 }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
@@ -337,7 +361,12 @@ pub fn App(props: &AppProps) -> Html {
                 </div>
             }
             if !min && !scenario.watch(state.lang).is_empty() {
-                <p class="watch" data-testid="watch"><strong>{ format!("{}: ", text.watch_for) }</strong>{ scenario.watch(state.lang).to_string() }</p>
+                <p class="watch" data-testid="watch">
+                    <strong>{ format!("{}: ", text.watch_for) }</strong>{ scenario.watch(state.lang).to_string() }
+                    if let Some(note) = other_mode_note(&scenario, text) {
+                        <em class="other-mode">{ format!(" {note}") }</em>
+                    }
+                </p>
             }
             <nav class="tabs" role="tablist" aria-label="panes">
                 for pane in Pane::ALL {
@@ -394,6 +423,13 @@ pub fn App(props: &AppProps) -> Html {
             }
         </div>
     }
+}
+
+/// When the page walks a lesson in another mode than the one it was written for, say so.
+fn other_mode_note(scenario: &Scenario, text: &i18n::Texts) -> Option<String> {
+    let asked = scenario.mode_override?;
+    let own = scenario.own_mode?;
+    (own != asked).then(|| (text.other_mode)(own.as_str(), asked.as_str()))
 }
 
 fn pane_class(pane: Pane) -> &'static str {

@@ -83,6 +83,8 @@ pub struct Texts {
     pub measure: &'static str,
     pub n_services: fn(usize) -> String,
     pub n_rules: fn(usize) -> String,
+    pub proxy_mode: &'static str,
+    pub other_mode: fn(&str, &str) -> String,
 }
 
 pub static EN: Texts = Texts {
@@ -174,6 +176,10 @@ pub static EN: Texts = Texts {
     measure: "Measure",
     n_services: |n| format!("{n} Service{}", if n == 1 { "" } else { "s" }),
     n_rules: |n| format!("{n} rules"),
+    proxy_mode: "kube-proxy mode: the same Service walked in another mode",
+    other_mode: |own, now| {
+        format!("This lesson is written for {own} mode; you are watching it in {now} mode, so expect other steps.")
+    },
 };
 
 pub static ZH: Texts = Texts {
@@ -265,6 +271,8 @@ pub static ZH: Texts = Texts {
     measure: "测量",
     n_services: |n| format!("{n} 个 Service"),
     n_rules: |n| format!("{n} 条规则"),
+    proxy_mode: "kube-proxy 模式：同一个 Service 在另一种模式下的路径",
+    other_mode: |own, now| format!("本课按 {own} 模式编写；现在看到的是 {now} 模式，步骤会不同。"),
 };
 
 /// The interface's words in `lang`.

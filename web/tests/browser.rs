@@ -351,3 +351,13 @@ async fn scaling_chart_compares_the_modes() {
     }
     assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
 }
+
+#[wasm_bindgen_test]
+async fn the_same_service_in_another_proxy_mode() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&mode=ipvs", None).await;
+    assert!(app.try_find(r#"[data-testid="problems"]"#).is_none());
+    assert!(app.count(r#"[data-testid="step-list"] tr.kind-ipvs"#) >= 1, "IPVS steps in the event list");
+    assert!(app.text(r#"[data-testid="rules"]"#).contains("TCP  10.96.100.10:80"), "ipvsadm -Ln in the rules pane");
+    press("ArrowRight").await;
+    assert!(hash().await.contains("mode=ipvs"));
+}
