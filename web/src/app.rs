@@ -21,7 +21,7 @@ use crate::components::rules::Rules;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::scenario::{Scenario, load_builtin, load_builtin_in};
+use crate::scenario::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
 use crate::state::{Action, DEFAULT_SCENARIO, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
@@ -222,10 +222,7 @@ pub fn App(props: &AppProps) -> Html {
     let current = state.current().cloned();
     let live =
         current.as_ref().map(|step| view::announcement(state.lang, state.step, state.len(), step)).unwrap_or_default();
-    let (rules_node, rules_lines) = scenario
-        .rules_for_step(state.step)
-        .map(|(node, lines)| (node.to_string(), Rc::new(lines.to_vec())))
-        .unwrap_or_default();
+    let rules_node = scenario.rules_for_step(state.step).map(|(node, _)| node.to_string()).unwrap_or_default();
     let hit = current.as_ref().and_then(|step| step.rule_at.clone());
     let skipped = Rc::new(current.as_ref().map(|step| step.skipped_rules.clone()).unwrap_or_default());
 
@@ -375,14 +372,14 @@ pub fn App(props: &AppProps) -> Html {
             </nav>
             <main class="grid">
                 <section class={shown(Pane::Topology)} aria-label={text.topology}>
-                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} shown={state.pane == Pane::Topology} />
+                    <Topology lang={state.lang} scenario={ScenarioRef(scenario.clone())} step={state.step} shown={state.pane == Pane::Topology} />
                     if let Some(step) = &current {
                         <p class="topo-caption">{ step.note.get(state.lang).to_string() }</p>
                     }
                 </section>
                 <section class={shown(Pane::Events)} aria-label={text.events}>
                     <h2 class="pane-title">{ text.events }</h2>
-                    <StepList lang={state.lang} scenario={scenario.clone()} selected={state.step}
+                    <StepList lang={state.lang} scenario={ScenarioRef(scenario.clone())} selected={state.step}
                         filter={state.filter.clone()} {onselect} {onfilter} shown={state.pane == Pane::Events} />
                 </section>
                 <section class={shown(Pane::Inspector)} aria-label={text.inspector}>
@@ -400,10 +397,10 @@ pub fn App(props: &AppProps) -> Html {
                     if right == Pane::Manifests {
                         <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
                     } else if right == Pane::Experiment {
-                        <Experiment lang={state.lang} scenario={scenario.clone()} />
+                        <Experiment lang={state.lang} scenario={ScenarioRef(scenario.clone())} />
                     } else {
                         <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
-                            lines={rules_lines} {hit} {skipped} shown={state.pane == Pane::Rules} />
+                            scenario={ScenarioRef(scenario.clone())} {hit} {skipped} shown={state.pane == Pane::Rules} />
                     }
                 </section>
             </main>

@@ -15,6 +15,25 @@ use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
 
+/// A shared scenario whose equality is identity: props holding it compare in O(1), so Yew skips
+/// re-rendering a pane whose scenario did not change without comparing whole traces.
+#[derive(Debug, Clone)]
+pub struct ScenarioRef(pub Rc<Scenario>);
+
+impl PartialEq for ScenarioRef {
+    fn eq(&self, other: &ScenarioRef) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for ScenarioRef {
+    type Target = Scenario;
+
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
+}
+
 /// One scenario, ready to show.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Scenario {

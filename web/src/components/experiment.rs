@@ -1,20 +1,18 @@
 //! The "send N connections" experiment: a histogram of which backend served each connection, with
 //! the count and share written on every bar (the bar length is never the only signal).
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use yew::prelude::*;
 
 use crate::experiment::SIZES;
 use crate::experiment::{self, MODES, SCALE, ScalePoint};
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 
 #[derive(Properties, PartialEq)]
 pub struct ExperimentProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
 }
 
 /// The experiment pane.

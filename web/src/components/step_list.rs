@@ -1,21 +1,19 @@
 //! The event list: one row per step (index, host, stage, packet, verdict), Packet Tracer's filters
 //! above it, the selected row marked with `aria-current="step"` and kept in view.
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use lbplay_core::trace::StepKind;
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::ScenarioRef;
 use crate::state::Filter;
 use crate::view;
 
 #[derive(Properties, PartialEq)]
 pub struct StepListProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub selected: usize,
     pub filter: Filter,
     pub onselect: Callback<usize>,
@@ -133,8 +131,9 @@ pub fn StepList(props: &StepListProps) -> Html {
                         </tr>
                     </thead>
                     <tbody>
-                        for (index, step) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
-                            { row(props, index, step) }
+                        for (index, _) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
+                            <EventRow key={index} lang={props.lang} scenario={props.scenario.clone()} {index}
+                                selected={index == props.selected} onselect={props.onselect.clone()} />
                         }
                     </tbody>
                 </table>
@@ -143,8 +142,22 @@ pub fn StepList(props: &StepListProps) -> Html {
     }
 }
 
-fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
-    let selected = index == props.selected;
+#[derive(Properties, PartialEq)]
+struct EventRowProps {
+    lang: Lang,
+    scenario: ScenarioRef,
+    index: usize,
+    selected: bool,
+    onselect: Callback<usize>,
+}
+
+/// One row of the event list; a component so that stepping re-renders only the two rows whose
+/// selection changed.
+#[component]
+fn EventRow(props: &EventRowProps) -> Html {
+    let index = props.index;
+    let Some(step) = props.scenario.trace.steps.get(index) else { return Html::default() };
+    let selected = props.selected;
     let onclick = props.onselect.reform(move |_: MouseEvent| index);
     let rewrite = view::rewrite_summary(step);
     let kind = step.kind.as_str();

@@ -4,14 +4,13 @@
 //! Moves are CSS transitions on `transform`, which reduced motion turns off (steps snap).
 
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use lbplay_core::Lang;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 use crate::view;
 
 const WIDTH: f64 = 1000.0;
@@ -175,7 +174,7 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
 #[derive(Properties, PartialEq)]
 pub struct TopologyProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub step: usize,
     /// Whether the pane is the one shown (on narrow screens panes are tabs); scrolling to the
     /// packet waits until it is.
