@@ -402,11 +402,10 @@ impl<'a> Sim<'a> {
         }
         let lb =
             self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
-        if lb {
-            if let Some(node) = self.cluster.nodes.first() {
+        if lb
+            && let Some(node) = self.cluster.nodes.first() {
                 return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
             }
-        }
         Hop::Dropped(format!(
             "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
         ))
@@ -776,11 +775,10 @@ impl<'a> Sim<'a> {
             let before = packet.clone();
             let last = index + 1 == count;
             let mut rewrite = None;
-            if last {
-                if let Verdict::Nat(nat) = &outcome.verdict {
+            if last
+                && let Verdict::Nat(nat) = &outcome.verdict {
                     rewrite = self.apply_nat_target(node, packet, *nat, next);
                 }
-            }
             let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
             let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
             s.hook = Some(hook.as_str());
@@ -856,11 +854,10 @@ impl<'a> Sim<'a> {
         for (index, event) in outcome.events.into_iter().enumerate() {
             let before = packet.clone();
             let mut rewrite = None;
-            if Some(index) == outcome.nat_event {
-                if let Verdict::Nat(nat) = &outcome.verdict {
+            if Some(index) == outcome.nat_event
+                && let Verdict::Nat(nat) = &outcome.verdict {
                     rewrite = self.apply_nat_target(node, packet, *nat, next);
                 }
-            }
             let note = narrate_nft(&event, rewrite.as_ref());
             let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
             s.hook = Some(hook.as_str());

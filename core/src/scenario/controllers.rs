@@ -529,11 +529,10 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
             raw.service.health_check_node_port = pick_node_port(&mut node_ports, &format!("{who}:healthcheck"), &who);
         }
     }
-    if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1 {
-        if let Some(raw) = services.last() {
+    if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1
+        && let Some(raw) = services.last() {
             cx.error(&raw.obj, raw.obj.node.pos, "spec.ports", "the NodePort range 30000-32767 is exhausted");
         }
-    }
     cluster.services = services.into_iter().map(|raw| raw.service).collect();
 }
 
