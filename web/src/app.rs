@@ -30,6 +30,7 @@ const LANG_KEY: &str = "lbplay.lang";
 /// The proxy modes the page can walk a scenario in.
 const MODE_CHOICES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
 const THEME_KEY: &str = "lbplay.theme";
+const MOTION_KEY: &str = "lbplay.reduced-motion";
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
 
@@ -74,9 +75,13 @@ fn initial_state(preset: Option<Rc<Scenario>>) -> State {
         .or_else(|| window().and_then(|window| window.navigator().language()).as_deref().and_then(parse_lang))
         .unwrap_or(Lang::En);
     state.theme = stored(THEME_KEY).as_deref().and_then(Theme::parse).unwrap_or_default();
-    state.reduced_motion = window()
-        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
-        .is_some_and(|query| query.matches());
+    state.reduced_motion = match stored(MOTION_KEY).as_deref() {
+        Some("1") => true,
+        Some("0") => false,
+        _ => window()
+            .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+            .is_some_and(|query| query.matches()),
+    };
     state.with_fragment(&fragment)
 }
 
@@ -215,6 +220,16 @@ pub fn App(props: &AppProps) -> Html {
         use_effect_with(lang, |lang| store(LANG_KEY, lang.code()));
         let theme = state.theme;
         use_effect_with(theme, |theme| store(THEME_KEY, theme.code()));
+    }
+    {
+        // Remember the in-page motion choice only once it was used; until then the OS setting rules.
+        let motion = state.reduced_motion;
+        let first = use_mut_ref(|| true);
+        use_effect_with(motion, move |motion| {
+            if !std::mem::replace(&mut *first.borrow_mut(), false) {
+                store(MOTION_KEY, if *motion { "1" } else { "0" });
+            }
+        });
     }
 
     let text = i18n::text(state.lang);

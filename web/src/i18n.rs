@@ -85,6 +85,7 @@ pub struct Texts {
     pub n_rules: fn(usize) -> String,
     pub proxy_mode: &'static str,
     pub other_mode: fn(&str, &str) -> String,
+    pub mode_col: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -180,6 +181,7 @@ pub static EN: Texts = Texts {
     other_mode: |own, now| {
         format!("This lesson is written for {own} mode; you are watching it in {now} mode, so expect other steps.")
     },
+    mode_col: "mode",
 };
 
 pub static ZH: Texts = Texts {
@@ -273,6 +275,7 @@ pub static ZH: Texts = Texts {
     n_rules: |n| format!("{n} 条规则"),
     proxy_mode: "kube-proxy 模式：同一个 Service 在另一种模式下的路径",
     other_mode: |own, now| format!("本课按 {own} 模式编写；现在看到的是 {now} 模式，步骤会不同。"),
+    mode_col: "模式",
 };
 
 /// The interface's words in `lang`.

@@ -137,7 +137,7 @@ fn scaling_table(lang: Lang, outcome: &Result<Vec<(&'static str, Vec<ScalePoint>
             <caption>{ text.scaling_caption }</caption>
             <thead>
                 <tr>
-                    <th scope="col">{ "mode" }</th>
+                    <th scope="col">{ text.mode_col }</th>
                     for n in SCALE {
                         <th scope="col">{ (text.n_services)(n) }</th>
                     }
