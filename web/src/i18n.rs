@@ -86,6 +86,8 @@ pub struct Texts {
     pub proxy_mode: &'static str,
     pub other_mode: fn(&str, &str) -> String,
     pub mode_col: &'static str,
+    pub only_changed: &'static str,
+    pub show_all_fields: fn(usize) -> String,
 }
 
 pub static EN: Texts = Texts {
@@ -182,6 +184,8 @@ pub static EN: Texts = Texts {
         format!("This lesson is written for {own} mode; you are watching it in {now} mode, so expect other steps.")
     },
     mode_col: "mode",
+    only_changed: "Show only the changed fields",
+    show_all_fields: |n| format!("Show the {n} unchanged fields too"),
 };
 
 pub static ZH: Texts = Texts {
@@ -276,6 +280,8 @@ pub static ZH: Texts = Texts {
     proxy_mode: "kube-proxy 模式：同一个 Service 在另一种模式下的路径",
     other_mode: |own, now| format!("本课按 {own} 模式编写；现在看到的是 {now} 模式，步骤会不同。"),
     mode_col: "模式",
+    only_changed: "只显示改变的字段",
+    show_all_fields: |n| format!("也显示其余 {n} 个未改变的字段"),
 };
 
 /// The interface's words in `lang`.

@@ -164,6 +164,11 @@ async fn dnat_step_shows_the_rewrite_in_the_inspector() {
     destination.dyn_into::<HtmlElement>().expect("a button").click();
     settle().await;
     assert_eq!(app.count(r#"[data-testid="hex"] .byte.sel"#), 4);
+    // The changed fields come first; the unchanged ones are one click away.
+    assert_eq!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#), 4);
+    app.click(r#"[data-testid="fields-toggle"]"#);
+    settle().await;
+    assert!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#) > 12);
 }
 
 #[wasm_bindgen_test]
