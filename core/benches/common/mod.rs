@@ -132,7 +132,7 @@ fn cluster_object(out: &mut String, nodes: usize) {
     for node in 0..nodes {
         let base = (10u32 << 24) | (128 << 16);
         let cidr = std::net::Ipv4Addr::from(base + (node as u32) * 2048);
-        let ip = std::net::Ipv4Addr::from((192u32 << 24) | (168 << 16) + 1 + node as u32);
+        let ip = std::net::Ipv4Addr::from(((192u32 << 24) | (168 << 16)) + 1 + node as u32);
         let _ = writeln!(out, "  - {{name: node-{node}, ip: {ip}, podCIDR: {cidr}/21}}");
     }
 }
