@@ -45,7 +45,7 @@ pub(crate) fn run() -> Result<(), String> {
     install::run(install::Scope::Everything)?;
     let root = util::repo_root();
     let mut figures = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = vec![load_note("at the start")];
     let mut failures = Vec::new();
 
     println!("\n==> native benches (cargo bench -p lbplay-core)");
@@ -97,6 +97,7 @@ pub(crate) fn run() -> Result<(), String> {
 
     let ratios = ratios(&figures);
     figures.extend(ratios);
+    notes.push(load_note("at the end"));
     print_summary(&figures, &notes, &failures);
     println!("\nbench took {}", util::human(started.elapsed()));
     if failures.is_empty() {
@@ -236,6 +237,20 @@ fn app_size(root: &Path) -> Result<Vec<Figure>, String> {
         target: Some(SIZE_TARGET_KB),
     });
     Ok(figures)
+}
+
+/// The machine's load, so a reader can tell a slow figure from a busy machine: timings taken while
+/// other work holds the cores (a load average above the number of cores) are not comparable.
+fn load_note(when: &str) -> String {
+    let load =
+        std::fs::read_to_string("/proc/loadavg").ok().and_then(|text| text.split_whitespace().next().map(String::from));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    match load {
+        Some(load) => {
+            format!("load average {when}: {load} on {cores} cores (timings are noisy when it exceeds the cores)")
+        }
+        None => format!("load average {when}: unknown on {cores} cores"),
+    }
 }
 
 /// The table: figure, value, target, and whether the value is within it.
