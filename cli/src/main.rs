@@ -23,10 +23,13 @@ usage:
   lbplay check FILE…                           load manifests and print the model kube-proxy would see
   lbplay rules [--node NAME] [--mode MODE] FILE…
                                                the dataplane state kube-proxy leaves on a node
-  lbplay trace --from SRC --to DST [--proto tcp|udp] [--seed N] [--format text|json] [--lang en|zh] FILE…
+  lbplay trace --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] [--format text|json] [--lang en|zh] FILE…
                                                walk one connection's first packet there and back
-  lbplay send --from SRC --to DST --connections N [--keep] [--seed N] [--format text|json] FILE…
+  lbplay send --from SRC --to DST --connections N [--mode MODE] [--keep] [--seed N] [--format text|json] FILE…
                                                open N connections and count which backend served each
+
+  lbplay pcap --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] -o FILE.pcap FILE…
+                                               write the trace's packets, as they crossed each link, to a pcap file
 
 FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
 SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT.
@@ -105,6 +108,7 @@ fn run(args: &[String]) -> Result<String, String> {
         "rules" => rules_command(rest),
         "trace" => trace_command(rest),
         "send" => send_command(rest),
+        "pcap" => pcap_command(rest),
         "help" | "--help" | "-h" => Ok(USAGE.to_string()),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     }
@@ -231,16 +235,14 @@ fn format_of(args: &Args) -> Result<&str, String> {
 }
 
 fn trace_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now"], &[])?;
+    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now", "mode"], &[])?;
     let format = format_of(&args)?;
     let lang = match args.get("lang") {
         None => Lang::En,
         Some(text) => Lang::parse(text).ok_or_else(|| format!("--lang must be en or zh, not `{text}`"))?,
     };
     let mut loaded = load(&args.files)?;
-    if let Some(text) = args.get("mode") {
-        loaded.cluster.kube_proxy.mode = ProxyMode::parse(text).ok_or_else(|| format!("unknown mode `{text}`"))?;
-    }
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
     let request = Request {
         from: args.required("from")?.to_string(),
         to: args.required("to")?.to_string(),
@@ -256,9 +258,10 @@ fn trace_command(args: &[String]) -> Result<String, String> {
 }
 
 fn send_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "connections"], &["keep"])?;
+    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "connections", "mode"], &["keep"])?;
     let format = format_of(&args)?;
-    let loaded = load(&args.files)?;
+    let mut loaded = load(&args.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
     let from = args.required("from")?;
     let to = args.required("to")?;
     let proto = proto_of(&args)?;
@@ -279,8 +282,12 @@ fn send_command(args: &[String]) -> Result<String, String> {
             "dropped": trace.outcome.dropped,
             "reason": trace.outcome.reason,
         }));
-        // Each connection opens one second after the previous one; without --keep it is closed first,
-        // which in iptables mode changes nothing that the next connection's choice depends on.
+        // Each connection opens one second after the previous one. Without --keep it is closed
+        // first: that changes nothing in iptables or nftables mode, but IPVS's lc, wlc, sed and
+        // nq count open (and recently closed) connections.
+        if !args.flags.iter().any(|flag| flag == "keep") {
+            sim.close_all();
+        }
         sim.advance(1);
     }
     if format == "json" {
@@ -297,4 +304,27 @@ fn send_command(args: &[String]) -> Result<String, String> {
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }
     Ok(out)
+}
+
+fn pcap_command(args: &[String]) -> Result<String, String> {
+    // `-o` is the one short option: rewrite it to the long form the parser knows.
+    let args: Vec<String> =
+        args.iter().map(|arg| if arg == "-o" { "--output".to_string() } else { arg.clone() }).collect();
+    let args = Args::parse(&args, &["from", "to", "proto", "seed", "now", "mode", "output"], &[])?;
+    let output = args.required("output")?.to_string();
+    let mut loaded = load(&args.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
+    let request = Request {
+        from: args.required("from")?.to_string(),
+        to: args.required("to")?.to_string(),
+        proto: proto_of(&args)?,
+        seed: args.number("seed", 1)?,
+        now: args.number("now", 0)?,
+    };
+    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
+    // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
+    let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);
+    let records = trace.steps.iter().filter(|step| step.kind == lbplay_core::StepKind::Wire).count();
+    std::fs::write(&output, &capture).map_err(|err| format!("{output}: cannot write: {err}"))?;
+    Ok(format!("wrote {records} packets ({} bytes) to {output}\n", capture.len()))
 }

@@ -36,6 +36,9 @@ pub struct Entry {
     pub confirmed: bool,
     /// When the entry expires, on the scenario clock.
     pub expires: u64,
+    /// IPVS, not the nat table, rewrote the destination (`ip_vs_update_conntrack` altered the
+    /// reply tuple): IPVS also undoes it on replies (`ip_vs_out`), so conntrack's NAT does not.
+    pub ipvs: bool,
 }
 
 impl Entry {
@@ -53,6 +56,7 @@ impl Entry {
             seen_reply: false,
             confirmed: false,
             expires: now + timeout,
+            ipvs: false,
         }
     }
 

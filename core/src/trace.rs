@@ -43,6 +43,8 @@ pub enum StepKind {
     Conntrack,
     /// The routing decision.
     Routing,
+    /// IPVS looked the packet up, scheduled a real server, or rewrote it.
+    Ipvs,
     /// The packet crosses a link between hosts.
     Wire,
     /// The packet reaches the socket that receives it.
@@ -58,6 +60,7 @@ impl StepKind {
             StepKind::Netfilter => "netfilter",
             StepKind::Conntrack => "conntrack",
             StepKind::Routing => "routing",
+            StepKind::Ipvs => "ipvs",
             StepKind::Wire => "wire",
             StepKind::Deliver => "deliver",
             StepKind::Drop => "drop",
@@ -210,12 +213,11 @@ impl Step {
         if let Some(hook) = self.hook {
             out.push_str(hook);
         }
-        if let Some(chain) = &self.chain {
-            if Some(chain.as_str()) != self.hook {
+        if let Some(chain) = &self.chain
+            && Some(chain.as_str()) != self.hook {
                 out.push(' ');
                 out.push_str(chain);
             }
-        }
         if out.is_empty() {
             out.push_str(self.kind.as_str());
         }

@@ -14,6 +14,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::conntrack::{self, Dir, Entry};
 use crate::kubeproxy::iptables;
+use crate::kubeproxy::ipvs::IpvsState;
 use crate::model::{Cluster, ProxyMode};
 use crate::net::Proto;
 use crate::netfilter::eval::{self, Env, Meta, NatTarget, Verdict};
@@ -130,15 +131,25 @@ pub fn resolve_host(cluster: &Cluster, text: &str) -> Result<Host, WalkError> {
 #[derive(Debug, Clone)]
 pub struct Sim<'a> {
     cluster: &'a Cluster,
-    /// Each node's rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
-    rulesets: std::sync::Arc<BTreeMap<String, Ruleset>>,
-    /// The chain index of each node's nat and filter tables, for fast jumps.
-    indexes: std::sync::Arc<BTreeMap<(String, TableName), eval::ChainIndex>>,
+    /// Each node's dataplane rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
+    planes: std::sync::Arc<BTreeMap<String, Plane>>,
+    /// IPVS mode's per-node state that changes as connections open: virtual servers with their
+    /// connection counts and scheduler state, and the ipsets.
+    ipvs: BTreeMap<String, IpvsState>,
+    /// IPVS persistence templates (ClientIP affinity): (node, virtual server, client) → (real
+    /// server, expiry), as `ip_vs_sched_persist` keeps them.
+    templates: BTreeMap<(String, usize, Ipv4Addr), (usize, u64)>,
+    /// IPVS connections that are open or closing: (node, virtual server, the connection, when it
+    /// expires once closed). They are what lc, wlc, sed and nq count.
+    ipvs_conns: Vec<IpvsConn>,
     conntrack: BTreeMap<String, conntrack::Table>,
     env: Env,
     next_ident: u16,
     /// New, not yet confirmed conntrack entries by node.
     pending: BTreeMap<String, Entry>,
+    /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
+    /// ICMP error back.
+    rejected: Option<(String, Packet)>,
 }
 
 /// Where a packet goes next after a host has handled it.
@@ -153,36 +164,70 @@ enum Hop {
 
 impl<'a> Sim<'a> {
     pub fn new(cluster: &'a Cluster, seed: u64, now: u64) -> Result<Sim<'a>, WalkError> {
-        if cluster.kube_proxy.mode != ProxyMode::Iptables {
-            return Err(WalkError(format!(
-                "the packet walk models kube-proxy's iptables mode only so far, not {}",
-                cluster.kube_proxy.mode.as_str()
-            )));
-        }
-        let mut rulesets = BTreeMap::new();
+        let mode = cluster.kube_proxy.mode;
+        let mut planes = BTreeMap::new();
+        let mut ipvs_states = BTreeMap::new();
         for node in &cluster.nodes {
-            rulesets.insert(node.name.clone(), iptables::build(cluster, &node.name).map_err(WalkError)?);
-        }
-        let mut indexes = BTreeMap::new();
-        for (node, ruleset) in &rulesets {
-            for table in [TableName::Nat, TableName::Filter] {
-                indexes.insert((node.clone(), table), eval::chain_index(ruleset, table));
-            }
+            let plane = match mode {
+                ProxyMode::Iptables => Plane::netfilter(iptables::build(cluster, &node.name).map_err(WalkError)?),
+                ProxyMode::Nftables => {
+                    Plane::Nftables(crate::kubeproxy::nftables::build(cluster, &node.name).map_err(WalkError)?)
+                }
+                ProxyMode::Ipvs => {
+                    let state = crate::kubeproxy::ipvs::build(cluster, &node.name).map_err(WalkError)?;
+                    let plane = Plane::netfilter(state.ruleset.clone());
+                    ipvs_states.insert(node.name.clone(), state);
+                    plane
+                }
+                ProxyMode::Userspace => {
+                    return Err(WalkError(
+                        "the packet walk does not model kube-proxy's userspace mode yet; `lbplay rules` shows its rules".into(),
+                    ));
+                }
+            };
+            planes.insert(node.name.clone(), plane);
         }
         Ok(Sim {
             cluster,
-            rulesets: std::sync::Arc::new(rulesets),
-            indexes: std::sync::Arc::new(indexes),
+            planes: std::sync::Arc::new(planes),
+            ipvs: ipvs_states,
+            templates: BTreeMap::new(),
+            ipvs_conns: Vec::new(),
             conntrack: BTreeMap::new(),
             env: Env::new(seed, now),
             next_ident: 1,
             pending: BTreeMap::new(),
+            rejected: None,
         })
     }
 
-    /// Moves the scenario clock forward.
+    /// Moves the scenario clock forward, expiring the IPVS connections whose time is up.
     pub fn advance(&mut self, seconds: u64) {
         self.env.now += seconds;
+        let now = self.env.now;
+        let (due, keep): (Vec<IpvsConn>, Vec<IpvsConn>) =
+            std::mem::take(&mut self.ipvs_conns).into_iter().partition(|conn| conn.expires.is_some_and(|at| at <= now));
+        self.ipvs_conns = keep;
+        for conn in due {
+            if let Some(service) = self.ipvs.get_mut(&conn.node).and_then(|state| state.services.get_mut(conn.service))
+            {
+                service.conn_expire(conn.conn);
+            }
+        }
+    }
+
+    /// Closes every open connection, as a client does after its request: an IPVS connection turns
+    /// inactive (`ActiveConn` → `InActConn`) and expires after the TCP FIN timeout
+    /// (`IP_VS_TCP_S_TIME_WAIT`, 120 s in ip_vs_proto_tcp.c).
+    pub fn close_all(&mut self) {
+        let now = self.env.now;
+        for conn in self.ipvs_conns.iter_mut().filter(|conn| conn.expires.is_none()) {
+            if let Some(service) = self.ipvs.get_mut(&conn.node).and_then(|state| state.services.get_mut(conn.service))
+            {
+                service.conn_close(&mut conn.conn);
+            }
+            conn.expires = Some(now + IPVS_TCP_FIN_TIMEOUT);
+        }
     }
 
     /// The conntrack table of a host, for views that show it.
@@ -319,6 +364,9 @@ impl<'a> Sim<'a> {
                 Hop::Dropped(reason) => {
                     trace.outcome.dropped = true;
                     trace.outcome.reason = Some(reason);
+                    if let Some((node, refused)) = self.rejected.take() {
+                        self.send_icmp_unreachable(trace, &node, &refused, &sender);
+                    }
                     return None;
                 }
                 Hop::To(next) => {
@@ -354,11 +402,10 @@ impl<'a> Sim<'a> {
         }
         let lb =
             self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
-        if lb {
-            if let Some(node) = self.cluster.nodes.first() {
+        if lb
+            && let Some(node) = self.cluster.nodes.first() {
                 return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
             }
-        }
         Hop::Dropped(format!(
             "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
         ))
@@ -371,6 +418,11 @@ impl<'a> Sim<'a> {
             if let Some(gateway) = node.pod_cidr.nth(1) {
                 out.push(gateway);
             }
+        }
+        // In IPVS mode every ClusterIP, externalIP and LB IP is bound to kube-ipvs0, so it is a
+        // local address of the node (spec/kube-proxy.md §3.1).
+        if let Some(state) = self.ipvs.get(node) {
+            out.extend(state.dummy_addrs.iter().copied());
         }
         out
     }
@@ -402,13 +454,8 @@ impl<'a> Sim<'a> {
     fn node_receive(&mut self, trace: &mut Trace, node: &str, packet: &mut Packet, direction: Direction) -> Hop {
         let mut mark = 0u32;
         let ct = self.conntrack_in(trace, node, packet, direction, Hook::Prerouting);
-        if ct.new {
-            match self.run_table(trace, node, packet, direction, Hook::Prerouting, TableName::Nat, &ct, &mut mark) {
-                Ok(()) => {}
-                Err(hop) => return hop,
-            }
-        } else {
-            self.apply_stored_nat(trace, node, packet, direction, &ct, Hook::Prerouting);
+        if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Prerouting, &ct, &mut mark, None) {
+            return hop;
         }
         let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
         let route = match self.route(node, *tuple.dst.ip()) {
@@ -418,30 +465,34 @@ impl<'a> Sim<'a> {
                 return Hop::Dropped(reason);
             }
         };
-        self.push_route(trace, node, packet, direction, &route, false);
+        // A forwarded packet has its TTL decreased before the FORWARD hook (net/ipv4/ip_forward.c,
+        // `ip_decrease_ttl`), which changes the header checksum too.
+        let before_route = packet.clone();
+        if !matches!(route, Route::Local) {
+            let _ = packet.decrement_ttl();
+        }
+        self.push_route_from(trace, node, &before_route, packet, direction, &route, false);
         match route {
             Route::Local => {
-                if let Err(hop) =
-                    self.run_table(trace, node, packet, direction, Hook::Input, TableName::Filter, &ct, &mut mark)
-                {
+                if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Input, &ct, &mut mark, None) {
                     return hop;
                 }
-                if ct.new {
-                    if let Err(hop) =
-                        self.run_table(trace, node, packet, direction, Hook::Input, TableName::Nat, &ct, &mut mark)
-                    {
-                        return hop;
-                    }
+                self.ipvs_reply(trace, node, packet, direction, &ct, Hook::Input);
+                // IPVS's LOCAL_IN hook (`ip_vs_remote_request4`, priority NF_IP_PRI_NAT_SRC - 1)
+                // takes packets for a virtual server and sends them on to the real server.
+                match self.ipvs_request(trace, node, packet, direction, &ct, Hook::Input) {
+                    Err(hop) => return hop,
+                    Ok(true) => return self.after_ipvs(trace, node, packet, direction, &ct, &mut mark),
+                    Ok(false) => {}
                 }
                 self.confirm(trace, node, packet, direction, &ct, Hook::Input);
                 Hop::Local
             }
             Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
-                if let Err(hop) =
-                    self.run_table(trace, node, packet, direction, Hook::Forward, TableName::Filter, &ct, &mut mark)
-                {
+                if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Forward, &ct, &mut mark, None) {
                     return hop;
                 }
+                self.ipvs_reply(trace, node, packet, direction, &ct, Hook::Forward);
                 if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
                     return hop;
                 }
@@ -454,19 +505,14 @@ impl<'a> Sim<'a> {
     fn node_output(&mut self, trace: &mut Trace, node: &str, packet: &mut Packet, direction: Direction) -> Hop {
         let mut mark = 0u32;
         let ct = self.conntrack_in(trace, node, packet, direction, Hook::Output);
-        if ct.new {
-            if let Err(hop) =
-                self.run_table(trace, node, packet, direction, Hook::Output, TableName::Nat, &ct, &mut mark)
-            {
-                return hop;
-            }
-        } else {
-            self.apply_stored_nat(trace, node, packet, direction, &ct, Hook::Output);
-        }
-        if let Err(hop) =
-            self.run_table(trace, node, packet, direction, Hook::Output, TableName::Filter, &ct, &mut mark)
-        {
+        if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Output, &ct, &mut mark, None) {
             return hop;
+        }
+        // IPVS's LOCAL_OUT hook (`ip_vs_local_request4`) serves virtual servers for local processes.
+        match self.ipvs_request(trace, node, packet, direction, &ct, Hook::Output) {
+            Err(hop) => return hop,
+            Ok(true) => return self.after_ipvs(trace, node, packet, direction, &ct, &mut mark),
+            Ok(false) => {}
         }
         let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
         let route = match self.route(node, *tuple.dst.ip()) {
@@ -491,6 +537,41 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// After IPVS rewrote a packet to its real server: routing, then out through POSTROUTING
+    /// (`ip_vs_nat_xmit` re-injects it at LOCAL_OUT).
+    fn after_ipvs(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        mark: &mut u32,
+    ) -> Hop {
+        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
+        let route = match self.route(node, *tuple.dst.ip()) {
+            Ok(route) => route,
+            Err(reason) => {
+                self.push_drop(trace, node, packet, direction, &reason);
+                return Hop::Dropped(reason);
+            }
+        };
+        self.push_route(trace, node, packet, direction, &route, true);
+        match route {
+            Route::Local => {
+                self.confirm(trace, node, packet, direction, ct, Hook::Output);
+                Hop::Local
+            }
+            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
+                if let Err(hop) = self.postrouting(trace, node, packet, direction, ct, mark, &next) {
+                    return hop;
+                }
+                Hop::To(next)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn postrouting(
         &mut self,
         trace: &mut Trace,
@@ -501,23 +582,83 @@ impl<'a> Sim<'a> {
         mark: &mut u32,
         next: &Host,
     ) -> Result<(), Hop> {
-        if ct.new {
-            self.run_table_via(
-                trace,
-                node,
-                packet,
-                direction,
-                Hook::Postrouting,
-                TableName::Nat,
-                ct,
-                mark,
-                Some(next),
-            )?;
-        } else {
-            self.apply_stored_nat(trace, node, packet, direction, ct, Hook::Postrouting);
-        }
+        self.run_hook(trace, node, packet, direction, Hook::Postrouting, ct, mark, Some(next))?;
         self.confirm(trace, node, packet, direction, ct, Hook::Postrouting);
         Ok(())
+    }
+
+    /// Everything registered at one hook, in priority order: the node's rules (the iptables tables
+    /// of `Hook::tables`, or nftables' base chains) and conntrack's NAT for packets of known
+    /// connections, which runs where the nat table would (NF_IP_PRI_NAT_DST at PREROUTING and
+    /// OUTPUT, NF_IP_PRI_NAT_SRC at INPUT and POSTROUTING).
+    #[allow(clippy::too_many_arguments)]
+    fn run_hook(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        hook: Hook,
+        ct: &Ct,
+        mark: &mut u32,
+        next: Option<&Host>,
+    ) -> Result<(), Hop> {
+        let nft = matches!(self.planes.get(node), Some(Plane::Nftables(_)));
+        if nft {
+            self.run_nft_hook(trace, node, packet, direction, hook, ct, mark, next)?;
+            if !ct.new && hook != Hook::Forward {
+                self.apply_stored_nat(trace, node, packet, direction, ct, hook);
+            }
+            return Ok(());
+        }
+        for table in hook.tables() {
+            match table {
+                TableName::Nat if ct.new => {
+                    self.run_table_via(trace, node, packet, direction, hook, *table, ct, mark, next)?
+                }
+                TableName::Nat => self.apply_stored_nat(trace, node, packet, direction, ct, hook),
+                TableName::Filter => {
+                    self.run_table_via(trace, node, packet, direction, hook, *table, ct, mark, next)?
+                }
+                // lbplay's rulesets have no raw or mangle rules (kube-proxy writes none that matter
+                // to a packet), so those tables only ever apply their ACCEPT policy.
+                TableName::Raw | TableName::Mangle => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The TIME_WAIT timeout of an IPVS TCP connection (ip_vs_proto_tcp.c, `tcp_timeouts`).
+const IPVS_TCP_FIN_TIMEOUT: u64 = 120;
+
+/// An IPVS connection the simulation opened.
+#[derive(Debug, Clone)]
+struct IpvsConn {
+    node: String,
+    service: usize,
+    conn: crate::ipvs::Conn,
+    /// Set when the connection is closed.
+    expires: Option<u64>,
+}
+
+/// One node's dataplane rules.
+#[derive(Debug)]
+enum Plane {
+    /// iptables rules (iptables mode, and what remains of them in IPVS mode), with the chain
+    /// index of the nat and filter tables.
+    Netfilter { ruleset: Ruleset, indexes: BTreeMap<TableName, eval::ChainIndex> },
+    /// The `ip kube-proxy` table of nftables mode.
+    Nftables(crate::nftables::Ruleset),
+}
+
+impl Plane {
+    fn netfilter(ruleset: Ruleset) -> Plane {
+        let mut indexes = BTreeMap::new();
+        for table in [TableName::Nat, TableName::Filter] {
+            indexes.insert(table, eval::chain_index(&ruleset, table));
+        }
+        Plane::Netfilter { ruleset, indexes }
     }
 }
 
@@ -608,20 +749,6 @@ impl<'a> Sim<'a> {
         ct
     }
 
-    fn run_table(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        hook: Hook,
-        table: TableName,
-        ct: &Ct,
-        mark: &mut u32,
-    ) -> Result<(), Hop> {
-        self.run_table_via(trace, node, packet, direction, hook, table, ct, mark, None)
-    }
-
     /// Runs one table at one hook, records its events as steps, and applies a NAT target or a drop.
     #[allow(clippy::too_many_arguments)]
     fn run_table_via(
@@ -639,19 +766,19 @@ impl<'a> Sim<'a> {
         let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
         let meta =
             Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
-        let Some(ruleset) = self.rulesets.get(node) else { return Ok(()) };
-        let index = self.indexes.get(&(node.to_string(), table));
-        let outcome = eval::traverse_indexed(ruleset, table, hook, &meta, &mut self.env, index);
+        let Some(Plane::Netfilter { ruleset, indexes }) = self.planes.get(node) else { return Ok(()) };
+        // IPVS mode's rules match ipsets, which are per node.
+        self.env.ipsets = self.ipvs.get(node).map(|state| state.ipsets.clone());
+        let outcome = eval::traverse_indexed(ruleset, table, hook, &meta, &mut self.env, indexes.get(&table));
         let count = outcome.events.len();
         for (index, event) in outcome.events.into_iter().enumerate() {
             let before = packet.clone();
             let last = index + 1 == count;
             let mut rewrite = None;
-            if last {
-                if let Verdict::Nat(nat) = &outcome.verdict {
+            if last
+                && let Verdict::Nat(nat) = &outcome.verdict {
                     rewrite = self.apply_nat_target(node, packet, *nat, next);
                 }
-            }
             let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
             let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
             s.hook = Some(hook.as_str());
@@ -693,6 +820,7 @@ impl<'a> Sim<'a> {
                         format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
                     ),
                 };
+                self.rejected = Some((node.to_string(), packet.clone()));
                 let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", Text::new(en, zh));
                 s.hook = Some(hook.as_str());
                 s.table = Some(table.as_str());
@@ -701,6 +829,284 @@ impl<'a> Sim<'a> {
                 Err(Hop::Dropped(format!("rejected on {node}: {comment}")))
             }
         }
+    }
+
+    /// Runs every nftables base chain registered at `hook`, records the events as steps, and
+    /// applies a NAT statement or a drop.
+    #[allow(clippy::too_many_arguments)]
+    fn run_nft_hook(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        hook: Hook,
+        ct: &Ct,
+        mark: &mut u32,
+        next: Option<&Host>,
+    ) -> Result<(), Hop> {
+        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
+        let meta =
+            Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
+        let planes = std::sync::Arc::clone(&self.planes);
+        let Some(Plane::Nftables(ruleset)) = planes.get(node) else { return Ok(()) };
+        let outcome = crate::nftables::eval::traverse(ruleset, hook, &meta, &mut self.env);
+        for (index, event) in outcome.events.into_iter().enumerate() {
+            let before = packet.clone();
+            let mut rewrite = None;
+            if Some(index) == outcome.nat_event
+                && let Verdict::Nat(nat) = &outcome.verdict {
+                    rewrite = self.apply_nat_target(node, packet, *nat, next);
+                }
+            let note = narrate_nft(&event, rewrite.as_ref());
+            let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
+            s.hook = Some(hook.as_str());
+            s.table = Some("kube-proxy");
+            s.chain = Some(event.chain.clone());
+            s.skipped = event.skipped.len() as u32;
+            s.skipped_rules = event.skipped;
+            if let Some((at, text)) = event.rule {
+                s.rule = Some(text);
+                s.rule_at = Some(at);
+            }
+            trace.steps.push(s);
+        }
+        *mark = outcome.mark;
+        match outcome.verdict {
+            Verdict::Accept | Verdict::Nat(_) => Ok(()),
+            Verdict::Drop => {
+                let chain = trace.steps.last().and_then(|s| s.chain.clone()).unwrap_or_default();
+                Err(Hop::Dropped(format!("dropped by nftables chain {chain} on {node}")))
+            }
+            Verdict::Reject(_) => {
+                let note = Text::new(
+                    format!(
+                        "reject answers {} with an ICMP port unreachable: the client's connect() fails at once with \"connection refused\".",
+                        tuple.src
+                    ),
+                    format!(
+                        "reject 向 {} 回送 ICMP 端口不可达：客户端的 connect() 立即失败，“连接被拒绝”。",
+                        tuple.src
+                    ),
+                );
+                self.rejected = Some((node.to_string(), packet.clone()));
+                let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", note);
+                s.hook = Some(hook.as_str());
+                s.table = Some("kube-proxy");
+                trace.steps.push(s);
+                let chain = trace.steps.iter().rev().find_map(|s| s.chain.clone()).unwrap_or_default();
+                Err(Hop::Dropped(format!("rejected by nftables chain {chain} on {node}")))
+            }
+        }
+    }
+
+    /// IPVS for a connection's first packet to a virtual server (`ip_vs_in`): the lookup, the
+    /// persistence template or the scheduler, the connection, and the Masq rewrite to the real
+    /// server (`ip_vs_nat_xmit`), which also alters conntrack's reply tuple
+    /// (`ip_vs_update_conntrack`, net.ipv4.vs.conntrack=1). `Ok(false)` when the packet is for no
+    /// virtual server.
+    fn ipvs_request(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        hook: Hook,
+    ) -> Result<bool, Hop> {
+        if direction != Direction::Original || !ct.new {
+            return Ok(false);
+        }
+        let Ok(tuple) = packet.tuple() else { return Ok(false) };
+        let Some(proto) = tuple.proto.as_proto() else { return Ok(false) };
+        let now = self.env.now;
+        let Some(state) = self.ipvs.get_mut(node) else { return Ok(false) };
+        let Some(vs_index) = state.lookup(proto, tuple.dst) else { return Ok(false) };
+        let origin = state.origins.get(vs_index).map(|o| o.service_port.clone()).unwrap_or_default();
+        let service = &mut state.services[vs_index];
+        let scheduler = service.scheduler();
+        let persistent = service.flags & crate::ipvs::IP_VS_SVC_F_PERSISTENT != 0;
+        let key = (node.to_string(), vs_index, *tuple.src.ip());
+        let template = self.templates.get(&key).filter(|(_, expires)| *expires >= now).map(|(dest, _)| *dest);
+        let (chosen, why) = match template {
+            Some(dest) if persistent => {
+                let addr = service.dests().get(dest).map(|d| d.addr.to_string()).unwrap_or_default();
+                (
+                    Some(dest),
+                    Text::new(
+                        format!(
+                            "a persistence template (ClientIP affinity, {} s) already sends {} to {addr}; the scheduler is not asked",
+                            service.timeout,
+                            tuple.src.ip()
+                        ),
+                        format!(
+                            "已有持久化模板（ClientIP 会话保持，{} 秒）把 {} 发往 {addr}；不再询问调度器",
+                            service.timeout,
+                            tuple.src.ip()
+                        ),
+                    ),
+                )
+            }
+            _ => {
+                let decision = service.schedule(tuple.src, now, &mut self.env.rng);
+                (decision.chosen, decision.explanation)
+            }
+        };
+        let before = packet.clone();
+        let Some(dest_index) = chosen else {
+            let note = Text::new(
+                format!(
+                    "IPVS ({}): {} is virtual server {} ({}), but the {} scheduler found no available real server: {}. The packet is dropped.",
+                    hook.as_str(),
+                    tuple.dst,
+                    origin,
+                    proto,
+                    scheduler.name(),
+                    why.en
+                ),
+                format!(
+                    "IPVS（{}）：{} 是虚拟服务 {}（{}），但 {} 调度器找不到可用的真实服务器：{}。数据包被丢弃。",
+                    hook.as_str(),
+                    tuple.dst,
+                    origin,
+                    proto,
+                    scheduler.name(),
+                    why.zh
+                ),
+            );
+            let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "NO DESTINATION", note);
+            s.hook = Some(hook.as_str());
+            trace.steps.push(s);
+            return Err(Hop::Dropped(format!("IPVS on {node} found no real server for {}", tuple.dst)));
+        };
+        if persistent {
+            self.templates.insert(key, (dest_index, now + u64::from(service.timeout)));
+        }
+        let dest = service.dests()[dest_index].addr;
+        let conn = service.conn_open(dest_index);
+        self.ipvs_conns.push(IpvsConn { node: node.to_string(), service: vs_index, conn, expires: None });
+        if packet.set_dst(dest).is_err() {
+            return Err(Hop::Dropped("the packet could not be rewritten".into()));
+        }
+        if let Some(entry) = self.pending.get_mut(node) {
+            entry.set_dnat(dest);
+            entry.ipvs = true;
+        }
+        let hook_fn = if hook == Hook::Output { "ip_vs_local_request4" } else { "ip_vs_remote_request4" };
+        let note = Text::new(
+            format!(
+                "IPVS ({} hook, {hook_fn}): {} is a virtual server of {} (scheduler {}). {}. Masq forwarding rewrites the destination {} → {dest}, recomputes both checksums and updates conntrack's reply tuple.",
+                hook.as_str(),
+                tuple.dst,
+                origin,
+                scheduler.name(),
+                why.en,
+                tuple.dst
+            ),
+            format!(
+                "IPVS（{} 钩子，{hook_fn}）：{} 是 {} 的虚拟服务（调度器 {}）。{}。Masq 转发把目的地址 {} 改写为 {dest}，重算两个校验和，并更新 conntrack 的应答元组。",
+                hook.as_str(),
+                tuple.dst,
+                origin,
+                scheduler.name(),
+                why.zh,
+                tuple.dst
+            ),
+        );
+        let mut s = step(node, direction, StepKind::Ipvs, &before, packet, &format!("MASQ → {dest}"), note);
+        s.hook = Some(hook.as_str());
+        trace.steps.push(s);
+        Ok(true)
+    }
+
+    /// IPVS undoing its rewrite on a reply (`ip_vs_out`, at FORWARD or LOCAL_IN): the source goes
+    /// back from the real server to the virtual server.
+    fn ipvs_reply(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        hook: Hook,
+    ) {
+        let Some((_, Dir::Reply)) = ct.existing else { return };
+        let Some(entry) = self.entry(node, ct).cloned() else { return };
+        if !entry.ipvs {
+            return;
+        }
+        let before = packet.clone();
+        let Ok(tuple) = packet.tuple() else { return };
+        if packet.set_src(entry.original.dst).is_err() {
+            return;
+        }
+        let note = Text::new(
+            format!(
+                "IPVS ({} hook, ip_vs_out): the reply belongs to an IPVS connection, so its source {} is rewritten back to the virtual server {}; the client sees the address it called.",
+                hook.as_str(),
+                tuple.src,
+                entry.original.dst
+            ),
+            format!(
+                "IPVS（{} 钩子，ip_vs_out）：该应答属于一个 IPVS 连接，源地址 {} 被改回虚拟服务地址 {}；客户端看到的是它所访问的地址。",
+                hook.as_str(),
+                tuple.src,
+                entry.original.dst
+            ),
+        );
+        let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "UN-MASQ", note);
+        s.hook = Some(hook.as_str());
+        trace.steps.push(s);
+    }
+
+    /// What the client receives after a REJECT: the node builds an ICMP port unreachable quoting
+    /// the refused packet and sends it back; it is RELATED to the connection, so conntrack and the
+    /// rules let it through, and the client's connect() fails with ECONNREFUSED.
+    fn send_icmp_unreachable(&mut self, trace: &mut Trace, node: &str, refused: &Packet, sender: &Host) {
+        let Some(this) = self.cluster.node(node) else { return };
+        // icmp_send takes the source address of the route back to the client: the bridge
+        // gateway toward a pod on this node, the node's own address otherwise.
+        let from = match sender {
+            Host::Pod { node: pod_node, .. } if pod_node == node => this.pod_cidr.nth(1).unwrap_or(this.ip),
+            _ => this.ip,
+        };
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        let Ok(icmp) = Packet::icmp_port_unreachable(from, refused, ident) else { return };
+        let note = Text::new(
+            format!(
+                "REJECT makes the kernel answer (nf_send_unreach): an ICMP destination unreachable, code 3 (port unreachable), from {from} to {}, quoting the refused packet's IPv4 header and first 8 bytes. It is RELATED to the connection in conntrack.",
+                sender.ip()
+            ),
+            format!(
+                "REJECT 让内核回复（nf_send_unreach）：一个 ICMP 目的不可达、代码 3（端口不可达），从 {from} 发往 {}，其中引用被拒绝数据包的 IPv4 头部和其后 8 个字节。conntrack 把它视为该连接的 RELATED 流量。",
+                sender.ip()
+            ),
+        );
+        let mut s = step(node, Direction::Reply, StepKind::Send, &icmp, &icmp, "ICMP PORT UNREACHABLE", note);
+        s.hook = Some("OUTPUT");
+        trace.steps.push(s);
+        let note = Text::new(
+            format!("The ICMP error leaves {node} for {}.", sender.label()),
+            format!("ICMP 错误离开 {node}，发往 {}。", sender.label()),
+        );
+        trace.steps.push(step(
+            node,
+            Direction::Reply,
+            StepKind::Wire,
+            &icmp,
+            &icmp,
+            &format!("→ {}", sender.name()),
+            note,
+        ));
+        let note = Text::new(
+            format!(
+                "{} receives the ICMP port unreachable: its connect() fails at once with ECONNREFUSED, \"connection refused\".",
+                sender.label()
+            ),
+            format!("{} 收到 ICMP 端口不可达：它的 connect() 立即以 ECONNREFUSED 失败，“连接被拒绝”。", sender.label()),
+        );
+        trace.steps.push(step(sender.name(), Direction::Reply, StepKind::Deliver, &icmp, &icmp, "ECONNREFUSED", note));
     }
 
     /// Carries out a NAT target on the packet and records the binding in the pending entry.
@@ -785,7 +1191,7 @@ impl<'a> Sim<'a> {
             (true, Dir::Original) if entry.dnat => Some((false, entry.reply.src)),
             (true, Dir::Reply) if entry.snat => Some((false, entry.original.src)),
             (false, Dir::Original) if entry.snat => Some((true, entry.reply.dst)),
-            (false, Dir::Reply) if entry.dnat => Some((true, entry.original.dst)),
+            (false, Dir::Reply) if entry.dnat && !entry.ipvs => Some((true, entry.original.dst)),
             _ => None,
         };
         let Some((source, to)) = change else { return };
@@ -879,6 +1285,20 @@ impl<'a> Sim<'a> {
         route: &Route,
         local_out: bool,
     ) {
+        self.push_route_from(trace, node, packet, packet, direction, route, local_out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_route_from(
+        &self,
+        trace: &mut Trace,
+        node: &str,
+        before: &Packet,
+        packet: &Packet,
+        direction: Direction,
+        route: &Route,
+        local_out: bool,
+    ) {
         let Ok(tuple) = packet.tuple() else { return };
         let dst = tuple.dst.ip();
         let (verdict, en, zh) = match route {
@@ -926,7 +1346,22 @@ impl<'a> Sim<'a> {
                 format!("路由：经由 {}（本节点接口 {via}）到达 {dst}；数据包被转发，经过 FORWARD。", next.label()),
             ),
         };
-        let mut s = step(node, direction, StepKind::Routing, packet, packet, &verdict, Text::new(en, zh));
+        let ttl_en = if before != packet {
+            " The TTL drops by one (ip_decrease_ttl), so the header checksum changes too."
+        } else {
+            ""
+        };
+        let ttl_zh =
+            if before != packet { "TTL 减一（ip_decrease_ttl），头部校验和随之改变。" } else { "" };
+        let mut s = step(
+            node,
+            direction,
+            StepKind::Routing,
+            before,
+            packet,
+            &verdict,
+            Text::new(format!("{en}{ttl_en}"), format!("{zh}{ttl_zh}")),
+        );
         s.hook = Some("routing");
         trace.steps.push(s);
     }
@@ -1080,11 +1515,15 @@ fn narrate(
                 ),
                 format!("MARK 在数据包标记上置位 0x4000：KUBE-POSTROUTING 会对它做 masquerade。{skipped_zh}"),
             ),
-            "RETURN" => (
+            "RETURN" if chain == "KUBE-POSTROUTING" => (
                 format!(
                     "RETURN from {chain}: the packet carries no masquerade mark, so no SNAT is needed.{skipped_en}"
                 ),
                 format!("从 {chain} 返回：数据包没有 masquerade 标记，不需要 SNAT。{skipped_zh}"),
+            ),
+            "RETURN" => (
+                format!("RETURN from {chain}: back to the chain that jumped here.{skipped_en}"),
+                format!("从 {chain} 返回到跳转过来的链。{skipped_zh}"),
             ),
             "ACCEPT" => (
                 format!(
@@ -1111,4 +1550,72 @@ fn narrate(
         }
     };
     Text::new(en, zh)
+}
+
+/// One sentence, in both languages, on what an nftables rule or base-chain policy did.
+fn narrate_nft(event: &crate::nftables::eval::Event, rewrite: Option<&(SocketAddrV4, SocketAddrV4)>) -> Text {
+    let chain = event.chain.as_str();
+    let skipped = event.skipped.len();
+    let skipped_en = if skipped > 0 {
+        format!(" ({skipped} rule{} before it did not match.)", if skipped == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
+    let skipped_zh =
+        if skipped > 0 { format!("（此前有 {skipped} 条规则未匹配。）") } else { String::new() };
+    let detail_en = event.detail.clone().map(|d| format!(" [{d}]")).unwrap_or_default();
+    let verdict = event.verdict.as_str();
+    if event.rule.is_none() {
+        return Text::new(
+            format!("The base chain {} (priority {}) ends: {verdict}.{skipped_en}", event.base_chain, event.priority),
+            format!("基础链 {}（优先级 {}）结束：{verdict}。{skipped_zh}", event.base_chain, event.priority),
+        );
+    }
+    if let Some((from, to)) = rewrite {
+        return Text::new(
+            format!(
+                "{verdict} in {chain}: {from} is rewritten to {to}; both checksums are recomputed and conntrack records the binding.{detail_en}{skipped_en}"
+            ),
+            format!(
+                "{chain} 中的 {verdict}：{from} 被改写为 {to}；两个校验和重新计算，conntrack 记下这一映射。{detail_en}{skipped_zh}"
+            ),
+        );
+    }
+    if let Some(target) = verdict.strip_prefix("jump ").or_else(|| verdict.strip_prefix("goto ")) {
+        let why_en = if target.starts_with("service-") || target.starts_with("external-") {
+            "the destination is a Service's address and port, found in a verdict map".to_string()
+        } else if target.starts_with("endpoint-") {
+            "numgen picked this endpoint".to_string()
+        } else if target == "mark-for-masquerade" {
+            "the packet must be masqueraded".to_string()
+        } else {
+            format!("the rule in {chain} matched")
+        };
+        let why_zh = if target.starts_with("service-") || target.starts_with("external-") {
+            "目的地址和端口属于某个 Service，在判决映射（verdict map）中找到".to_string()
+        } else if target.starts_with("endpoint-") {
+            "numgen 选中了这个端点".to_string()
+        } else if target == "mark-for-masquerade" {
+            "该数据包需要做 masquerade".to_string()
+        } else {
+            format!("{chain} 中的规则匹配")
+        };
+        return Text::new(
+            format!("{verdict}: {why_en}.{detail_en}{skipped_en}"),
+            format!("{verdict}：{why_zh}。{detail_en}{skipped_zh}"),
+        );
+    }
+    let (en, zh) = match verdict {
+        "drop" => {
+            ("the packet is discarded silently; the client only sees a timeout", "数据包被静默丢弃，客户端只会看到超时")
+        }
+        "reject" => ("the packet is refused with an ICMP error", "数据包被拒绝并回送 ICMP 错误"),
+        "accept" => ("the packet is accepted by this base chain", "该基础链接受数据包"),
+        "return" => ("back to the calling chain", "返回调用它的链"),
+        _ => ("the rule matched and the packet goes on", "规则匹配，数据包继续"),
+    };
+    Text::new(
+        format!("{verdict} in {chain}: {en}.{detail_en}{skipped_en}"),
+        format!("{chain} 中的 {verdict}：{zh}。{detail_en}{skipped_zh}"),
+    )
 }

@@ -164,6 +164,11 @@ async fn dnat_step_shows_the_rewrite_in_the_inspector() {
     destination.dyn_into::<HtmlElement>().expect("a button").click();
     settle().await;
     assert_eq!(app.count(r#"[data-testid="hex"] .byte.sel"#), 4);
+    // The changed fields come first; the unchanged ones are one click away.
+    assert_eq!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#), 4);
+    app.click(r#"[data-testid="fields-toggle"]"#);
+    settle().await;
+    assert!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#) > 12);
 }
 
 #[wasm_bindgen_test]
@@ -312,4 +317,52 @@ async fn experiment_histogram_counts_every_connection() {
     assert_eq!(rows, 3, "the three endpoints");
     let text = app.text(r#"[data-testid="histogram"]"#);
     assert!(text.contains("pod/web-a") && text.contains("pod/web-c"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn a_pasted_link_moves_the_open_page() {
+    let app = mount("#v=1&s=fixture&step=2&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    assert_eq!(app.selected(), "2");
+    web_sys::window().expect("a window").location().set_hash("v=1&s=fixture&step=6&lang=zh").expect("set the hash");
+    TimeoutFuture::new(100).await;
+    assert_eq!(app.selected(), "6");
+    assert_eq!(app.text(r#"[data-testid="narration"]"#), fixture::trace().steps[5].note.zh);
+}
+
+#[wasm_bindgen_test]
+async fn reduced_motion_toggle() {
+    // The stylesheet is not loaded in the test page, so check the class its rule keys on
+    // (`.reduce-motion .topology .packet { transition: none }`), and the button's state.
+    let app = mount("#v=1&lang=en", Some(Rc::new(fixture::scenario()))).await;
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert_eq!(app.find(r#"[data-testid="motion"]"#).get_attribute("aria-pressed").as_deref(), Some("true"));
+    assert!(app.try_find(".app.reduce-motion [data-testid=\"packet\"]").is_some());
+    app.click(r#"[data-testid="motion"]"#);
+    settle().await;
+    assert!(app.try_find(".app.reduce-motion").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn scaling_chart_compares_the_modes() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    app.click(r#"[data-testid="scaling-run"]"#);
+    settle().await;
+    let text = app.text(r#"[data-testid="scaling"]"#);
+    for mode in ["iptables", "nftables", "ipvs"] {
+        assert!(text.contains(mode), "{text}");
+    }
+    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
+}
+
+#[wasm_bindgen_test]
+async fn the_same_service_in_another_proxy_mode() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&mode=ipvs", None).await;
+    assert!(app.try_find(r#"[data-testid="problems"]"#).is_none());
+    assert!(app.count(r#"[data-testid="step-list"] tr.kind-ipvs"#) >= 1, "IPVS steps in the event list");
+    assert!(app.text(r#"[data-testid="rules"]"#).contains("TCP  10.96.100.10:80"), "ipvsadm -Ln in the rules pane");
+    press("ArrowRight").await;
+    assert!(hash().await.contains("mode=ipvs"));
 }

@@ -270,13 +270,17 @@ fn tier4_kernel(root: &Path) -> Outcome {
         "kernel",
         "--test",
         "kernel_ipvs",
+        "--test",
+        "kernel_nft",
+        "--test",
+        "tshark",
         "--",
         "--nocapture",
         "--test-threads=1",
     ];
     let mut command = cargo(root, &args);
     command.env("LBPLAY_KERNEL_TESTS", "1");
-    match streamed(command, "the kernel differential tests (lbplay-cli tests kernel and kernel_ipvs)") {
+    match streamed(command, "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft and tshark)") {
         Ok(()) => Outcome::Passed(String::new()),
         Err(e) => Outcome::Failed(e),
     }

@@ -1,19 +1,18 @@
 //! The "send N connections" experiment: a histogram of which backend served each connection, with
 //! the count and share written on every bar (the bar length is never the only signal).
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use yew::prelude::*;
 
-use crate::experiment::{self, SIZES};
+use crate::experiment::SIZES;
+use crate::experiment::{self, MODES, SCALE, ScalePoint};
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 
 #[derive(Properties, PartialEq)]
 pub struct ExperimentProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
 }
 
 /// The experiment pane.
@@ -49,6 +48,26 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             result.set(Some((n, outcome)));
         })
     };
+    let scaling = use_state(|| None::<Result<Vec<(&'static str, Vec<ScalePoint>)>, String>>);
+    {
+        let scaling = scaling.clone();
+        use_effect_with(props.scenario.id.clone(), move |_| scaling.set(None));
+    }
+    let onmeasure = {
+        let scaling = scaling.clone();
+        let scenario = props.scenario.clone();
+        Callback::from(move |_: MouseEvent| {
+            let Some(cluster) = &scenario.cluster else { return };
+            let outcome: Result<Vec<_>, String> = MODES
+                .into_iter()
+                .map(|mode| {
+                    experiment::scaling(cluster, mode, &scenario.from, &scenario.to, seed(&scenario), &SCALE)
+                        .map(|points| (mode.as_str(), points))
+                })
+                .collect();
+            scaling.set(Some(outcome));
+        })
+    };
     html! {
         <div class="experiment" data-testid="experiment">
             <p class="muted small">{ text.experiment_intro }</p>
@@ -65,6 +84,12 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             </div>
             if let Some((n, outcome)) = &*result {
                 { histogram(props.lang, *n, outcome) }
+            }
+            <h3 class="experiment-title">{ text.scaling_title }</h3>
+            <p class="muted small">{ text.scaling_intro }</p>
+            <button class="btn primary" onclick={onmeasure} data-testid="scaling-run">{ text.measure }</button>
+            if let Some(outcome) = &*scaling {
+                { scaling_table(props.lang, outcome) }
             }
         </div>
     }
@@ -90,9 +115,45 @@ fn histogram(lang: Lang, n: u32, outcome: &Result<Vec<(String, u64)>, String>) -
                     <tr class={classes!((backend == "dropped").then_some("dropped"))}>
                         <th scope="row"><code>{ backend.clone() }</code></th>
                         <td class="bar-cell">
-                            <span class="bar" style={format!("width: {:.1}%", *count as f64 * 100.0 / max as f64)}></span>
+                            <span class="meter" style={format!("width: {:.1}%", *count as f64 * 100.0 / max as f64)}></span>
                         </td>
                         <td class="count">{ format!("{count} ({:.1}%)", *count as f64 * 100.0 / f64::from(n.max(1))) }</td>
+                    </tr>
+                }
+            </tbody>
+        </table>
+    }
+}
+
+fn scaling_table(lang: Lang, outcome: &Result<Vec<(&'static str, Vec<ScalePoint>)>, String>) -> Html {
+    let text = i18n::text(lang);
+    let rows = match outcome {
+        Ok(rows) => rows,
+        Err(err) => return html! { <p class="problems" role="alert">{ err.clone() }</p> },
+    };
+    let max = rows.iter().flat_map(|(_, points)| points.iter().map(|point| point.evaluated)).max().unwrap_or(1).max(1);
+    html! {
+        <table class="scaling" data-testid="scaling">
+            <caption>{ text.scaling_caption }</caption>
+            <thead>
+                <tr>
+                    <th scope="col">{ text.mode_col }</th>
+                    for n in SCALE {
+                        <th scope="col">{ (text.n_services)(n) }</th>
+                    }
+                </tr>
+            </thead>
+            <tbody>
+                for (mode, points) in rows.iter() {
+                    <tr>
+                        <th scope="row"><code>{ *mode }</code></th>
+                        for point in points.iter() {
+                            <td>
+                                <span class="value">{ point.evaluated }</span>
+                                <span class="meter" style={format!("width: {:.1}%", point.evaluated as f64 * 100.0 / max as f64)}></span>
+                                <span class="muted small">{ (text.n_rules)(point.rules) }</span>
+                            </td>
+                        }
                     </tr>
                 }
             </tbody>

@@ -1,25 +1,26 @@
 //! The event list: one row per step (index, host, stage, packet, verdict), Packet Tracer's filters
 //! above it, the selected row marked with `aria-current="step"` and kept in view.
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use lbplay_core::trace::StepKind;
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::ScenarioRef;
 use crate::state::Filter;
 use crate::view;
 
 #[derive(Properties, PartialEq)]
 pub struct StepListProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub selected: usize,
     pub filter: Filter,
     pub onselect: Callback<usize>,
     pub onfilter: Callback<Filter>,
+    /// Whether the pane is on screen; keeping the selected row in view waits until it is.
+    #[prop_or(true)]
+    pub shown: bool,
 }
 
 fn distinct<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
@@ -36,9 +37,10 @@ fn select_value(event: &Event) -> String {
     event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default()
 }
 
-const KINDS: [StepKind; 7] = [
+const KINDS: [StepKind; 8] = [
     StepKind::Send,
     StepKind::Netfilter,
+    StepKind::Ipvs,
     StepKind::Conntrack,
     StepKind::Routing,
     StepKind::Wire,
@@ -54,7 +56,7 @@ pub fn StepList(props: &StepListProps) -> Html {
     let body = use_node_ref();
     {
         let body = body.clone();
-        use_effect_with((props.selected, props.scenario.id.clone()), move |_| {
+        use_effect_with((props.selected, props.scenario.id.clone(), props.shown), move |_| {
             keep_in_view(&body, "tr[aria-current]");
         });
     }
@@ -129,8 +131,9 @@ pub fn StepList(props: &StepListProps) -> Html {
                         </tr>
                     </thead>
                     <tbody>
-                        for (index, step) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
-                            { row(props, index, step) }
+                        for (index, _) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
+                            <EventRow key={index} lang={props.lang} scenario={props.scenario.clone()} {index}
+                                selected={index == props.selected} onselect={props.onselect.clone()} />
                         }
                     </tbody>
                 </table>
@@ -139,8 +142,22 @@ pub fn StepList(props: &StepListProps) -> Html {
     }
 }
 
-fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
-    let selected = index == props.selected;
+#[derive(Properties, PartialEq)]
+struct EventRowProps {
+    lang: Lang,
+    scenario: ScenarioRef,
+    index: usize,
+    selected: bool,
+    onselect: Callback<usize>,
+}
+
+/// One row of the event list; a component so that stepping re-renders only the two rows whose
+/// selection changed.
+#[component]
+fn EventRow(props: &EventRowProps) -> Html {
+    let index = props.index;
+    let Some(step) = props.scenario.trace.steps.get(index) else { return Html::default() };
+    let selected = props.selected;
     let onclick = props.onselect.reform(move |_: MouseEvent| index);
     let rewrite = view::rewrite_summary(step);
     let kind = step.kind.as_str();

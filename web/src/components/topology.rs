@@ -4,14 +4,13 @@
 //! Moves are CSS transitions on `transform`, which reduced motion turns off (steps snap).
 
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use lbplay_core::Lang;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 use crate::view;
 
 const WIDTH: f64 = 1000.0;
@@ -175,8 +174,12 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
 #[derive(Properties, PartialEq)]
 pub struct TopologyProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub step: usize,
+    /// Whether the pane is the one shown (on narrow screens panes are tabs); scrolling to the
+    /// packet waits until it is.
+    #[prop_or(true)]
+    pub shown: bool,
 }
 
 /// The topology pane.
@@ -188,6 +191,22 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let steps = &scenario.trace.steps;
     let current = steps.get(props.step);
     let (px, py) = packet_at(&layout, scenario, props.step);
+    // The path so far: every position up to the selected step, original and reply apart.
+    let trail = |direction: Direction| -> String {
+        let mut points: Vec<String> = Vec::new();
+        for (index, step) in steps.iter().enumerate().take(props.step + 1) {
+            if step.direction == direction {
+                let (x, y) = packet_at(&layout, scenario, index);
+                let point = format!("{x:.1},{y:.1}");
+                if points.last() != Some(&point) {
+                    points.push(point);
+                }
+            }
+        }
+        points.join(" ")
+    };
+    let trail_original = trail(Direction::Original);
+    let trail_reply = trail(Direction::Reply);
     // The chosen endpoint lights up from the first step that rewrote the destination.
     let first_rewrite = steps.iter().position(|step| {
         step.direction == Direction::Original
@@ -203,11 +222,33 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
         && py < TOP + 90.0;
     let label_y = if below { 11.0 } else { -31.0 };
-    let label_w = label.chars().count() as f64 * 6.6 + 16.0;
-    let label_x = (px - label_w / 2.0).clamp(4.0 - px, WIDTH - 4.0 - label_w) - px;
+    // A step that rewrote an address marks the label, where the rewrite happened.
+    let rewrote = current.is_some_and(|step| view::rewrite_summary(step).is_some());
+    let label_w = label.chars().count() as f64 * 6.6 + 30.0;
+    let label_x = (px - label_w / 2.0).clamp(4.0, (WIDTH - 4.0 - label_w).max(4.0)) - px;
     let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
     let height = TOP + NODE_H + 36.0;
+    let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
+        Some("ipvs") => "netfilter + IPVS (kube-ipvs0)",
+        Some("nftables") => "netfilter (nftables: table ip kube-proxy)",
+        _ => "netfilter (iptables)",
+    };
+    // On a narrow screen the drawing keeps a readable size and scrolls sideways: keep the packet in view.
+    let frame = use_node_ref();
+    {
+        let frame = frame.clone();
+        use_effect_with((props.step, props.scenario.id.clone(), props.shown), move |_| {
+            if let Some(frame) = frame.cast::<web_sys::HtmlElement>() {
+                let overflow = frame.scroll_width() - frame.client_width();
+                if overflow > 0 {
+                    let at = (px / WIDTH * f64::from(frame.scroll_width())) as i32 - frame.client_width() / 2;
+                    frame.set_scroll_left(at.clamp(0, overflow));
+                }
+            }
+        });
+    }
     html! {
+        <div class="topology-frame" ref={frame}>
         <svg class="topology" viewBox={format!("0 0 {WIDTH} {height}")} role="img" data-testid="topology"
             aria-label={format!("{}: {}", text.topology, label)} preserveAspectRatio="xMidYMid meet">
             for (name, ip, x) in layout.clients.iter() {
@@ -226,20 +267,32 @@ pub fn Topology(props: &TopologyProps) -> Html {
             }
             <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + NODE_H + 16.0).to_string()} y2={(TOP + NODE_H + 16.0).to_string()} />
             for node in layout.nodes.iter() {
-                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text) }
+                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
             }
-            <g class={classes!("packet", reply.then_some("reply"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
+            <polyline class="trail" points={trail_original} />
+            <polyline class="trail reply" points={trail_reply} />
+            <g class={classes!("packet", reply.then_some("reply"), rewrote.then_some("rewrote"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
                 <circle r="7" />
                 <g class="packet-label">
                     <rect x={format!("{label_x:.1}")} y={label_y.to_string()} width={format!("{label_w:.1}")} height="20" rx="4" />
-                    <text x={format!("{:.1}", label_x + label_w / 2.0)} y={(label_y + 14.0).to_string()} text-anchor="middle">{ label.clone() }</text>
+                    <text x={format!("{:.1}", label_x + label_w / 2.0)} y={(label_y + 14.0).to_string()} text-anchor="middle">
+                        { if rewrote { format!("✎ {label}") } else { label.clone() } }
+                    </text>
                 </g>
             </g>
         </svg>
+        </div>
     }
 }
 
-fn node_box(node: &NodeBox, active: bool, hook: Option<&str>, chosen: Option<Ipv4Addr>, text: &i18n::Texts) -> Html {
+fn node_box(
+    node: &NodeBox,
+    active: bool,
+    hook: Option<&str>,
+    chosen: Option<Ipv4Addr>,
+    text: &i18n::Texts,
+    dataplane: &'static str,
+) -> Html {
     let title = match node.ip {
         Some(ip) => format!("{}  {ip}", node.name),
         None => node.name.clone(),
@@ -248,7 +301,7 @@ fn node_box(node: &NodeBox, active: bool, hook: Option<&str>, chosen: Option<Ipv
         <g class={classes!("node", active.then_some("active"))}>
             <rect x={node.x.to_string()} y={TOP.to_string()} width={node.w.to_string()} height={NODE_H.to_string()} rx="8" />
             <text x={(node.x + 10.0).to_string()} y={(TOP + 18.0).to_string()} class="name">{ title }</text>
-            <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ "netfilter" }</text>
+            <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ dataplane }</text>
             for (name, short) in HOOKS {
                 { hook_box(node, name, short, active && hook == Some(name)) }
             }
