@@ -17,17 +17,34 @@ pub const SIZES: [u32; 4] = [10, 100, 1000, 3000];
 
 /// Which backend served each of `n` connections from `from` to `to`, counted per backend
 /// (`dropped` for connections that were not delivered), in the backends' sorted order.
-pub fn send(cluster: &Cluster, from: &str, to: &str, n: u32, seed: u64) -> Result<Vec<(String, u64)>, String> {
+/// As `lbplay send` does: one second apart, each closed before the next unless `keep`.
+pub fn send(
+    cluster: &Cluster,
+    from: &str,
+    to: &str,
+    n: u32,
+    seed: u64,
+    keep: bool,
+) -> Result<Vec<(String, u64)>, String> {
     let mut sim = Sim::new(cluster, seed, 0).map_err(|err| err.to_string())?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for _ in 0..n {
         let trace = sim.connect(from, to, Proto::Tcp).map_err(|err| err.to_string())?;
         let backend = trace.outcome.delivered_to.unwrap_or_else(|| "dropped".to_string());
         *counts.entry(backend).or_default() += 1;
-        // One second between connections, as `lbplay send` spaces them.
+        if !keep {
+            sim.close_all();
+        }
         sim.advance(1);
     }
     Ok(counts.into_iter().collect())
+}
+
+/// The same with IPVS's scheduler set to `scheduler` (a kernel name: `rr`, `sh`, …).
+pub fn with_scheduler(cluster: &Cluster, scheduler: &str) -> Cluster {
+    let mut out = cluster.clone();
+    out.kube_proxy.ipvs_scheduler = scheduler.to_string();
+    out
 }
 
 /// The Service counts the scaling experiment measures.
@@ -134,13 +151,27 @@ mod tests {
     fn test_iptables_statistic_spreads_about_evenly() {
         let scenario = load_builtin("clusterip-iptables");
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
-        let counts = send(cluster, &scenario.from, &scenario.to, 300, 1).expect("the walk runs");
+        let counts = send(cluster, &scenario.from, &scenario.to, 300, 1, false).expect("the walk runs");
         assert_eq!(counts.len(), 3, "{counts:?}");
         assert_eq!(counts.iter().map(|(_, count)| count).sum::<u64>(), 300);
         for (backend, count) in &counts {
             assert!((60..=140).contains(count), "{backend}: {count} of 300 is far from 1/3");
         }
-        assert_eq!(counts, send(cluster, &scenario.from, &scenario.to, 300, 1).unwrap(), "same seed, same counts");
+        assert_eq!(
+            counts,
+            send(cluster, &scenario.from, &scenario.to, 300, 1, false).unwrap(),
+            "same seed, same counts"
+        );
+    }
+
+    #[test]
+    fn test_ipvs_rr_is_exact_and_sh_sticks() {
+        let scenario = crate::scenario::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
+        let cluster = scenario.cluster.as_ref().expect("the slice loads");
+        let rr = send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        assert_eq!(rr.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");
+        let sh = send(&with_scheduler(cluster, "sh"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        assert_eq!(sh.len(), 1, "one client address hashes to one backend: {sh:?}");
     }
 
     #[test]

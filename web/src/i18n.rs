@@ -88,6 +88,8 @@ pub struct Texts {
     pub mode_col: &'static str,
     pub only_changed: &'static str,
     pub show_all_fields: fn(usize) -> String,
+    pub keep_hint: &'static str,
+    pub scheduler: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -186,6 +188,8 @@ pub static EN: Texts = Texts {
     mode_col: "mode",
     only_changed: "Show only the changed fields",
     show_all_fields: |n| format!("Show the {n} unchanged fields too"),
+    keep_hint: "Keep every connection open instead of closing each before the next (lc, wlc, sed and nq count open connections)",
+    scheduler: "IPVS scheduler",
 };
 
 pub static ZH: Texts = Texts {
@@ -282,6 +286,8 @@ pub static ZH: Texts = Texts {
     mode_col: "模式",
     only_changed: "只显示改变的字段",
     show_all_fields: |n| format!("也显示其余 {n} 个未改变的字段"),
+    keep_hint: "保持每个连接打开，而不是在下一个之前关闭（lc、wlc、sed、nq 会统计打开的连接）",
+    scheduler: "IPVS 调度器",
 };
 
 /// The interface's words in `lang`.

@@ -78,7 +78,7 @@ fn tier1_native(root: &Path) -> Outcome {
     }
 }
 
-fn chromedriver() -> Option<PathBuf> {
+pub(crate) fn chromedriver() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMEDRIVER") {
         return Some(PathBuf::from(path));
     }
@@ -170,7 +170,7 @@ fn page(root: &Path) -> Result<String, String> {
     }
 }
 
-fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(dir).map(|entries| entries.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == extension));
@@ -178,7 +178,7 @@ fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     files
 }
 
-fn gzipped_size(file: &Path) -> Result<u64, String> {
+pub(crate) fn gzipped_size(file: &Path) -> Result<u64, String> {
     let output = Command::new("gzip")
         .arg("-c")
         .arg(file)

@@ -20,6 +20,9 @@ pub struct ExperimentProps {
 pub fn Experiment(props: &ExperimentProps) -> Html {
     let text = i18n::text(props.lang);
     let size = use_state(|| SIZES[1]);
+    let scheduler = use_state(|| "rr".to_string());
+    let keep = use_state(|| false);
+    let ipvs = props.scenario.mode == Some(lbplay_core::model::ProxyMode::Ipvs);
     let result = use_state(|| None::<(u32, Result<Vec<(String, u64)>, String>)>);
     {
         // A new scenario clears the old result.
@@ -35,14 +38,31 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             }
         })
     };
+    let onscheduler = {
+        let scheduler = scheduler.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event.target_dyn_into::<web_sys::HtmlSelectElement>() {
+                scheduler.set(select.value());
+            }
+        })
+    };
+    let onkeep = {
+        let keep = keep.clone();
+        Callback::from(move |_: Event| keep.set(!*keep))
+    };
     let onsend = {
         let size = size.clone();
         let result = result.clone();
         let scenario = props.scenario.clone();
+        let scheduler = scheduler.clone();
+        let keep = keep.clone();
         Callback::from(move |_: MouseEvent| {
             let n = *size;
             let outcome = match &scenario.cluster {
-                Some(cluster) => experiment::send(cluster, &scenario.from, &scenario.to, n, seed(&scenario)),
+                Some(cluster) => {
+                    let cluster = if ipvs { experiment::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
+                    experiment::send(&cluster, &scenario.from, &scenario.to, n, seed(&scenario), *keep)
+                }
                 None => Err("no cluster model".to_string()),
             };
             result.set(Some((n, outcome)));
@@ -78,6 +98,19 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
                             <option value={n.to_string()} selected={n == *size}>{ n }</option>
                         }
                     </select>
+                </label>
+                if ipvs {
+                    <label>{ text.scheduler }
+                        <select onchange={onscheduler} data-testid="experiment-scheduler">
+                            for name in lbplay_core::ipvs::Scheduler::ALL.map(|scheduler| scheduler.name()) {
+                                <option value={name} selected={*scheduler == name}>{ name }</option>
+                            }
+                        </select>
+                    </label>
+                }
+                <label title={text.keep_hint}>
+                    <input type="checkbox" checked={*keep} onchange={onkeep} data-testid="experiment-keep" />
+                    { " --keep" }
                 </label>
                 <button class="btn primary" onclick={onsend} data-testid="experiment-send">{ text.send }</button>
                 <code class="muted small">{ format!("{} → {}", props.scenario.from, props.scenario.to) }</code>

@@ -177,7 +177,9 @@ fn EventRow(props: &EventRowProps) -> Html {
                 <div class="stage-name">{ stage_detail(step) }</div>
                 <div class="summary">{ view::summary(step) }</div>
             </td>
-            <td class="verdict"><span class={classes!("chip", verdict_class(&step.verdict))} title={step.verdict.clone()}>{ step.verdict.clone() }</span></td>
+            <td class="verdict">
+                { verdict_cell(&step.verdict) }
+            </td>
         </tr>
     }
 }
@@ -186,6 +188,21 @@ fn EventRow(props: &EventRowProps) -> Html {
 fn stage_detail(step: &lbplay_core::Step) -> String {
     let stage = step.stage();
     if stage == step.kind.as_str() { String::new() } else { stage }
+}
+
+/// A verdict as a chip; a jump's target (`JUMP:KUBE-SVC-…`) goes on its own line so it is not cut.
+fn verdict_cell(verdict: &str) -> Html {
+    match verdict.split_once(':') {
+        Some((action, target)) if matches!(action, "JUMP" | "GOTO") => html! {
+            <>
+                <span class={classes!("chip", verdict_class(verdict))}>{ action.to_string() }</span>
+                <span class="target">{ target.to_string() }</span>
+            </>
+        },
+        _ => {
+            html! { <span class={classes!("chip", verdict_class(verdict))} title={verdict.to_string()}>{ verdict.to_string() }</span> }
+        }
+    }
 }
 
 /// The colour family of a verdict chip (the text always says the verdict too).
