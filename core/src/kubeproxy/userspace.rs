@@ -350,7 +350,9 @@ fn write_portals(ruleset: &mut Ruleset, proxy: &ProxyPort, host_ip: Ipv4Addr) {
     nat.chain_mut(KUBE_PORTALS_CONTAINER).rules.extend(container);
     nat.chain_mut(KUBE_PORTALS_HOST).rules.extend(host);
     let Some(node_port) = proxy.node_port else { return };
-    nat.chain_mut(KUBE_NODEPORT_CONTAINER).rules.push(common_args(proxy, None, node_port, false, false).target(redirect));
+    nat.chain_mut(KUBE_NODEPORT_CONTAINER)
+        .rules
+        .push(common_args(proxy, None, node_port, false, false).target(redirect));
     // `iptablesHostNodePortArgs`.
     nat.chain_mut(KUBE_NODEPORT_HOST).rules.push(common_args(proxy, None, node_port, false, false).target(dnat));
     // `iptablesNonLocalNodePortArgs`: note the port is the proxy port, the destination the packet
@@ -422,7 +424,13 @@ impl Balancer {
             }
             services.insert(
                 proxy.service_port.clone(),
-                BalancerState { endpoints, index: 0, ttl: proxy.affinity, affinity: BTreeMap::new(), reset: Vec::new() },
+                BalancerState {
+                    endpoints,
+                    index: 0,
+                    ttl: proxy.affinity,
+                    affinity: BTreeMap::new(),
+                    reset: Vec::new(),
+                },
             );
         }
         Balancer { services }
@@ -629,11 +637,10 @@ mod tests {
 
     #[test]
     fn proxy_ports_are_stable_and_distinct() {
-        let names: Vec<(String, Proto)> =
-            ["default/web:http", "default/web:https", "kube-system/kube-dns:dns"]
-                .iter()
-                .map(|name| (name.to_string(), Proto::Tcp))
-                .collect();
+        let names: Vec<(String, Proto)> = ["default/web:http", "default/web:https", "kube-system/kube-dns:dns"]
+            .iter()
+            .map(|name| (name.to_string(), Proto::Tcp))
+            .collect();
         let ports = allocate_proxy_ports(&names);
         assert!(ports.iter().all(|port| (PROXY_PORT_RANGE.0..=PROXY_PORT_RANGE.1).contains(port)), "{ports:?}");
         // The port of a name does not depend on the others.

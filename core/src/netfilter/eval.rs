@@ -289,7 +289,8 @@ pub fn traverse_indexed(
                     return Outcome { events, verdict: Verdict::Drop, mark };
                 };
                 let mut redirect = event("REDIRECT".into());
-                redirect.detail = Some(format!("REDIRECT: to {ip}:{port}, this host's own address at {}", hook.as_str()));
+                redirect.detail =
+                    Some(format!("REDIRECT: to {ip}:{port}, this host's own address at {}", hook.as_str()));
                 events.push(redirect);
                 return Outcome { events, verdict: Verdict::Nat(NatTarget::Dnat { ip, port: Some(*port) }), mark };
             }
