@@ -270,6 +270,8 @@ fn tier4_kernel(root: &Path) -> Outcome {
         "kernel",
         "--test",
         "kernel_ipvs",
+        "--test",
+        "kernel_userspace",
         "--",
         "--nocapture",
         "--test-threads=1",
