@@ -480,26 +480,25 @@ impl Balancer {
             None => false,
         };
         let list = list_text(&state.endpoints);
-        if let Some(ttl) = state.ttl {
-            if !reset {
-                if let Some((endpoint, last_used)) = state.affinity.get(&client).copied() {
-                    let age = now.saturating_sub(last_used);
-                    if age < u64::from(ttl) {
-                        state.affinity.insert(client, (endpoint, now));
-                        return Ok(Choice {
-                            endpoint,
-                            by_affinity: true,
-                            explanation: Text::new(
-                                format!(
-                                    "ClientIP affinity: {client} was sent to {endpoint} {age} s ago, less than the {ttl} s timeout, so kube-proxy picks {endpoint} again and the round robin does not move."
-                                ),
-                                format!(
-                                    "ClientIP 会话亲和：{client} 在 {age} 秒前被发往 {endpoint}，未超过 {ttl} 秒的超时，所以 kube-proxy 再次选择 {endpoint}，轮询位置不变。"
-                                ),
-                            ),
-                        });
-                    }
-                }
+        if let Some(ttl) = state.ttl
+            && !reset
+            && let Some((endpoint, last_used)) = state.affinity.get(&client).copied()
+        {
+            let age = now.saturating_sub(last_used);
+            if age < u64::from(ttl) {
+                state.affinity.insert(client, (endpoint, now));
+                return Ok(Choice {
+                    endpoint,
+                    by_affinity: true,
+                    explanation: Text::new(
+                        format!(
+                            "ClientIP affinity: {client} was sent to {endpoint} {age} s ago, less than the {ttl} s timeout, so kube-proxy picks {endpoint} again and the round robin does not move."
+                        ),
+                        format!(
+                            "ClientIP 会话亲和：{client} 在 {age} 秒前被发往 {endpoint}，未超过 {ttl} 秒的超时，所以 kube-proxy 再次选择 {endpoint}，轮询位置不变。"
+                        ),
+                    ),
+                });
             }
         }
         let position = state.index;
@@ -529,10 +528,10 @@ impl Balancer {
     /// skips affinity, which is how proxysocket.go's `TryConnectEndpoints` moves to another
     /// endpoint (`sessionAffinityReset = true` for every later attempt of that connection).
     pub fn mark_failed(&mut self, service_port: &str, client: Ipv4Addr) {
-        if let Some(state) = self.services.get_mut(service_port) {
-            if !state.reset.contains(&client) {
-                state.reset.push(client);
-            }
+        if let Some(state) = self.services.get_mut(service_port)
+            && !state.reset.contains(&client)
+        {
+            state.reset.push(client);
         }
     }
 
