@@ -33,6 +33,9 @@ usage:
                                                one Service under each kube-proxy mode, side by side
   lbplay compare --scaling [--sizes N,N,…]     rules written and evaluated per mode for 10, 100, 1,000 and 10,000 Services
 
+  lbplay pcap --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] -o FILE.pcap FILE…
+                                               write the trace's packets, as they crossed each link, to a pcap file
+
 FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
 SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT.
 ";
@@ -110,6 +113,7 @@ fn run(args: &[String]) -> Result<String, String> {
         "rules" => rules_command(rest),
         "trace" => trace_command(rest),
         "send" => send_command(rest),
+        "pcap" => pcap_command(rest),
         "compare" => compare_command(rest),
         "help" | "--help" | "-h" => Ok(USAGE.to_string()),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
@@ -325,4 +329,27 @@ fn send_command(args: &[String]) -> Result<String, String> {
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }
     Ok(out)
+}
+
+fn pcap_command(args: &[String]) -> Result<String, String> {
+    // `-o` is the one short option: rewrite it to the long form the parser knows.
+    let args: Vec<String> =
+        args.iter().map(|arg| if arg == "-o" { "--output".to_string() } else { arg.clone() }).collect();
+    let args = Args::parse(&args, &["from", "to", "proto", "seed", "now", "mode", "output"], &[])?;
+    let output = args.required("output")?.to_string();
+    let mut loaded = load(&args.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
+    let request = Request {
+        from: args.required("from")?.to_string(),
+        to: args.required("to")?.to_string(),
+        proto: proto_of(&args)?,
+        seed: args.number("seed", 1)?,
+        now: args.number("now", 0)?,
+    };
+    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
+    // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
+    let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);
+    let records = trace.steps.iter().filter(|step| step.kind == lbplay_core::StepKind::Wire).count();
+    std::fs::write(&output, &capture).map_err(|err| format!("{output}: cannot write: {err}"))?;
+    Ok(format!("wrote {records} packets ({} bytes) to {output}\n", capture.len()))
 }

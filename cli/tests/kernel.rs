@@ -47,8 +47,8 @@ fn every_scenario_round_trips_through_iptables() {
         for node in runs {
             let label = format!("scenario {id}, node {}", node.as_deref().unwrap_or("(default)"));
             let rules = match &node {
-                Some(node) => lbplay(&["rules", "--node", node, &file]),
-                None => lbplay(&["rules", &file]),
+                Some(node) => lbplay(&["rules", "--mode", "iptables", "--node", node, &file]),
+                None => lbplay(&["rules", "--mode", "iptables", &file]),
             };
             let rules = match rules {
                 Ok(rules) => rules,

@@ -18,6 +18,7 @@ pub mod net;
 pub mod netfilter;
 pub mod nftables;
 pub mod packet;
+pub mod pcap;
 pub mod rng;
 pub mod scenario;
 pub mod scenarios;

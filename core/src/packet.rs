@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
 
-use etherparse::{IpNumber, Ipv4Header, PacketBuilder, TcpHeader, UdpHeader};
+use etherparse::{Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, PacketBuilder, TcpHeader, UdpHeader, icmpv4};
 use serde::Serialize;
 
 use crate::net::Proto;
@@ -147,6 +147,22 @@ impl Packet {
         packet
     }
 
+    /// The ICMP "port unreachable" (type 3, code 3) a REJECT sends back from `from` about
+    /// `original`: it quotes the original IPv4 header and the first 8 bytes after it (RFC 792;
+    /// net/ipv4/netfilter/nf_reject_ipv4.c `nf_send_unreach` → `icmp_send`).
+    pub fn icmp_port_unreachable(from: Ipv4Addr, original: &Packet, ident: u16) -> Result<Packet, PacketError> {
+        let tuple = original.tuple()?;
+        let header_len = usize::from(original.bytes.first().copied().unwrap_or(0x45) & 0x0f) * 4;
+        let quoted = &original.bytes[..(header_len + 8).min(original.bytes.len())];
+        let builder = PacketBuilder::ipv4(from.octets(), tuple.src.ip().octets(), DEFAULT_TTL)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port));
+        let mut bytes = Vec::with_capacity(builder.size(quoted.len()));
+        builder.write(&mut bytes, quoted).map_err(|err| PacketError(format!("cannot build ICMP: {err}")))?;
+        let mut packet = Packet { bytes };
+        packet.set_ident(ident);
+        Ok(packet)
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -168,6 +184,11 @@ impl Packet {
                     UdpHeader::from_slice(body).map_err(|err| PacketError(format!("not a UDP header: {err}")))?;
                 Ok((ip, Transport::Udp(udp), payload))
             }
+            IpNumber::ICMP => {
+                let (icmp, payload) =
+                    Icmpv4Header::from_slice(body).map_err(|err| PacketError(format!("not an ICMP header: {err}")))?;
+                Ok((ip, Transport::Icmp(icmp), payload))
+            }
             other => Err(PacketError(format!("IP protocol {} is not TCP or UDP", other.0))),
         }
     }
@@ -178,6 +199,7 @@ impl Packet {
         let (sport, dport, proto) = match transport {
             Transport::Tcp(tcp) => (tcp.source_port, tcp.destination_port, TupleProto::Tcp),
             Transport::Udp(udp) => (udp.source_port, udp.destination_port, TupleProto::Udp),
+            Transport::Icmp(_) => (0, 0, TupleProto::Icmp),
         };
         Ok(Tuple {
             src: SocketAddrV4::new(Ipv4Addr::from(ip.source), sport),
@@ -255,6 +277,11 @@ impl Packet {
                     .map_err(|err| PacketError(format!("payload too large: {err}")))?;
                 out.extend_from_slice(&udp.to_bytes());
             }
+            Transport::Icmp(icmp) => {
+                // The ICMP checksum covers the ICMP message only, no pseudo-header (RFC 792).
+                icmp.update_checksum(&payload);
+                out.extend_from_slice(&icmp.to_bytes());
+            }
         }
         out.extend_from_slice(&payload);
         self.bytes = out;
@@ -270,6 +297,9 @@ impl Packet {
         match transport {
             Transport::Tcp(tcp) => tcp.calc_checksum_ipv4(&ip, payload).ok() == Some(tcp.checksum),
             Transport::Udp(udp) => udp.calc_checksum_ipv4(&ip, payload).ok() == Some(udp.checksum),
+            Transport::Icmp(icmp) => {
+                Icmpv4Header::with_checksum(icmp.icmp_type.clone(), payload).checksum == icmp.checksum
+            }
         }
     }
 
@@ -302,6 +332,12 @@ impl Packet {
                 out.push(field("TCP", "window", tcp.window_size.to_string(), at(14..16)));
                 out.push(field("TCP", "checksum", format!("0x{:04x}", tcp.checksum), at(16..18)));
             }
+            Transport::Icmp(icmp) => {
+                let bytes = icmp.to_bytes();
+                out.push(field("ICMP", "type", bytes[0].to_string(), at(0..1)));
+                out.push(field("ICMP", "code", bytes[1].to_string(), at(1..2)));
+                out.push(field("ICMP", "checksum", format!("0x{:04x}", icmp.checksum), at(2..4)));
+            }
             Transport::Udp(udp) => {
                 out.push(field("UDP", "source port", udp.source_port.to_string(), at(0..2)));
                 out.push(field("UDP", "destination port", udp.destination_port.to_string(), at(2..4)));
@@ -329,6 +365,7 @@ impl fmt::Debug for Packet {
 enum Transport {
     Tcp(TcpHeader),
     Udp(UdpHeader),
+    Icmp(Icmpv4Header),
 }
 
 impl Transport {
@@ -336,6 +373,7 @@ impl Transport {
         match self {
             Transport::Tcp(_) => "TCP",
             Transport::Udp(_) => "UDP",
+            Transport::Icmp(_) => "ICMP",
         }
     }
 
@@ -343,6 +381,7 @@ impl Transport {
         match self {
             Transport::Tcp(tcp) => tcp.source_port = port,
             Transport::Udp(udp) => udp.source_port = port,
+            Transport::Icmp(_) => {}
         }
     }
 
@@ -350,6 +389,7 @@ impl Transport {
         match self {
             Transport::Tcp(tcp) => tcp.destination_port = port,
             Transport::Udp(udp) => udp.destination_port = port,
+            Transport::Icmp(_) => {}
         }
     }
 }

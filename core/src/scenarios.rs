@@ -43,6 +43,10 @@ pub enum Chapter {
     Service,
     /// kube-proxy's iptables mode.
     KubeProxyIptables,
+    /// kube-proxy's IPVS mode and the kernel's schedulers.
+    KubeProxyIpvs,
+    /// kube-proxy's nftables mode (today's successor of iptables mode).
+    KubeProxyNftables,
 }
 
 impl Chapter {
@@ -50,6 +54,8 @@ impl Chapter {
         match self {
             Chapter::Service => Text::new("Service", "Service"),
             Chapter::KubeProxyIptables => Text::new("kube-proxy: iptables mode", "kube-proxy：iptables 模式"),
+            Chapter::KubeProxyIpvs => Text::new("kube-proxy: IPVS mode", "kube-proxy：IPVS 模式"),
+            Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
         }
     }
 }
@@ -165,6 +171,66 @@ const ALL: &[Builtin] = &[
         to: "10.96.66.6:80",
         seed: 1,
         yaml: include_str!("../scenarios/no-endpoints.yaml"),
+    },
+    Builtin {
+        id: "dns",
+        chapter: Chapter::Service,
+        title_en: "Cluster DNS over UDP: kube-dns",
+        title_zh: "集群 DNS（UDP）：kube-dns",
+        watch_en: "A Service with three ports (dns/UDP, dns-tcp/TCP, metrics/TCP) gets one chain per port: KUBE-SVC-TCOU7JCQXEZGVUNU is the very name every real cluster has for kube-dns's UDP port. A UDP datagram has no handshake, but conntrack still tracks it, so the answer is un-DNATed the same way.",
+        watch_zh: "有三个端口（dns/UDP、dns-tcp/TCP、metrics/TCP）的 Service，每个端口一条链：KUBE-SVC-TCOU7JCQXEZGVUNU 正是每个真实集群里 kube-dns UDP 端口的链名。UDP 没有握手，但 conntrack 照样跟踪它，应答同样被撤销 DNAT。",
+        from: "pod/client",
+        to: "10.96.0.10:53",
+        seed: 1,
+        yaml: include_str!("../scenarios/dns.yaml"),
+    },
+    Builtin {
+        id: "clusterip-ipvs",
+        chapter: Chapter::KubeProxyIpvs,
+        title_en: "The same ClusterIP in IPVS mode (rr)",
+        title_zh: "同一个 ClusterIP，IPVS 模式（rr）",
+        watch_en: "The ClusterIP is bound to kube-ipvs0, so the packet is for the node itself: nat PREROUTING only ACCEPTs it (an ipset match, not one rule per Service), it goes up to INPUT, and IPVS picks a real server and rewrites it. The reply is un-NATed by IPVS at FORWARD.",
+        watch_zh: "ClusterIP 绑定在 kube-ipvs0 上，所以数据包是发给节点自己的：nat PREROUTING 只是 ACCEPT（用 ipset 匹配，而不是每个 Service 一条规则），数据包进入 INPUT，由 IPVS 选出真实服务器并改写。应答在 FORWARD 由 IPVS 撤销 NAT。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/clusterip-ipvs.yaml"),
+    },
+    Builtin {
+        id: "ipvs-sh",
+        chapter: Chapter::KubeProxyIpvs,
+        title_en: "IPVS source hashing (sh)",
+        title_zh: "IPVS 源地址哈希（sh）",
+        watch_en: "sh hashes the client's address into a 256-bucket table: every connection from this client lands on the same pod. Send several connections to see it.",
+        watch_zh: "sh 把客户端地址哈希到 256 个桶的表中：这个客户端的每个连接都落到同一个 Pod。多发几个连接看看。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/ipvs-sh.yaml"),
+    },
+    Builtin {
+        id: "ipvs-lc",
+        chapter: Chapter::KubeProxyIpvs,
+        title_en: "IPVS least connection (lc)",
+        title_zh: "IPVS 最少连接（lc）",
+        watch_en: "lc picks the real server with the smallest overhead, 256 × active + inactive connections. Send connections and keep them open: they spread evenly.",
+        watch_zh: "lc 选开销最小的真实服务器，开销 = 256 × 活动连接 + 非活动连接。发送多个连接并保持打开：它们被均匀分配。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/ipvs-lc.yaml"),
+    },
+    Builtin {
+        id: "clusterip-nftables",
+        chapter: Chapter::KubeProxyNftables,
+        title_en: "The same ClusterIP in nftables mode",
+        title_zh: "同一个 ClusterIP，nftables 模式",
+        watch_en: "One verdict-map lookup (`service-ips`) finds the Service instead of walking a rule per Service, and `numgen random mod 3 vmap` picks the endpoint in one rule instead of a cascade of statistic rules.",
+        watch_zh: "一次判决映射（service-ips）查找就找到 Service，而不是逐条规则遍历；`numgen random mod 3 vmap` 一条规则选出端点，而不是一串 statistic 规则。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/clusterip-nftables.yaml"),
     },
 ];
 

@@ -213,12 +213,11 @@ impl Step {
         if let Some(hook) = self.hook {
             out.push_str(hook);
         }
-        if let Some(chain) = &self.chain {
-            if Some(chain.as_str()) != self.hook {
+        if let Some(chain) = &self.chain
+            && Some(chain.as_str()) != self.hook {
                 out.push(' ');
                 out.push_str(chain);
             }
-        }
         if out.is_empty() {
             out.push_str(self.kind.as_str());
         }

@@ -147,6 +147,9 @@ pub struct Sim<'a> {
     next_ident: u16,
     /// New, not yet confirmed conntrack entries by node.
     pending: BTreeMap<String, Entry>,
+    /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
+    /// ICMP error back.
+    rejected: Option<(String, Packet)>,
 }
 
 /// Where a packet goes next after a host has handled it.
@@ -194,6 +197,7 @@ impl<'a> Sim<'a> {
             env: Env::new(seed, now),
             next_ident: 1,
             pending: BTreeMap::new(),
+            rejected: None,
         })
     }
 
@@ -360,6 +364,9 @@ impl<'a> Sim<'a> {
                 Hop::Dropped(reason) => {
                     trace.outcome.dropped = true;
                     trace.outcome.reason = Some(reason);
+                    if let Some((node, refused)) = self.rejected.take() {
+                        self.send_icmp_unreachable(trace, &node, &refused, &sender);
+                    }
                     return None;
                 }
                 Hop::To(next) => {
@@ -395,11 +402,10 @@ impl<'a> Sim<'a> {
         }
         let lb =
             self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
-        if lb {
-            if let Some(node) = self.cluster.nodes.first() {
+        if lb
+            && let Some(node) = self.cluster.nodes.first() {
                 return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
             }
-        }
         Hop::Dropped(format!(
             "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
         ))
@@ -459,7 +465,13 @@ impl<'a> Sim<'a> {
                 return Hop::Dropped(reason);
             }
         };
-        self.push_route(trace, node, packet, direction, &route, false);
+        // A forwarded packet has its TTL decreased before the FORWARD hook (net/ipv4/ip_forward.c,
+        // `ip_decrease_ttl`), which changes the header checksum too.
+        let before_route = packet.clone();
+        if !matches!(route, Route::Local) {
+            let _ = packet.decrement_ttl();
+        }
+        self.push_route_from(trace, node, &before_route, packet, direction, &route, false);
         match route {
             Route::Local => {
                 if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Input, &ct, &mut mark, None) {
@@ -763,11 +775,10 @@ impl<'a> Sim<'a> {
             let before = packet.clone();
             let last = index + 1 == count;
             let mut rewrite = None;
-            if last {
-                if let Verdict::Nat(nat) = &outcome.verdict {
+            if last
+                && let Verdict::Nat(nat) = &outcome.verdict {
                     rewrite = self.apply_nat_target(node, packet, *nat, next);
                 }
-            }
             let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
             let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
             s.hook = Some(hook.as_str());
@@ -809,6 +820,7 @@ impl<'a> Sim<'a> {
                         format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
                     ),
                 };
+                self.rejected = Some((node.to_string(), packet.clone()));
                 let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", Text::new(en, zh));
                 s.hook = Some(hook.as_str());
                 s.table = Some(table.as_str());
@@ -842,11 +854,10 @@ impl<'a> Sim<'a> {
         for (index, event) in outcome.events.into_iter().enumerate() {
             let before = packet.clone();
             let mut rewrite = None;
-            if Some(index) == outcome.nat_event {
-                if let Verdict::Nat(nat) = &outcome.verdict {
+            if Some(index) == outcome.nat_event
+                && let Verdict::Nat(nat) = &outcome.verdict {
                     rewrite = self.apply_nat_target(node, packet, *nat, next);
                 }
-            }
             let note = narrate_nft(&event, rewrite.as_ref());
             let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
             s.hook = Some(hook.as_str());
@@ -878,6 +889,7 @@ impl<'a> Sim<'a> {
                         tuple.src
                     ),
                 );
+                self.rejected = Some((node.to_string(), packet.clone()));
                 let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", note);
                 s.hook = Some(hook.as_str());
                 s.table = Some("kube-proxy");
@@ -1045,6 +1057,56 @@ impl<'a> Sim<'a> {
         let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "UN-MASQ", note);
         s.hook = Some(hook.as_str());
         trace.steps.push(s);
+    }
+
+    /// What the client receives after a REJECT: the node builds an ICMP port unreachable quoting
+    /// the refused packet and sends it back; it is RELATED to the connection, so conntrack and the
+    /// rules let it through, and the client's connect() fails with ECONNREFUSED.
+    fn send_icmp_unreachable(&mut self, trace: &mut Trace, node: &str, refused: &Packet, sender: &Host) {
+        let Some(this) = self.cluster.node(node) else { return };
+        // icmp_send takes the source address of the route back to the client: the bridge
+        // gateway toward a pod on this node, the node's own address otherwise.
+        let from = match sender {
+            Host::Pod { node: pod_node, .. } if pod_node == node => this.pod_cidr.nth(1).unwrap_or(this.ip),
+            _ => this.ip,
+        };
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        let Ok(icmp) = Packet::icmp_port_unreachable(from, refused, ident) else { return };
+        let note = Text::new(
+            format!(
+                "REJECT makes the kernel answer (nf_send_unreach): an ICMP destination unreachable, code 3 (port unreachable), from {from} to {}, quoting the refused packet's IPv4 header and first 8 bytes. It is RELATED to the connection in conntrack.",
+                sender.ip()
+            ),
+            format!(
+                "REJECT 让内核回复（nf_send_unreach）：一个 ICMP 目的不可达、代码 3（端口不可达），从 {from} 发往 {}，其中引用被拒绝数据包的 IPv4 头部和其后 8 个字节。conntrack 把它视为该连接的 RELATED 流量。",
+                sender.ip()
+            ),
+        );
+        let mut s = step(node, Direction::Reply, StepKind::Send, &icmp, &icmp, "ICMP PORT UNREACHABLE", note);
+        s.hook = Some("OUTPUT");
+        trace.steps.push(s);
+        let note = Text::new(
+            format!("The ICMP error leaves {node} for {}.", sender.label()),
+            format!("ICMP 错误离开 {node}，发往 {}。", sender.label()),
+        );
+        trace.steps.push(step(
+            node,
+            Direction::Reply,
+            StepKind::Wire,
+            &icmp,
+            &icmp,
+            &format!("→ {}", sender.name()),
+            note,
+        ));
+        let note = Text::new(
+            format!(
+                "{} receives the ICMP port unreachable: its connect() fails at once with ECONNREFUSED, \"connection refused\".",
+                sender.label()
+            ),
+            format!("{} 收到 ICMP 端口不可达：它的 connect() 立即以 ECONNREFUSED 失败，“连接被拒绝”。", sender.label()),
+        );
+        trace.steps.push(step(sender.name(), Direction::Reply, StepKind::Deliver, &icmp, &icmp, "ECONNREFUSED", note));
     }
 
     /// Carries out a NAT target on the packet and records the binding in the pending entry.
@@ -1223,6 +1285,20 @@ impl<'a> Sim<'a> {
         route: &Route,
         local_out: bool,
     ) {
+        self.push_route_from(trace, node, packet, packet, direction, route, local_out);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_route_from(
+        &self,
+        trace: &mut Trace,
+        node: &str,
+        before: &Packet,
+        packet: &Packet,
+        direction: Direction,
+        route: &Route,
+        local_out: bool,
+    ) {
         let Ok(tuple) = packet.tuple() else { return };
         let dst = tuple.dst.ip();
         let (verdict, en, zh) = match route {
@@ -1270,7 +1346,22 @@ impl<'a> Sim<'a> {
                 format!("路由：经由 {}（本节点接口 {via}）到达 {dst}；数据包被转发，经过 FORWARD。", next.label()),
             ),
         };
-        let mut s = step(node, direction, StepKind::Routing, packet, packet, &verdict, Text::new(en, zh));
+        let ttl_en = if before != packet {
+            " The TTL drops by one (ip_decrease_ttl), so the header checksum changes too."
+        } else {
+            ""
+        };
+        let ttl_zh =
+            if before != packet { "TTL 减一（ip_decrease_ttl），头部校验和随之改变。" } else { "" };
+        let mut s = step(
+            node,
+            direction,
+            StepKind::Routing,
+            before,
+            packet,
+            &verdict,
+            Text::new(format!("{en}{ttl_en}"), format!("{zh}{ttl_zh}")),
+        );
         s.hook = Some("routing");
         trace.steps.push(s);
     }

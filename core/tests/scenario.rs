@@ -270,11 +270,11 @@ fn deployment_replicas_are_spread_and_addressed_deterministically() {
     let loaded = load_one(text);
     let pods: Vec<String> = loaded.cluster.pods.iter().map(|p| format!("{} {} {}", p.name, p.node, p.ip)).collect();
     expect_test::expect![[r#"
-        web-m945rnwfrr-7dfc4 node-1 10.244.1.2
-        web-m945rnwfrr-2wsd2 node-2 10.244.2.2
-        web-m945rnwfrr-bw64n node-3 10.244.3.2
-        web-m945rnwfrr-nq7h7 node-1 10.244.1.3
-        web-m945rnwfrr-g8xmn node-2 10.244.2.3
+        web-7dbd8b7b5-7566x node-1 10.244.1.2
+        web-7dbd8b7b5-974x6 node-2 10.244.2.2
+        web-7dbd8b7b5-56n7s node-3 10.244.3.2
+        web-7dbd8b7b5-45xh5 node-1 10.244.1.3
+        web-7dbd8b7b5-fgdhj node-2 10.244.2.3
         db-0 node-3 10.244.3.3
         db-1 node-1 10.244.1.4"#]]
     .assert_eq(&pods.join("\n"));
@@ -338,8 +338,8 @@ fn allocation_is_deterministic_and_explicit_values_win() {
         })
         .collect();
     expect_test::expect![[r#"
-        a Some(10.102.110.186) nodePorts [Some(30576)] hc None lb [] ranges []
-        b Some(10.96.0.100) nodePorts [Some(31443)] hc Some(30371) lb [198.51.100.7] ranges ["203.0.113.0/24"]"#]]
+        a Some(10.110.207.38) nodePorts [Some(32696)] hc None lb [] ranges []
+        b Some(10.96.0.100) nodePorts [Some(31443)] hc Some(31413) lb [198.51.100.7] ranges ["203.0.113.0/24"]"#]]
     .assert_eq(&shown.join("\n"));
     // Adding an unrelated Service first does not move the others' addresses.
     let more =
@@ -391,4 +391,25 @@ fn check_report_of_the_builtin_scenario() {
           web.default.svc.cluster.local A 10.96.100.10
     "#]]
     .assert_eq(&report(&loaded));
+}
+
+/// Dynamically allocated ClusterIPs and NodePorts come from the upper part of the range, above
+/// upstream's static subrange (256 addresses of a /12; 86 ports of 30000-32767).
+#[test]
+fn allocation_avoids_the_static_subrange() {
+    let mut text = String::new();
+    for i in 0..200 {
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: s{i}}}\nspec:\n  type: NodePort\n  ports: [{{port: 80}}]\n---\n"
+        ));
+    }
+    let loaded = lbplay_core::scenario::load(&[lbplay_core::scenario::Source { name: "in.yaml", text: &text }])
+        .expect("200 NodePort Services load");
+    let base = u32::from(std::net::Ipv4Addr::new(10, 96, 0, 0));
+    for service in &loaded.cluster.services {
+        let ip = u32::from(service.cluster_ip.expect("a ClusterIP is allocated"));
+        assert!(ip - base > 256, "{} got {:?}", service.name, service.cluster_ip);
+        let port = service.ports[0].node_port.expect("a NodePort is allocated");
+        assert!(port >= 30086, "{} got {port}", service.name);
+    }
 }

@@ -21,12 +21,16 @@ use crate::components::rules::Rules;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::scenario::{Scenario, load_builtin};
+use crate::scenario::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
 use crate::state::{Action, DEFAULT_SCENARIO, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
+use lbplay_core::model::ProxyMode;
 
 const LANG_KEY: &str = "lbplay.lang";
+/// The proxy modes the page can walk a scenario in.
+const MODE_CHOICES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
 const THEME_KEY: &str = "lbplay.theme";
+const MOTION_KEY: &str = "lbplay.reduced-motion";
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
 
@@ -62,7 +66,8 @@ fn current_hash() -> String {
 /// The first state: the URL's fragment, else the remembered choices, else the browser's language.
 fn initial_state(preset: Option<Rc<Scenario>>) -> State {
     let fragment = Fragment::parse(&current_hash());
-    let scenario = preset.unwrap_or_else(|| load_builtin(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO)));
+    let scenario = preset
+        .unwrap_or_else(|| load_builtin_in(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO), fragment.mode));
     let mut state = State::new(scenario);
     state.lang = stored(LANG_KEY)
         .as_deref()
@@ -70,9 +75,13 @@ fn initial_state(preset: Option<Rc<Scenario>>) -> State {
         .or_else(|| window().and_then(|window| window.navigator().language()).as_deref().and_then(parse_lang))
         .unwrap_or(Lang::En);
     state.theme = stored(THEME_KEY).as_deref().and_then(Theme::parse).unwrap_or_default();
-    state.reduced_motion = window()
-        .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
-        .is_some_and(|query| query.matches());
+    state.reduced_motion = match stored(MOTION_KEY).as_deref() {
+        Some("1") => true,
+        Some("0") => false,
+        _ => window()
+            .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+            .is_some_and(|query| query.matches()),
+    };
     state.with_fragment(&fragment)
 }
 
@@ -143,18 +152,18 @@ pub fn App(props: &AppProps) -> Html {
     // A link pasted into the address bar of an open page.
     {
         let dispatcher = state.dispatcher();
-        let current = state.scenario.id.clone();
+        let current = (state.scenario.id.clone(), state.scenario.mode_override);
         let preset = props.scenario.is_some();
         use_effect_with(current, move |current| {
-            let current = current.clone();
+            let (current, current_mode) = current.clone();
             let listener = window().map(|window| {
                 EventListener::new(&window, "hashchange", move |_| {
                     let fragment = Fragment::parse(&current_hash());
                     if let Some(id) = &fragment.scenario
-                        && *id != current
+                        && (*id != current || fragment.mode != current_mode)
                         && !preset
                     {
-                        dispatcher.dispatch(Action::LoadScenario(load_builtin(id)));
+                        dispatcher.dispatch(Action::LoadScenario(load_builtin_in(id, fragment.mode)));
                     }
                     dispatcher.dispatch(Action::ApplyFragment(fragment));
                 })
@@ -212,16 +221,23 @@ pub fn App(props: &AppProps) -> Html {
         let theme = state.theme;
         use_effect_with(theme, |theme| store(THEME_KEY, theme.code()));
     }
+    {
+        // Remember the in-page motion choice only once it was used; until then the OS setting rules.
+        let motion = state.reduced_motion;
+        let first = use_mut_ref(|| true);
+        use_effect_with(motion, move |motion| {
+            if !std::mem::replace(&mut *first.borrow_mut(), false) {
+                store(MOTION_KEY, if *motion { "1" } else { "0" });
+            }
+        });
+    }
 
     let text = i18n::text(state.lang);
     let scenario = state.scenario.clone();
     let current = state.current().cloned();
     let live =
         current.as_ref().map(|step| view::announcement(state.lang, state.step, state.len(), step)).unwrap_or_default();
-    let (rules_node, rules_lines) = scenario
-        .rules_for_step(state.step)
-        .map(|(node, lines)| (node.to_string(), Rc::new(lines.to_vec())))
-        .unwrap_or_default();
+    let rules_node = scenario.rules_for_step(state.step).map(|(node, _)| node.to_string()).unwrap_or_default();
     let hit = current.as_ref().and_then(|step| step.rule_at.clone());
     let skipped = Rc::new(current.as_ref().map(|step| step.skipped_rules.clone()).unwrap_or_default());
 
@@ -241,6 +257,16 @@ pub fn App(props: &AppProps) -> Html {
             let value =
                 event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
             dispatch.emit(Action::LoadScenario(load_builtin(&value)));
+        })
+    };
+    let onmode = {
+        let dispatch = dispatch.clone();
+        let id = scenario.id.clone();
+        Callback::from(move |event: Event| {
+            let value =
+                event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
+            let mode = ProxyMode::parse(&value);
+            dispatch.emit(Action::LoadScenario(load_builtin_in(&id, mode)));
         })
     };
     let theme_name = match state.theme {
@@ -297,6 +323,16 @@ pub fn App(props: &AppProps) -> Html {
                         <span class="ico-txt" aria-hidden="true">{ "☰" }</span>
                         <span class="label">{ text.library }</span>
                     </button>
+                    <label class="mode-picker">
+                        <span class="sr-only">{ text.proxy_mode }</span>
+                        <select onchange={onmode} data-testid="mode" aria-label={text.proxy_mode} title={text.proxy_mode}>
+                            for mode in MODE_CHOICES {
+                                <option value={mode.as_str()} selected={scenario.mode == Some(mode)}>
+                                    { format!("kube-proxy: {}", mode.as_str()) }
+                                </option>
+                            }
+                        </select>
+                    </label>
                 }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
@@ -337,7 +373,12 @@ pub fn App(props: &AppProps) -> Html {
                 </div>
             }
             if !min && !scenario.watch(state.lang).is_empty() {
-                <p class="watch" data-testid="watch"><strong>{ format!("{}: ", text.watch_for) }</strong>{ scenario.watch(state.lang).to_string() }</p>
+                <p class="watch" data-testid="watch">
+                    <strong>{ format!("{}: ", text.watch_for) }</strong>{ scenario.watch(state.lang).to_string() }
+                    if let Some(note) = other_mode_note(&scenario, text) {
+                        <em class="other-mode">{ format!(" {note}") }</em>
+                    }
+                </p>
             }
             <nav class="tabs" role="tablist" aria-label="panes">
                 for pane in Pane::ALL {
@@ -346,14 +387,14 @@ pub fn App(props: &AppProps) -> Html {
             </nav>
             <main class="grid">
                 <section class={shown(Pane::Topology)} aria-label={text.topology}>
-                    <Topology lang={state.lang} scenario={scenario.clone()} step={state.step} shown={state.pane == Pane::Topology} />
+                    <Topology lang={state.lang} scenario={ScenarioRef(scenario.clone())} step={state.step} shown={state.pane == Pane::Topology} />
                     if let Some(step) = &current {
                         <p class="topo-caption">{ step.note.get(state.lang).to_string() }</p>
                     }
                 </section>
                 <section class={shown(Pane::Events)} aria-label={text.events}>
                     <h2 class="pane-title">{ text.events }</h2>
-                    <StepList lang={state.lang} scenario={scenario.clone()} selected={state.step}
+                    <StepList lang={state.lang} scenario={ScenarioRef(scenario.clone())} selected={state.step}
                         filter={state.filter.clone()} {onselect} {onfilter} shown={state.pane == Pane::Events} />
                 </section>
                 <section class={shown(Pane::Inspector)} aria-label={text.inspector}>
@@ -371,10 +412,10 @@ pub fn App(props: &AppProps) -> Html {
                     if right == Pane::Manifests {
                         <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
                     } else if right == Pane::Experiment {
-                        <Experiment lang={state.lang} scenario={scenario.clone()} />
+                        <Experiment lang={state.lang} scenario={ScenarioRef(scenario.clone())} />
                     } else {
                         <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
-                            lines={rules_lines} {hit} {skipped} shown={state.pane == Pane::Rules} />
+                            scenario={ScenarioRef(scenario.clone())} {hit} {skipped} shown={state.pane == Pane::Rules} />
                     }
                 </section>
             </main>
@@ -394,6 +435,13 @@ pub fn App(props: &AppProps) -> Html {
             }
         </div>
     }
+}
+
+/// When the page walks a lesson in another mode than the one it was written for, say so.
+fn other_mode_note(scenario: &Scenario, text: &i18n::Texts) -> Option<String> {
+    let asked = scenario.mode_override?;
+    let own = scenario.own_mode?;
+    (own != asked).then(|| (text.other_mode)(own.as_str(), asked.as_str()))
 }
 
 fn pane_class(pane: Pane) -> &'static str {

@@ -4,26 +4,142 @@
 
 use std::collections::BTreeMap;
 
-use lbplay_core::model::Cluster;
+use std::net::Ipv4Addr;
+
+use lbplay_core::kubeproxy;
+use lbplay_core::model::{Cluster, ProxyMode, ServiceType};
 use lbplay_core::net::Proto;
-use lbplay_core::walk::Sim;
+use lbplay_core::trace::StepKind;
+use lbplay_core::walk::{self, Request, Sim};
 
 /// The numbers of connections the experiment offers.
 pub const SIZES: [u32; 4] = [10, 100, 1000, 3000];
 
 /// Which backend served each of `n` connections from `from` to `to`, counted per backend
 /// (`dropped` for connections that were not delivered), in the backends' sorted order.
-pub fn send(cluster: &Cluster, from: &str, to: &str, n: u32, seed: u64) -> Result<Vec<(String, u64)>, String> {
+/// As `lbplay send` does: one second apart, each closed before the next unless `keep`.
+pub fn send(
+    cluster: &Cluster,
+    from: &str,
+    to: &str,
+    n: u32,
+    seed: u64,
+    keep: bool,
+) -> Result<Vec<(String, u64)>, String> {
     let mut sim = Sim::new(cluster, seed, 0).map_err(|err| err.to_string())?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for _ in 0..n {
         let trace = sim.connect(from, to, Proto::Tcp).map_err(|err| err.to_string())?;
         let backend = trace.outcome.delivered_to.unwrap_or_else(|| "dropped".to_string());
         *counts.entry(backend).or_default() += 1;
-        // One second between connections, as `lbplay send` spaces them.
+        if !keep {
+            sim.close_all();
+        }
         sim.advance(1);
     }
     Ok(counts.into_iter().collect())
+}
+
+/// The same with IPVS's scheduler set to `scheduler` (a kernel name: `rr`, `sh`, …).
+pub fn with_scheduler(cluster: &Cluster, scheduler: &str) -> Cluster {
+    let mut out = cluster.clone();
+    out.kube_proxy.ipvs_scheduler = scheduler.to_string();
+    out
+}
+
+/// The Service counts the scaling experiment measures.
+pub const SCALE: [usize; 4] = [1, 10, 100, 1000];
+
+/// One point of the scaling experiment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePoint {
+    pub services: usize,
+    /// Rules in the first node's dump (`-A` lines of `iptables-save`, rules of `nft list
+    /// ruleset`; in IPVS mode the iptables rules that remain, which match ipsets).
+    pub rules: usize,
+    /// Rules the first packet was evaluated against on its way: every rule that matched plus
+    /// every rule skipped, over the whole walk.
+    pub evaluated: u64,
+}
+
+/// Adds `extra` copies of the cluster's first Service with a ClusterIP (each with its own name,
+/// ClusterIP and EndpointSlice, the same endpoints, no node port), as a cluster with many
+/// Services has. The copies' names (`svc-00001`, …) sort before most real names.
+pub fn with_more_services(cluster: &Cluster, extra: usize) -> Result<Cluster, String> {
+    let mut out = cluster.clone();
+    let template = cluster
+        .services
+        .iter()
+        .find(|service| service.cluster_ip.is_some() && !service.ports.is_empty())
+        .ok_or("the scenario has no Service with a ClusterIP to copy")?
+        .clone();
+    let slices: Vec<_> = cluster
+        .endpoint_slices
+        .iter()
+        .filter(|slice| slice.namespace == template.namespace && slice.service == template.name)
+        .cloned()
+        .collect();
+    let used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|service| service.cluster_ip).collect();
+    let mut candidates = (1..u32::from(u16::MAX)).map(|n| Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 100, 0, 0)) + n));
+    for index in 0..extra {
+        let ip = candidates.by_ref().find(|ip| !used.contains(ip)).ok_or("out of ClusterIPs")?;
+        let mut service = template.clone();
+        service.name = format!("svc-{index:05}");
+        service.kind = ServiceType::ClusterIp;
+        service.cluster_ip = Some(ip);
+        for port in &mut service.ports {
+            port.node_port = None;
+        }
+        service.load_balancer_ips.clear();
+        service.external_ips.clear();
+        service.health_check_node_port = None;
+        for slice in &slices {
+            let mut slice = slice.clone();
+            slice.name = format!("{}-{index:05}", service.name);
+            slice.service = service.name.clone();
+            out.endpoint_slices.push(slice);
+        }
+        out.services.push(service);
+    }
+    Ok(out)
+}
+
+/// The proxy modes the scaling experiment compares.
+pub const MODES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
+
+/// Rules evaluated by the first packet of the walk `from` → `to` as the number of Services grows,
+/// with kube-proxy in `mode`.
+pub fn scaling(
+    cluster: &Cluster,
+    mode: ProxyMode,
+    from: &str,
+    to: &str,
+    seed: u64,
+    counts: &[usize],
+) -> Result<Vec<ScalePoint>, String> {
+    let node = cluster.nodes.first().ok_or("the scenario has no node")?.name.clone();
+    let mut out = Vec::new();
+    for &services in counts {
+        let mut grown = with_more_services(cluster, services.saturating_sub(1))?;
+        grown.kube_proxy.mode = mode;
+        let lines = kubeproxy::rules_lines(&grown, &node, grown.kube_proxy.mode)?;
+        let rules = lines.iter().filter(|line| line.rule.is_some()).count();
+        let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
+        let trace = walk::trace(&grown, &request).map_err(|err| err.to_string())?;
+        // A netfilter step met its skipped rules and the one that matched; an IPVS step is one
+        // hash lookup of the virtual server.
+        let evaluated = trace
+            .steps
+            .iter()
+            .map(|step| match step.kind {
+                StepKind::Netfilter | StepKind::Drop => u64::from(step.skipped) + u64::from(step.rule.is_some()),
+                StepKind::Ipvs => 1,
+                _ => 0,
+            })
+            .sum();
+        out.push(ScalePoint { services, rules, evaluated });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -35,12 +151,51 @@ mod tests {
     fn test_iptables_statistic_spreads_about_evenly() {
         let scenario = load_builtin("clusterip-iptables");
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
-        let counts = send(cluster, &scenario.from, &scenario.to, 300, 1).expect("the walk runs");
+        let counts = send(cluster, &scenario.from, &scenario.to, 300, 1, false).expect("the walk runs");
         assert_eq!(counts.len(), 3, "{counts:?}");
         assert_eq!(counts.iter().map(|(_, count)| count).sum::<u64>(), 300);
         for (backend, count) in &counts {
             assert!((60..=140).contains(count), "{backend}: {count} of 300 is far from 1/3");
         }
-        assert_eq!(counts, send(cluster, &scenario.from, &scenario.to, 300, 1).unwrap(), "same seed, same counts");
+        assert_eq!(
+            counts,
+            send(cluster, &scenario.from, &scenario.to, 300, 1, false).unwrap(),
+            "same seed, same counts"
+        );
+    }
+
+    #[test]
+    fn test_ipvs_rr_is_exact_and_sh_sticks() {
+        let scenario = crate::scenario::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
+        let cluster = scenario.cluster.as_ref().expect("the slice loads");
+        let rr = send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        assert_eq!(rr.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");
+        let sh = send(&with_scheduler(cluster, "sh"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        assert_eq!(sh.len(), 1, "one client address hashes to one backend: {sh:?}");
+    }
+
+    #[test]
+    fn test_iptables_first_packet_cost_grows_with_services() {
+        let scenario = load_builtin("clusterip-iptables");
+        let cluster = scenario.cluster.as_ref().expect("the slice loads");
+        for mode in MODES {
+            let started = std::time::Instant::now();
+            let points = scaling(cluster, mode, &scenario.from, &scenario.to, 1, &[1, 10, 100]).expect("the walks run");
+            eprintln!("{mode:?}: {points:?} in {:?}", started.elapsed());
+            assert_eq!(points.len(), 3);
+            if mode == ProxyMode::Ipvs {
+                // IPVS mode's iptables rules match ipsets: adding Services adds set members, not rules.
+                assert_eq!(points[0].rules, points[2].rules, "{points:?}");
+            } else {
+                assert!(points[0].rules < points[2].rules, "{mode:?}: {points:?}");
+            }
+            if mode == ProxyMode::Iptables {
+                // KUBE-SERVICES is a linear list: the packet is compared with the other Services' rules.
+                assert!(points[2].evaluated >= points[0].evaluated + 90, "{points:?}");
+            } else {
+                // nftables' verdict maps and IPVS's hash table do not grow with the Services.
+                assert!(points[2].evaluated <= points[0].evaluated + 5, "{mode:?}: {points:?}");
+            }
+        }
     }
 }

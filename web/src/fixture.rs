@@ -349,6 +349,9 @@ pub fn scenario() -> crate::scenario::Scenario {
         trace: trace(),
         rules,
         rules_tool: "iptables-save".into(),
+        mode: None,
+        mode_override: None,
+        own_mode: None,
         problems: Vec::new(),
     }
 }

@@ -77,6 +77,19 @@ pub struct Texts {
     pub connections: &'static str,
     pub send: &'static str,
     pub n_connections: fn(u32) -> String,
+    pub scaling_title: &'static str,
+    pub scaling_intro: &'static str,
+    pub scaling_caption: &'static str,
+    pub measure: &'static str,
+    pub n_services: fn(usize) -> String,
+    pub n_rules: fn(usize) -> String,
+    pub proxy_mode: &'static str,
+    pub other_mode: fn(&str, &str) -> String,
+    pub mode_col: &'static str,
+    pub only_changed: &'static str,
+    pub show_all_fields: fn(usize) -> String,
+    pub keep_hint: &'static str,
+    pub scheduler: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -162,6 +175,21 @@ pub static EN: Texts = Texts {
     connections: "Connections",
     send: "Send",
     n_connections: |n| format!("Backends of {n} connections"),
+    scaling_title: "Rules met by the first packet as Services grow",
+    scaling_intro: "Add copies of this Service (1 → 1000) and walk the same first packet in each proxy mode: iptables compares it with rule after rule; nftables' verdict maps and IPVS's hash table look it up at once.",
+    scaling_caption: "Rules evaluated by the first packet (and rules on the first node)",
+    measure: "Measure",
+    n_services: |n| format!("{n} Service{}", if n == 1 { "" } else { "s" }),
+    n_rules: |n| format!("{n} rules"),
+    proxy_mode: "kube-proxy mode: the same Service walked in another mode",
+    other_mode: |own, now| {
+        format!("This lesson is written for {own} mode; you are watching it in {now} mode, so expect other steps.")
+    },
+    mode_col: "mode",
+    only_changed: "Show only the changed fields",
+    show_all_fields: |n| format!("Show the {n} unchanged fields too"),
+    keep_hint: "Keep every connection open instead of closing each before the next (lc, wlc, sed and nq count open connections)",
+    scheduler: "IPVS scheduler",
 };
 
 pub static ZH: Texts = Texts {
@@ -247,6 +275,19 @@ pub static ZH: Texts = Texts {
     connections: "连接数",
     send: "发送",
     n_connections: |n| format!("{n} 个连接的后端分布"),
+    scaling_title: "Service 增多时首包经过的规则数",
+    scaling_intro: "把这个 Service 复制成 1 到 1000 个，在每种代理模式下走同一个首包：iptables 逐条比对规则；nftables 的 verdict map 和 IPVS 的哈希表一次查到。",
+    scaling_caption: "首包评估的规则数（以及第一个节点上的规则总数）",
+    measure: "测量",
+    n_services: |n| format!("{n} 个 Service"),
+    n_rules: |n| format!("{n} 条规则"),
+    proxy_mode: "kube-proxy 模式：同一个 Service 在另一种模式下的路径",
+    other_mode: |own, now| format!("本课按 {own} 模式编写；现在看到的是 {now} 模式，步骤会不同。"),
+    mode_col: "模式",
+    only_changed: "只显示改变的字段",
+    show_all_fields: |n| format!("也显示其余 {n} 个未改变的字段"),
+    keep_hint: "保持每个连接打开，而不是在下一个之前关闭（lc、wlc、sed、nq 会统计打开的连接）",
+    scheduler: "IPVS 调度器",
 };
 
 /// The interface's words in `lang`.

@@ -7,13 +7,32 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use lbplay_core::kubeproxy;
-use lbplay_core::model::Cluster;
+use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
 use lbplay_core::netfilter::render::Line;
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
+
+/// A shared scenario whose equality is identity: props holding it compare in O(1), so Yew skips
+/// re-rendering a pane whose scenario did not change without comparing whole traces.
+#[derive(Debug, Clone)]
+pub struct ScenarioRef(pub Rc<Scenario>);
+
+impl PartialEq for ScenarioRef {
+    fn eq(&self, other: &ScenarioRef) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for ScenarioRef {
+    type Target = Scenario;
+
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
+}
 
 /// One scenario, ready to show.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -35,6 +54,12 @@ pub struct Scenario {
     pub rules: BTreeMap<String, Vec<Line>>,
     /// What the tool that renders the rules is called (`iptables-save`).
     pub rules_tool: String,
+    /// kube-proxy's mode for this walk: the scenario's own, or the one the page asked for.
+    pub mode: Option<ProxyMode>,
+    /// The mode the page asked for instead of the scenario's own (the URL's `mode=`).
+    pub mode_override: Option<ProxyMode>,
+    /// The mode the scenario's YAML asks for.
+    pub own_mode: Option<ProxyMode>,
     /// Load, walk or rule-building errors, one line each, with their location.
     pub problems: Vec<String>,
 }
@@ -79,6 +104,11 @@ impl Scenario {
 /// The id `fixture` loads the hand-built `fixture::scenario()`, for tests and for looking at the
 /// view without the simulator.
 pub fn load_builtin(id: &str) -> Rc<Scenario> {
+    load_builtin_in(id, None)
+}
+
+/// The same, with kube-proxy switched to `mode` (the same Service in another proxy mode).
+pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
     if id == "fixture" {
         return Rc::new(crate::fixture::scenario());
     }
@@ -109,8 +139,14 @@ pub fn load_builtin(id: &str) -> Rc<Scenario> {
             return Rc::new(out);
         }
     };
-    let cluster = loaded.cluster;
+    let mut cluster = loaded.cluster;
+    out.own_mode = Some(cluster.kube_proxy.mode);
+    if let Some(mode) = mode {
+        cluster.kube_proxy.mode = mode;
+    }
+    out.mode_override = mode;
     let mode = cluster.kube_proxy.mode;
+    out.mode = Some(mode);
     out.rules_tool = match mode.as_str() {
         "ipvs" => "ipvsadm -Ln".into(),
         "nftables" => "nft list ruleset".into(),
@@ -158,6 +194,25 @@ mod tests {
                     "{}: step {index}'s rule {at:?} is a line of {node}'s rules",
                     builtin.id
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn test_the_slice_walks_in_every_mode_the_page_offers() {
+        for mode in [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs] {
+            let scenario = load_builtin_in("clusterip-iptables", Some(mode));
+            assert!(scenario.problems.is_empty(), "{mode:?}: {:?}", scenario.problems);
+            assert_eq!(scenario.mode, Some(mode));
+            assert!(scenario.trace.outcome.delivered_to.is_some(), "{mode:?}");
+        }
+        // Every other lesson in every mode: never a panic; what fails is a listed problem.
+        for builtin in scenarios::all() {
+            for mode in [ProxyMode::Nftables, ProxyMode::Ipvs] {
+                let scenario = load_builtin_in(builtin.id, Some(mode));
+                if !scenario.problems.is_empty() {
+                    eprintln!("{} in {mode:?}: {:?}", builtin.id, scenario.problems);
+                }
             }
         }
     }

@@ -12,6 +12,7 @@
 use std::rc::Rc;
 
 use lbplay_core::Lang;
+use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::StepKind;
 use yew::Reducible;
 
@@ -277,6 +278,7 @@ impl State {
             lang: Some(self.lang),
             theme: (self.theme != Theme::Auto).then_some(self.theme),
             ui: (self.ui != Ui::Full).then_some(self.ui),
+            mode: self.scenario.mode_override,
         }
     }
 
@@ -404,6 +406,8 @@ pub struct Fragment {
     pub lang: Option<Lang>,
     pub theme: Option<Theme>,
     pub ui: Option<Ui>,
+    /// kube-proxy's mode when the page switched the scenario to another one (`mode=ipvs`).
+    pub mode: Option<ProxyMode>,
 }
 
 impl Fragment {
@@ -434,6 +438,7 @@ impl Fragment {
                 }
                 "theme" => out.theme = Theme::parse(value).or(out.theme),
                 "ui" => out.ui = Ui::parse(value).or(out.ui),
+                "mode" if !value.is_empty() => out.mode = ProxyMode::parse(value).or(out.mode),
                 _ => {}
             }
         }
@@ -457,6 +462,9 @@ impl Fragment {
         }
         if let Some(ui) = self.ui {
             parts.push(format!("ui={}", ui.code()));
+        }
+        if let Some(mode) = self.mode {
+            parts.push(format!("mode={}", mode.as_str()));
         }
         parts.join("&")
     }
@@ -638,6 +646,11 @@ mod tests {
         assert_eq!(parsed.step, Some(4));
         assert_eq!(parsed.lang, Some(Lang::Zh));
         assert_eq!(parsed.ui, Some(Ui::Min));
+        assert_eq!(Fragment::parse("#mode=ipvs").mode, Some(ProxyMode::Ipvs));
+        assert_eq!(Fragment::parse("#mode=").mode, None);
+        assert_eq!(Fragment::parse("#mode=bogus").mode, None);
+        let with_mode = Fragment { mode: Some(ProxyMode::Nftables), ..Fragment::default() };
+        assert_eq!(Fragment::parse(&with_mode.format()), with_mode);
         assert_eq!(Fragment::parse("").format(), "v=1");
         assert_eq!(Fragment::parse("lang=en").lang, Some(Lang::En));
     }

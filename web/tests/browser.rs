@@ -164,6 +164,11 @@ async fn dnat_step_shows_the_rewrite_in_the_inspector() {
     destination.dyn_into::<HtmlElement>().expect("a button").click();
     settle().await;
     assert_eq!(app.count(r#"[data-testid="hex"] .byte.sel"#), 4);
+    // The changed fields come first; the unchanged ones are one click away.
+    assert_eq!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#), 4);
+    app.click(r#"[data-testid="fields-toggle"]"#);
+    settle().await;
+    assert!(app.count(r#"[data-testid="fields"] [data-testid="field"]"#) > 12);
 }
 
 #[wasm_bindgen_test]
@@ -336,4 +341,28 @@ async fn reduced_motion_toggle() {
     app.click(r#"[data-testid="motion"]"#);
     settle().await;
     assert!(app.try_find(".app.reduce-motion").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn scaling_chart_compares_the_modes() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    app.click(r#"[data-testid="scaling-run"]"#);
+    settle().await;
+    let text = app.text(r#"[data-testid="scaling"]"#);
+    for mode in ["iptables", "nftables", "ipvs"] {
+        assert!(text.contains(mode), "{text}");
+    }
+    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
+}
+
+#[wasm_bindgen_test]
+async fn the_same_service_in_another_proxy_mode() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&mode=ipvs", None).await;
+    assert!(app.try_find(r#"[data-testid="problems"]"#).is_none());
+    assert!(app.count(r#"[data-testid="step-list"] tr.kind-ipvs"#) >= 1, "IPVS steps in the event list");
+    assert!(app.text(r#"[data-testid="rules"]"#).contains("TCP  10.96.100.10:80"), "ipvsadm -Ln in the rules pane");
+    press("ArrowRight").await;
+    assert!(hash().await.contains("mode=ipvs"));
 }

@@ -6,6 +6,7 @@
 //! ("Testing tiers") and `bench` the benchmarks. Only `std` is used, so this crate builds in
 //! seconds on a fresh clone.
 
+mod bench;
 mod dom;
 mod install;
 mod serve_dir;
@@ -22,7 +23,8 @@ commands:
             as root on Debian also chromium, chromium-driver, iptables, ipset, tshark)
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
-  bench     run the benchmarks (`cargo bench --workspace`)
+  bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
+            size) and print a summary table of figures and targets
 ";
 
 fn main() -> ExitCode {
@@ -35,7 +37,7 @@ fn main() -> ExitCode {
         "install" => install::run(install::Scope::Everything),
         "serve" => serve(),
         "test" => tiers::run_all(),
-        "bench" => bench(),
+        "bench" => bench::run(),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -62,29 +64,4 @@ fn serve() -> Result<(), String> {
         .status()
         .map_err(|e| format!("could not start trunk ({e}); run `cargo xtask install` first"))?;
     if status.success() { Ok(()) } else { Err(format!("trunk serve exited with {status}")) }
-}
-
-/// `cargo xtask bench`: runs the workspace's benchmarks, once there are any.
-fn bench() -> Result<(), String> {
-    let root = util::repo_root();
-    let has_benches = ["core", "web", "cli", "xtask"].iter().any(|member| {
-        let dir = root.join(member);
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-        manifest.contains("[[bench]]")
-            || std::fs::read_dir(dir.join("benches")).is_ok_and(|mut entries| entries.next().is_some())
-    });
-    if !has_benches {
-        println!("no benchmarks yet: add a `benches/` directory (or a [[bench]] target) to a workspace member");
-        return Ok(());
-    }
-    let status = util::command("cargo")
-        .args(["bench", "--workspace"])
-        .current_dir(&root)
-        .status()
-        .map_err(|e| format!("could not run cargo bench: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo bench --workspace failed ({status}); see its output above"))
-    }
 }

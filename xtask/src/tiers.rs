@@ -78,7 +78,7 @@ fn tier1_native(root: &Path) -> Outcome {
     }
 }
 
-fn chromedriver() -> Option<PathBuf> {
+pub(crate) fn chromedriver() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMEDRIVER") {
         return Some(PathBuf::from(path));
     }
@@ -170,7 +170,7 @@ fn page(root: &Path) -> Result<String, String> {
     }
 }
 
-fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> =
         std::fs::read_dir(dir).map(|entries| entries.flatten().map(|e| e.path()).collect()).unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == extension));
@@ -178,7 +178,7 @@ fn files_with_extension(dir: &Path, extension: &str) -> Vec<PathBuf> {
     files
 }
 
-fn gzipped_size(file: &Path) -> Result<u64, String> {
+pub(crate) fn gzipped_size(file: &Path) -> Result<u64, String> {
     let output = Command::new("gzip")
         .arg("-c")
         .arg(file)
@@ -271,14 +271,18 @@ fn tier4_kernel(root: &Path) -> Outcome {
         "--test",
         "kernel_ipvs",
         "--test",
+        "kernel_nft",
+        "--test",
         "kernel_userspace",
+        "--test",
+        "tshark",
         "--",
         "--nocapture",
         "--test-threads=1",
     ];
     let mut command = cargo(root, &args);
     command.env("LBPLAY_KERNEL_TESTS", "1");
-    match streamed(command, "the kernel differential tests (lbplay-cli tests kernel and kernel_ipvs)") {
+    match streamed(command, "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft, kernel_userspace and tshark)") {
         Ok(()) => Outcome::Passed(String::new()),
         Err(e) => Outcome::Failed(e),
     }

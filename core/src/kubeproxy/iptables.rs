@@ -245,7 +245,7 @@ fn write_service_port(
         )
     } else {
         let no_local = format!("{spn} has no local endpoints");
-        ((!has_internal).then(|| (no_local.clone(), Target::Drop)), (!has_external).then(|| (no_local, Target::Drop)))
+        ((!has_internal).then(|| (no_local.clone(), Target::Drop)), (!has_external).then_some((no_local, Target::Drop)))
     };
 
     let service_rule =

@@ -51,9 +51,69 @@ fn hash_u64(parts: &[&str]) -> u64 {
     u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-/// A deterministic name suffix of `len` characters, as `generateName` would add at random.
+/// A deterministic name suffix of `len` characters, as `generateName` would add at random
+/// (`rand.String(5)`, k8s.io/apimachinery/pkg/util/rand): lbplay draws the characters from a
+/// SHA-256 of the object's identity instead of a random source.
 pub(crate) fn suffix(parts: &[&str], len: usize) -> String {
     digest(parts).iter().take(len).map(|b| ALPHANUMS[usize::from(*b) % ALPHANUMS.len()] as char).collect()
+}
+
+/// `generateName`'s name: the base cut to 58 characters, then 5 generated ones
+/// (staging/src/k8s.io/apiserver/pkg/storage/names/generate.go, `maxGeneratedNameLength`).
+pub(crate) fn generated_name(base: &str, parts: &[&str]) -> String {
+    let cut: String = base.chars().take(58).collect();
+    format!("{cut}{}", suffix(parts, 5))
+}
+
+/// The `pod-template-hash` of a Deployment's template, shaped as upstream's: the FNV-32a hash of
+/// the template, printed in decimal and passed through `rand.SafeEncodeString`
+/// (pkg/controller/controller_utils.go, `ComputeHash`). Upstream hashes Go's dump of the template
+/// object, which lbplay cannot reproduce; it hashes a canonical rendering of the template's YAML,
+/// so equal templates get equal hashes and any edit changes it, as upstream.
+pub(crate) fn pod_template_hash(template: &crate::yaml::Node) -> String {
+    fn canonical(node: &crate::yaml::Node, out: &mut String) {
+        use crate::yaml::Value;
+        match &node.value {
+            Value::Null => out.push('~'),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Int(i) => out.push_str(&i.to_string()),
+            Value::Float(f) => out.push_str(&f.to_string()),
+            Value::Str(s) => {
+                out.push('"');
+                out.push_str(s);
+                out.push('"');
+            }
+            Value::Seq(items) => {
+                out.push('[');
+                for item in items {
+                    canonical(item, out);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            Value::Map(entries) => {
+                let mut sorted: Vec<_> = entries.iter().collect();
+                sorted.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                out.push('{');
+                for (key, value) in sorted {
+                    out.push_str(&key.name);
+                    out.push(':');
+                    canonical(value, out);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+        }
+    }
+    let mut text = String::new();
+    canonical(template, &mut text);
+    // FNV-1a, 32 bits (hash/fnv's New32a).
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in text.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash.to_string().bytes().map(|b| ALPHANUMS[usize::from(b) % ALPHANUMS.len()] as char).collect()
 }
 
 /// Runs every controller over the decoded objects and fills `cluster`.
@@ -87,23 +147,34 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
         );
         return;
     }
-    // Workloads: a Deployment owns a ReplicaSet named `<deployment>-<pod-template-hash>`, whose
-    // pods are `<replicaset>-<5 characters>` (pkg/controller/deployment/sync.go, and the
-    // ReplicaSet controller's generateName); a StatefulSet's pods are `<name>-<ordinal>`.
+    // Workloads: a Deployment owns a ReplicaSet named `<deployment>-<pod-template-hash>`
+    // (pkg/controller/deployment/sync.go, `getNewReplicaSet`), whose pods get the generateName
+    // `<replicaset>-` (pkg/controller/controller_utils.go, `getPodsPrefix`); a StatefulSet's pods
+    // are `<name>-<ordinal>` with the pod-name and pod-index labels
+    // (pkg/controller/statefulset/stateful_set_utils.go, `newStatefulSetPod`).
     for workload in &workloads {
-        let template_hash = suffix(&[&workload.obj.label, "pod-template-hash"], 10);
+        let template_node = workload.obj.node.get("spec").and_then(|s| s.get("template"));
+        let template_hash = template_node.map(pod_template_hash).unwrap_or_default();
         for i in 0..workload.replicas {
             let mut pod = workload.template.clone();
+            let index = i.to_string();
             pod.name = match workload.kind {
                 "StatefulSet" => format!("{}-{i}", workload.name),
                 "Deployment" => {
                     let rs = format!("{}-{template_hash}", workload.name);
-                    format!("{rs}-{}", suffix(&[&rs, &i.to_string()], 5))
+                    generated_name(&format!("{rs}-"), &[&pod.namespace, &rs, &index])
                 }
-                _ => format!("{}-{}", workload.name, suffix(&[&workload.name, &i.to_string()], 5)),
+                _ => generated_name(&format!("{}-", workload.name), &[&pod.namespace, &workload.name, &index]),
             };
-            if workload.kind == "Deployment" {
-                pod.labels.insert("pod-template-hash".to_string(), template_hash.clone());
+            match workload.kind {
+                "Deployment" => {
+                    pod.labels.insert("pod-template-hash".to_string(), template_hash.clone());
+                }
+                "StatefulSet" => {
+                    pod.labels.insert("statefulset.kubernetes.io/pod-name".to_string(), pod.name.clone());
+                    pod.labels.insert("apps.kubernetes.io/pod-index".to_string(), index.clone());
+                }
+                _ => {}
             }
             pods.push(pod);
         }
@@ -327,17 +398,28 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
     for raw in &mut services {
         let who = raw.service.namespaced_name();
         if let WantIp::Explicit(ip, pos) = raw.want_ip {
+            // The network and broadcast addresses are outside the range
+            // (pkg/registry/core/service/ipallocator/bitmap.go, `New`). The errors read as the
+            // registry reports them (pkg/registry/core/service/storage/alloc.go, `allocIPs`).
             let offset = u64::from(u32::from(ip).wrapping_sub(u32::from(cidr.network())));
+            let prefix = format!("Invalid value: []string{{\"{ip}\"}}: failed to allocate IP {ip}: ");
             if !cidr.contains(ip) || offset == 0 || offset + 1 == cidr.size() {
                 cx.error(
                     &raw.obj,
                     pos,
                     "spec.clusterIP",
-                    format!("{ip} is not in the valid range: the range of valid IPs is {cidr}"),
+                    format!(
+                        "{prefix}the provided IP ({ip}) is not in the valid range. The range of valid IPs is {cidr}"
+                    ),
                 );
                 raw.want_ip = WantIp::Allocate;
             } else if let Some(other) = ips.get(&ip) {
-                cx.error(&raw.obj, pos, "spec.clusterIP", format!("{ip} is already allocated to Service {other}"));
+                cx.error(
+                    &raw.obj,
+                    pos,
+                    "spec.clusterIP",
+                    format!("{prefix}provided IP is already allocated (to Service {other})"),
+                );
             } else {
                 ips.insert(ip, who.clone());
                 raw.service.cluster_ip = Some(ip);
@@ -345,25 +427,29 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
         }
         for (i, port) in raw.service.ports.iter().enumerate() {
             let (Some(np), Some(pos)) = (port.node_port, raw.node_port_pos.get(i).copied().flatten()) else { continue };
-            if !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&np) {
+            let field = format!("spec.ports[{i}].nodePort");
+            if raw.service.ports[..i].iter().any(|p| p.node_port == Some(np) && p.protocol == port.protocol) {
+                // Validation refuses one (protocol, nodePort) twice in a Service (validation.go).
+                cx.error(&raw.obj, pos, &field, super::fields::duplicate(np));
+            } else if !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&np) {
+                // pkg/registry/core/service/portallocator/allocator.go, `ErrNotInRange`.
                 cx.error(
                     &raw.obj,
                     pos,
-                    &format!("spec.ports[{i}].nodePort"),
+                    &field,
                     format!(
-                        "{np} is not in the valid range: the range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}"
+                        "Invalid value: {np}: provided port is not in the valid range. The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}"
                     ),
                 );
             } else if let Some(other) = node_ports.get(&np) {
-                // The same nodePort on two ports of one Service is allowed only across protocols.
-                if other != &who
-                    || raw.service.ports[..i].iter().any(|p| p.node_port == Some(np) && p.protocol == port.protocol)
-                {
+                // One Service may reuse its own nodePort across protocols
+                // (pkg/registry/core/service/storage/alloc.go, `initNodePorts`).
+                if other != &who {
                     cx.error(
                         &raw.obj,
                         pos,
-                        &format!("spec.ports[{i}].nodePort"),
-                        format!("{np} is already allocated to Service {other}"),
+                        &field,
+                        format!("Invalid value: {np}: provided port is already allocated (to Service {other})"),
                     );
                 }
             } else {
@@ -371,34 +457,58 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
             }
         }
         if let (Some(np), Some(pos)) = (raw.service.health_check_node_port, raw.health_check_pos) {
-            if let Some(other) = node_ports.get(&np) {
+            if !(NODE_PORT_MIN..=NODE_PORT_MAX).contains(&np) {
                 cx.error(
                     &raw.obj,
                     pos,
                     "spec.healthCheckNodePort",
-                    format!("{np} is already allocated to Service {other}"),
+                    format!(
+                        "Invalid value: {np}: provided port is not in the valid range. The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}"
+                    ),
+                );
+            } else if let Some(other) = node_ports.get(&np) {
+                cx.error(
+                    &raw.obj,
+                    pos,
+                    "spec.healthCheckNodePort",
+                    format!("Invalid value: {np}: provided port is already allocated (to Service {other})"),
                 );
             } else {
                 node_ports.insert(np, who.clone());
             }
         }
     }
-    // Allocation proper: a hashed starting point, then the next free value.
+    // Allocation proper. Upstream picks a random free value, first in the upper part of the range
+    // and only then in the lower part, which it leaves to explicit values
+    // (pkg/registry/core/service/allocator/bitmap.go, `randomScanStrategyWithOffset`); lbplay
+    // replaces the random start with a hash of the Service's name, so the same scenario always
+    // gets the same addresses and adding a Service does not move the others.
     let size = cidr.size();
+    // The usable addresses: the network and the broadcast addresses are left out.
+    let usable = size.saturating_sub(2);
+    let ip_offset = range_offset(size, 16, 256, 16);
     for raw in &mut services {
         let who = raw.service.namespaced_name();
-        if raw.want_ip == WantIp::Allocate && size > 16 {
-            // The first ten addresses stay free: by convention `kubernetes` has .1 and kube-dns .10.
-            let span = size - 12;
-            let start = hash_u64(&["clusterip", &who]) % span;
-            for step in 0..span {
-                let offset = 11 + (start + step) % span;
-                let Some(ip) = cidr.nth(offset) else { continue };
-                if let std::collections::btree_map::Entry::Vacant(entry) = ips.entry(ip) {
-                    entry.insert(who.clone());
-                    raw.service.cluster_ip = Some(ip);
-                    break;
+        if raw.want_ip == WantIp::Allocate && usable > 0 {
+            let start = hash_u64(&["clusterip", &who]);
+            let pick = scan(usable, ip_offset, start, |index| {
+                let ip = cidr.nth(index + 1)?;
+                match ips.entry(ip) {
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(who.clone());
+                        Some(ip)
+                    }
+                    std::collections::btree_map::Entry::Occupied(_) => None,
                 }
+            });
+            match pick {
+                Some(ip) => raw.service.cluster_ip = Some(ip),
+                None => cx.error(
+                    &raw.obj,
+                    raw.obj.node.pos,
+                    "spec.clusterIP",
+                    format!("Internal error: failed to allocate a serviceIP: range is full ({cidr})"),
+                ),
             }
         }
         if raw.allocate_node_ports {
@@ -419,22 +529,55 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
             raw.service.health_check_node_port = pick_node_port(&mut node_ports, &format!("{who}:healthcheck"), &who);
         }
     }
-    if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1 {
-        if let Some(raw) = services.last() {
+    if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1
+        && let Some(raw) = services.last() {
             cx.error(&raw.obj, raw.obj.node.pos, "spec.ports", "the NodePort range 30000-32767 is exhausted");
         }
-    }
     cluster.services = services.into_iter().map(|raw| raw.service).collect();
 }
 
+/// A NodePort for `name`, upstream's way: first from the upper part of the range, whose lower
+/// `min(max(16, size/32), 128)` ports (86 of the default 2768) are left to explicit values
+/// (pkg/registry/core/service/portallocator/allocator.go, `calculateRangeOffset`).
 fn pick_node_port(node_ports: &mut BTreeMap<u16, String>, name: &str, who: &str) -> Option<u16> {
     let span = u64::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1;
-    let start = hash_u64(&["nodeport", name]) % span;
-    for step in 0..span {
-        let port = NODE_PORT_MIN + ((start + step) % span) as u16;
-        if let std::collections::btree_map::Entry::Vacant(entry) = node_ports.entry(port) {
-            entry.insert(who.to_string());
-            return Some(port);
+    let offset = range_offset(span, 16, 128, 32);
+    let start = hash_u64(&["nodeport", name]);
+    scan(span, offset, start, |index| {
+        let port = NODE_PORT_MIN + index as u16;
+        match node_ports.entry(port) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(who.to_string());
+                Some(port)
+            }
+            std::collections::btree_map::Entry::Occupied(_) => None,
+        }
+    })
+}
+
+/// Upstream's `calculateRangeOffset`: `min(max(min, size/step), max)`, or 0 for a range of at most
+/// `min` values (ipallocator/bitmap.go with 16, 256, 16 over the CIDR's size; portallocator with
+/// 16, 128, 32 over the port range's size).
+fn range_offset(size: u64, min: u64, max: u64, step: u64) -> u64 {
+    if size <= min {
+        return 0;
+    }
+    (size / step).clamp(min, max)
+}
+
+/// The scan of `randomScanStrategyWithOffset` (pkg/registry/core/service/allocator/bitmap.go):
+/// from a start in the upper subrange `[offset, max)`, wrapping within it, then from a start in
+/// the lower subrange `[0, offset)`. `claim` takes an index if it is free and says what it is.
+fn scan<T>(max: u64, offset: u64, start: u64, mut claim: impl FnMut(u64) -> Option<T>) -> Option<T> {
+    let upper = max.saturating_sub(offset);
+    for i in 0..upper {
+        if let Some(found) = claim(offset + (start % upper + i) % upper) {
+            return Some(found);
+        }
+    }
+    for i in 0..offset {
+        if let Some(found) = claim((start % offset + i) % offset) {
+            return Some(found);
         }
     }
     None
@@ -558,8 +701,10 @@ fn endpoint_slices(
                 endpoints.chunks(MAX_ENDPOINTS_PER_SLICE).map(<[Endpoint]>::to_vec).collect()
             };
             for (i, chunk) in chunks.into_iter().enumerate() {
+                // generateName `<service>-` (staging/src/k8s.io/endpointslice/utils.go,
+                // `getEndpointSlicePrefix`).
                 let name =
-                    format!("{}-{}", service.name, suffix(&[&service.namespaced_name(), &key, &i.to_string()], 5));
+                    generated_name(&format!("{}-", service.name), &[&service.namespaced_name(), &key, &i.to_string()]);
                 out.push(EndpointSlice {
                     namespace: service.namespace.clone(),
                     name,
@@ -574,12 +719,25 @@ fn endpoint_slices(
         let service =
             services.iter().find(|s| s.service.namespace == raw.slice.namespace && s.service.name == raw.slice.service);
         match service {
-            None => cx.warn(
-                &raw.obj,
-                raw.obj.node.pos,
-                "",
-                format!("no Service {}/{} to go with these endpoints", raw.slice.namespace, raw.slice.service),
-            ),
+            // The mirroring controller mirrors only the Endpoints of an existing Service
+            // (pkg/controller/endpointslicemirroring/endpointslicemirroring_controller.go,
+            // `syncEndpoints`); a hand-written slice stays, and kube-proxy ignores it.
+            None => {
+                let what =
+                    if raw.mirrored { "these Endpoints are not mirrored" } else { "kube-proxy ignores this slice" };
+                cx.warn(
+                    &raw.obj,
+                    raw.obj.node.pos,
+                    "",
+                    format!(
+                        "no Service {}/{} to go with these endpoints; {what}",
+                        raw.slice.namespace, raw.slice.service
+                    ),
+                );
+                if raw.mirrored {
+                    continue;
+                }
+            }
             Some(s) if raw.mirrored && s.service.selector.is_some() => {
                 cx.warn(&raw.obj, raw.obj.node.pos, "", format!("Service {}/{} has a selector, so the controller manages its endpoints and these Endpoints are not mirrored", raw.slice.namespace, raw.slice.service));
                 continue;

@@ -127,19 +127,15 @@ impl Cx {
         }
     }
 
-    /// A port number, 1 to 65535 (pkg/apis/core/validation/validation.go, `validatePortNumOrName`).
+    /// A port number, 1 to 65535 (staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go,
+    /// `IsValidPortNum`, reported as pkg/apis/core/validation/validation.go reports it).
     pub(crate) fn port(&mut self, obj: &Obj<'_>, node: Option<&Node>, path: &str) -> Option<u16> {
         let value = self.int(obj, node, path)?;
         let pos = node.map(|n| n.pos).unwrap_or_default();
         match u16::try_from(value) {
             Ok(port) if port >= 1 => Some(port),
             _ => {
-                self.error(
-                    obj,
-                    pos,
-                    path,
-                    format!("{value} is not a valid port: it must be between 1 and 65535, inclusive"),
-                );
+                self.error(obj, pos, path, invalid(value, "must be between 1 and 65535, inclusive"));
                 None
             }
         }
@@ -188,12 +184,7 @@ impl Cx {
             "SCTP" => Proto::Sctp,
             _ => {
                 let pos = node.map(|n| n.pos).unwrap_or_default();
-                self.error(
-                    obj,
-                    pos,
-                    path,
-                    format!("unsupported protocol `{text}`: supported values are \"TCP\", \"UDP\", \"SCTP\""),
-                );
+                self.error(obj, pos, path, unsupported(&text, &["SCTP", "TCP", "UDP"]));
                 Proto::Tcp
             }
         }
@@ -223,41 +214,125 @@ impl Cx {
     }
 }
 
-/// Whether `name` is an IANA service name as a named port must be (RFC 6335 section 5.1):
-/// at most 15 characters of lowercase letters, digits and inner single hyphens, with a letter.
+/// Why `name` is not an IANA service name, as a named port must be: upstream's first complaint
+/// (staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go, `IsValidPortName`, in its
+/// order of checks and with its wording).
 pub(crate) fn iana_svc_name_error(name: &str) -> Option<&'static str> {
-    if name.is_empty() || name.len() > 15 {
+    if name.len() > 15 {
         return Some("must be no more than 15 characters");
     }
-    if !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Some("must contain only lowercase letters, digits and '-'");
-    }
-    if name.starts_with('-') || name.ends_with('-') || name.contains("--") {
-        return Some("must not begin or end with '-' nor hold two '-' in a row");
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Some("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
     }
     if !name.chars().any(|c| c.is_ascii_lowercase()) {
-        return Some("must contain at least one letter");
+        return Some("must contain at least one letter (a-z)");
+    }
+    if name.contains("--") {
+        return Some("must not contain consecutive hyphens");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Some("must not begin or end with a hyphen");
     }
     None
 }
 
-/// Whether `name` is a DNS-1123 label, as Service names must be (at most 63 characters).
-pub(crate) fn dns_label_error(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("must not be empty".to_string());
+/// `Invalid value: V: detail`, as `field.Invalid` prints itself
+/// (staging/src/k8s.io/apimachinery/pkg/util/validation/field/errors.go, `ErrorBody`): numbers
+/// bare, strings quoted with Go's `%q`.
+pub(crate) fn invalid(value: impl GoValue, detail: &str) -> String {
+    format!("Invalid value: {}: {detail}", value.go())
+}
+
+/// `Required value`, with upstream's detail when it gives one.
+pub(crate) fn required(detail: &str) -> String {
+    if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") }
+}
+
+/// `Forbidden: detail`.
+pub(crate) fn forbidden(detail: &str) -> String {
+    format!("Forbidden: {detail}")
+}
+
+/// `Duplicate value: V`.
+pub(crate) fn duplicate(value: impl GoValue) -> String {
+    format!("Duplicate value: {}", value.go())
+}
+
+/// `Unsupported value: "V": supported values: "A", "B"`, as `field.NotSupported` prints it.
+pub(crate) fn unsupported(value: &str, supported: &[&str]) -> String {
+    let list: Vec<String> = supported.iter().map(|s| format!("\"{s}\"")).collect();
+    format!("Unsupported value: {}: supported values: {}", value.go(), list.join(", "))
+}
+
+/// A value printed the way Go's field errors print it: integers with `%v`, strings with `%q`.
+pub(crate) trait GoValue {
+    fn go(&self) -> String;
+}
+
+impl GoValue for i64 {
+    fn go(&self) -> String {
+        self.to_string()
     }
+}
+
+impl GoValue for u16 {
+    fn go(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl GoValue for &str {
+    fn go(&self) -> String {
+        let mut out = String::from("\"");
+        for c in self.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+}
+
+impl GoValue for &String {
+    fn go(&self) -> String {
+        self.as_str().go()
+    }
+}
+
+/// Why `name` is not a DNS-1035 label, as Service names must be (`ValidateServiceName` is
+/// `NameIsDNS1035Label`, pkg/apis/core/validation/validation.go): it must start with a letter.
+pub(crate) fn dns1035_label_error(name: &str) -> Option<String> {
     if name.len() > 63 {
         return Some("must be no more than 63 characters".to_string());
     }
-    let ok = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-');
     (!ok).then(|| {
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string()
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".to_string()
     })
 }
 
-/// Whether `name` is a DNS-1123 subdomain, as most object names must be.
+/// Why `name` is not a DNS-1123 label, as Service port names must be (`IsDNS1123Label`).
+pub(crate) fn dns_label_error(name: &str) -> Option<String> {
+    if name.len() > 63 {
+        return Some("must be no more than 63 characters".to_string());
+    }
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    (!ok).then(|| {
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()
+    })
+}
+
+/// Why `name` is not a DNS-1123 subdomain, as most object names must be (`IsDNS1123Subdomain`).
 pub(crate) fn dns_subdomain_error(name: &str) -> Option<String> {
     if name.is_empty() {
         return Some("must not be empty".to_string());
@@ -271,7 +346,7 @@ pub(crate) fn dns_subdomain_error(name: &str) -> Option<String> {
             && !part.starts_with('-')
             && !part.ends_with('-');
         if !ok {
-            return Some("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character".to_string());
+            return Some(r"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string());
         }
     }
     None

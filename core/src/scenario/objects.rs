@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use super::controllers;
-use super::fields::{Cx, Obj, dns_label_error, dns_subdomain_error, iana_svc_name_error};
+use super::fields::{
+    Cx, Obj, dns_label_error, dns_subdomain_error, dns1035_label_error, duplicate, forbidden, iana_svc_name_error,
+    invalid, required, unsupported,
+};
 use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
 use crate::model::{
     Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
@@ -226,9 +229,11 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
         };
         if kind != "Cluster" {
             let name_pos = metadata.and_then(|m| m.get("name")).map(|n| n.pos).unwrap_or(node.pos);
-            let check = if kind == "Service" { dns_label_error(&name) } else { dns_subdomain_error(&name) };
+            // Service names are DNS-1035 labels (`ValidateServiceName` is `NameIsDNS1035Label`);
+            // the other kinds' names are DNS-1123 subdomains (pkg/apis/core/validation/validation.go).
+            let check = if kind == "Service" { dns1035_label_error(&name) } else { dns_subdomain_error(&name) };
             if let Some(message) = check {
-                cx.error(&obj, name_pos, "metadata.name", format!("`{name}` is not a valid name: {message}"));
+                cx.error(&obj, name_pos, "metadata.name", invalid(name.as_str(), &message));
                 continue;
             }
             // Ingresses of every version share one name space, as do Endpoints and slices apart.
@@ -295,8 +300,8 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             _ => cx.ignored.push(label),
         }
     }
-    if objects == 0 && !docs.is_empty() && !cx.has_errors() {
-        if let Some((file, node)) = docs.first() {
+    if objects == 0 && !docs.is_empty() && !cx.has_errors()
+        && let Some((file, node)) = docs.first() {
             cx.push(
                 super::Severity::Warning,
                 file,
@@ -306,7 +311,6 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
                 "the input holds no objects; the default cluster is used, with no workloads".to_string(),
             );
         }
-    }
     let mut cluster = match &cluster_doc {
         Some(obj) => decode_cluster(cx, obj),
         None => Cluster::default(),
@@ -356,11 +360,10 @@ fn decode_cluster(cx: &mut Cx, obj: &Obj<'_>) -> Cluster {
                 ),
             }
         }
-        if let Some(ipvs) = cx.map(obj, kp.get("ipvs"), "spec.kubeProxy.ipvs") {
-            if let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler") {
+        if let Some(ipvs) = cx.map(obj, kp.get("ipvs"), "spec.kubeProxy.ipvs")
+            && let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler") {
                 cluster.kube_proxy.ipvs_scheduler = scheduler;
             }
-        }
     }
     if let Some(nodes_node) = spec.get("nodes") {
         let items = cx.seq(obj, Some(nodes_node), "spec.nodes");
@@ -529,11 +532,10 @@ fn decode_pod<'d>(
         cx.error(obj, node.pos, &spec_path, "a Pod needs a `spec` with at least one container");
         return None;
     };
-    if let Some(n) = spec.get("nodeName") {
-        if let Some(node_name) = cx.string(obj, Some(n), &format!("{spec_path}.nodeName")) {
+    if let Some(n) = spec.get("nodeName")
+        && let Some(node_name) = cx.string(obj, Some(n), &format!("{spec_path}.nodeName")) {
             pod.node = Some((node_name, n.pos));
         }
-    }
     pod.host_network = cx.boolean(obj, spec.get("hostNetwork"), &format!("{spec_path}.hostNetwork")).unwrap_or(false);
     let containers = cx.seq(obj, spec.get("containers"), &format!("{spec_path}.containers"));
     if containers.is_empty() {
@@ -575,11 +577,10 @@ fn decode_pod<'d>(
         }
     }
     if let Some(status) = cx.map(obj, node.get("status"), &format!("{prefix}status")) {
-        if let Some(n) = status.get("podIP") {
-            if let Some(ip) = cx.ipv4(obj, Some(n), "status.podIP") {
+        if let Some(n) = status.get("podIP")
+            && let Some(ip) = cx.ipv4(obj, Some(n), "status.podIP") {
                 pod.ip = Some((ip, n.pos));
             }
-        }
         if let Some(phase) = cx.string(obj, status.get("phase"), "status.phase") {
             pod.terminal = phase == "Succeeded" || phase == "Failed";
             if phase == "Pending" && status.get("conditions").is_none() {
@@ -707,7 +708,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                 obj,
                 spec.get("type").map(|n| n.pos).unwrap_or(spec.pos),
                 "spec.type",
-                format!("unsupported value `{other}`: supported values are \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""),
+                unsupported(other, &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]),
             );
             return None;
         }
@@ -737,12 +738,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
             Some("IPv6") => {
                 cx.warn(obj, family.pos, &path, "IPv6 is not modelled: lbplay gives this Service its IPv4 address only")
             }
-            Some(other) => cx.error(
-                obj,
-                family.pos,
-                &path,
-                format!("unsupported value `{other}`: supported values are \"IPv4\", \"IPv6\""),
-            ),
+            Some(other) => cx.error(obj, family.pos, &path, unsupported(other, &["IPv4", "IPv6"])),
         }
     }
     // The ClusterIP: `clusterIP`, or the first of `clusterIPs`, which must agree
@@ -756,7 +752,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         if let Some(text) = cx.string(obj, Some(ip_node_first), path) {
             if kind == ServiceType::ExternalName {
                 if !text.is_empty() {
-                    cx.error(obj, ip_node_first.pos, path, "must be empty for an ExternalName Service");
+                    cx.error(obj, ip_node_first.pos, path, forbidden("may not be set for ExternalName services"));
                 }
             } else if text == "None" {
                 if kind != ServiceType::ClusterIp {
@@ -764,19 +760,17 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                         obj,
                         ip_node_first.pos,
                         path,
-                        format!("may not be set to 'None' for {} Services", kind.as_str()),
+                        invalid("None", &format!("may not be set to 'None' for {} services", kind.as_str())),
                     );
                 }
                 want_ip = WantIp::Headless;
-            } else if !text.is_empty() {
-                if let Some(ip) = cx.ipv4(obj, Some(ip_node_first), path) {
+            } else if !text.is_empty()
+                && let Some(ip) = cx.ipv4(obj, Some(ip_node_first), path) {
                     want_ip = WantIp::Explicit(ip, ip_node_first.pos);
                 }
-            }
             if let (Some(ip_text), Some(first)) =
                 (ip_node.and_then(|n| n.as_str()), ips_nodes.first().and_then(|n| n.as_str()))
-            {
-                if ip_text != first {
+                && ip_text != first {
                     cx.error(
                         obj,
                         ips_nodes[0].pos,
@@ -784,7 +778,6 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                         format!("`{first}` must be equal to spec.clusterIP `{ip_text}`"),
                     );
                 }
-            }
             for (i, extra) in ips_nodes.iter().enumerate().skip(1) {
                 let shown = extra.as_str().unwrap_or_default();
                 if shown.contains(':') {
@@ -818,12 +811,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         return None;
     }
     if items.is_empty() && kind != ServiceType::ExternalName && want_ip != WantIp::Headless {
-        cx.error(
-            obj,
-            ports_node.map(|n| n.pos).unwrap_or(spec.pos),
-            "spec.ports",
-            "required value: a Service needs at least one port",
-        );
+        cx.error(obj, ports_node.map(|n| n.pos).unwrap_or(spec.pos), "spec.ports", required(""));
     }
     let mut node_port_pos = Vec::new();
     for (i, item) in items.iter().enumerate() {
@@ -832,12 +820,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         let port_name = cx.string(obj, item.get("name"), &format!("{path}.name")).filter(|n| !n.is_empty());
         match &port_name {
             None if items.len() > 1 => {
-                cx.error(
-                    obj,
-                    item.pos,
-                    &format!("{path}.name"),
-                    "required value: every port of a multi-port Service needs a name",
-                );
+                cx.error(obj, item.pos, &format!("{path}.name"), required(""));
             }
             Some(n) => {
                 if let Some(message) = dns_label_error(n) {
@@ -845,7 +828,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                         obj,
                         item.get("name").map(|x| x.pos).unwrap_or(item.pos),
                         &format!("{path}.name"),
-                        format!("`{n}` is not a valid port name: {message}"),
+                        invalid(n.as_str(), &message),
                     );
                 }
                 if service.ports.iter().any(|p| p.name.as_deref() == Some(n.as_str())) {
@@ -853,7 +836,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                         obj,
                         item.get("name").map(|x| x.pos).unwrap_or(item.pos),
                         &format!("{path}.name"),
-                        format!("duplicate port name `{n}`"),
+                        duplicate(n.as_str()),
                     );
                 }
             }
@@ -862,38 +845,47 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         let protocol = cx.protocol(obj, item.get("protocol"), &format!("{path}.protocol"));
         let Some(port) = cx.port(obj, item.get("port"), &format!("{path}.port")) else {
             if item.get("port").is_none() {
-                cx.error(obj, item.pos, &format!("{path}.port"), "required value: a Service port needs `port`");
+                cx.error(obj, item.pos, &format!("{path}.port"), required(""));
             }
             continue;
         };
+        // Upstream prints the duplicate (protocol, port) key as the Go struct it is
+        // (validation.go, `field.Duplicate(portPath, key)` with `%#v`).
         if service.ports.iter().any(|p| p.port == port && p.protocol == protocol) {
             cx.error(
                 obj,
                 item.get("port").map(|x| x.pos).unwrap_or(item.pos),
                 &format!("{path}.port"),
-                format!("duplicate port {port}/{}", protocol_upper(protocol)),
+                format!(
+                    "Duplicate value: core.ServicePort{{Name:\"\", Protocol:\"{}\", AppProtocol:(*string)(nil), Port:{port}, TargetPort:intstr.IntOrString{{Type:0, IntVal:0, StrVal:\"\"}}, NodePort:0}}",
+                    protocol_upper(protocol)
+                ),
             );
         }
-        // `targetPort` defaults to `port` (pkg/apis/core/v1/defaults.go, SetDefaults_Service).
+        // `targetPort` defaults to `port` when absent, 0 or "" (pkg/apis/core/v1/defaults.go,
+        // SetDefaults_Service).
         let target_port = match item.get("targetPort") {
             None => TargetPort::Number(port),
+            Some(t) if matches!(&t.value, Value::Int(0) | Value::Null) => TargetPort::Number(port),
+            Some(t) if matches!(&t.value, Value::Str(s) if s.is_empty()) => TargetPort::Number(port),
             Some(t) => match &t.value {
                 Value::Int(_) => match cx.port(obj, Some(t), &format!("{path}.targetPort")) {
                     Some(n) => TargetPort::Number(n),
                     None => continue,
                 },
                 Value::Str(text) => {
-                    if let Ok(n) = text.parse::<i64>() {
-                        // A quoted number is a name for the API server, and not a valid one.
-                        cx.error(obj, t.pos, &format!("{path}.targetPort"), format!("`{text}` is a quoted number, which Kubernetes reads as a port name; write {n} without quotes"));
-                        continue;
-                    }
                     if let Some(message) = iana_svc_name_error(text) {
+                        // A quoted number is a port name for the API server (IntOrString keeps a
+                        // JSON string a string), and never a valid one: it has no letter.
+                        let hint = match text.parse::<i64>() {
+                            Ok(n) => format!(" (a quoted number is a port name; write {n} without quotes)"),
+                            Err(_) => String::new(),
+                        };
                         cx.error(
                             obj,
                             t.pos,
                             &format!("{path}.targetPort"),
-                            format!("`{text}` is not a valid port name: {message}"),
+                            format!("{}{hint}", invalid(text.as_str(), message)),
                         );
                         continue;
                     }
@@ -912,21 +904,22 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         };
         let mut node_port = None;
         let mut pos = None;
-        if let Some(n) = item.get("nodePort") {
-            if let Some(value) = cx.port(obj, Some(n), &format!("{path}.nodePort")) {
-                if !matches!(kind, ServiceType::NodePort | ServiceType::LoadBalancer) {
+        if let Some(n) = item.get("nodePort")
+            && let Some(value) = cx.port(obj, Some(n), &format!("{path}.nodePort")) {
+                // Only ClusterIP Services are refused a nodePort (validation.go); an ExternalName
+                // Service's is simply never used.
+                if kind == ServiceType::ClusterIp {
                     cx.error(
                         obj,
                         n.pos,
                         &format!("{path}.nodePort"),
-                        format!("may not be used when `type` is '{}'", kind.as_str()),
+                        forbidden("may not be used when `type` is 'ClusterIP'"),
                     );
-                } else {
+                } else if kind != ServiceType::ExternalName {
                     node_port = Some(value);
                     pos = Some(n.pos);
                 }
             }
-        }
         node_port_pos.push(pos);
         service.ports.push(ServicePort { name: port_name, protocol, port, target_port, node_port });
     }
@@ -936,9 +929,19 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
     if !selector.is_empty() && kind != ServiceType::ExternalName {
         service.selector = Some(selector);
     }
-    // Session affinity (the default timeout is 10800 s, pkg/apis/core/v1/defaults.go).
+    // Session affinity (the default timeout is 10800 s, pkg/apis/core/v1/defaults.go; the checks
+    // are validation.go's `validateClientIPAffinityConfig`).
     match cx.string(obj, spec.get("sessionAffinity"), "spec.sessionAffinity").as_deref() {
-        None | Some("None") => {}
+        None | Some("None") => {
+            if let Some(config) = spec.get("sessionAffinityConfig").filter(|n| !n.is_null()) {
+                cx.error(
+                    obj,
+                    config.pos,
+                    "spec.sessionAffinityConfig",
+                    forbidden("must not be set when session affinity is None"),
+                );
+            }
+        }
         Some("ClientIP") => {
             let path = "spec.sessionAffinityConfig.clientIP.timeoutSeconds";
             let timeout_node =
@@ -948,12 +951,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                 Some(n) => match cx.int(obj, Some(n), path) {
                     Some(t) if (1..=86400).contains(&t) => t as u32,
                     Some(t) => {
-                        cx.error(
-                            obj,
-                            n.pos,
-                            path,
-                            format!("{t} is not a valid timeout: must be greater than 0 and less than 86400"),
-                        );
+                        cx.error(obj, n.pos, path, invalid(t, "must be greater than 0 and less than 86400"));
                         10800
                     }
                     None => 10800,
@@ -965,7 +963,7 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
             obj,
             spec.get("sessionAffinity").map(|n| n.pos).unwrap_or(spec.pos),
             "spec.sessionAffinity",
-            format!("unsupported value `{other}`: supported values are \"ClientIP\", \"None\""),
+            unsupported(other, &["ClientIP", "None"]),
         ),
     }
     let policy = |cx: &mut Cx, key: &str| -> Option<(TrafficPolicy, Pos)> {
@@ -976,24 +974,27 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
             Some("Local") => Some((TrafficPolicy::Local, n.pos)),
             None => None,
             Some(other) => {
-                cx.error(
-                    obj,
-                    n.pos,
-                    &path,
-                    format!("unsupported value `{other}`: supported values are \"Cluster\", \"Local\""),
-                );
+                cx.error(obj, n.pos, &path, unsupported(other, &["Cluster", "Local"]));
                 None
             }
         }
     };
+    // externalTrafficPolicy is only for externally accessible Services: NodePort, LoadBalancer,
+    // or ClusterIP with externalIPs (pkg/api/service/util.go, `ExternallyAccessible`; checked by
+    // validation.go's `validateServiceExternalTrafficPolicy`, which also makes `Cluster` the
+    // effective default there).
     if let Some((etp, pos)) = policy(cx, "externalTrafficPolicy") {
-        let external = matches!(kind, ServiceType::NodePort | ServiceType::LoadBalancer);
-        if !external && !spec.get("externalIPs").is_some_and(|n| matches!(&n.value, Value::Seq(v) if !v.is_empty())) {
+        let has_external_ips =
+            spec.get("externalIPs").is_some_and(|n| matches!(&n.value, Value::Seq(v) if !v.is_empty()));
+        let external = matches!(kind, ServiceType::NodePort | ServiceType::LoadBalancer)
+            || (kind == ServiceType::ClusterIp && has_external_ips);
+        if !external {
+            let shown = if etp == TrafficPolicy::Local { "Local" } else { "Cluster" };
             cx.error(
                 obj,
                 pos,
                 "spec.externalTrafficPolicy",
-                "may only be set for externally-accessible Services (NodePort, LoadBalancer or with externalIPs)",
+                invalid(shown, "may only be set for externally-accessible services"),
             );
         } else {
             service.external_traffic_policy = etp;
@@ -1049,28 +1050,30 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         let path = format!("spec.loadBalancerSourceRanges[{i}]");
         if let Some(net) = cx.cidr(obj, Some(range), &path) {
             if kind != ServiceType::LoadBalancer {
-                cx.error(obj, range.pos, &path, "may only be used when `type` is 'LoadBalancer'");
+                cx.error(obj, range.pos, &path, forbidden("may only be used when `type` is 'LoadBalancer'"));
             } else {
                 service.load_balancer_source_ranges.push(net);
             }
         }
     }
     let mut health_check_pos = None;
-    if let Some(n) = spec.get("healthCheckNodePort") {
-        if let Some(port) = cx.port(obj, Some(n), "spec.healthCheckNodePort") {
+    if let Some(n) = spec.get("healthCheckNodePort")
+        && let Some(port) = cx.port(obj, Some(n), "spec.healthCheckNodePort") {
             if kind != ServiceType::LoadBalancer || service.external_traffic_policy != TrafficPolicy::Local {
                 cx.error(
                     obj,
                     n.pos,
                     "spec.healthCheckNodePort",
-                    "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                    invalid(
+                        port,
+                        "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                    ),
                 );
             } else {
                 service.health_check_node_port = Some(port);
                 health_check_pos = Some(n.pos);
             }
         }
-    }
     service.publish_not_ready_addresses =
         cx.boolean(obj, spec.get("publishNotReadyAddresses"), "spec.publishNotReadyAddresses").unwrap_or(false);
     if kind == ServiceType::ExternalName {
@@ -1082,17 +1085,12 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                         obj,
                         spec.get("externalName").map(|n| n.pos).unwrap_or(spec.pos),
                         "spec.externalName",
-                        format!("`{external}` is not a valid DNS name: {message}"),
+                        invalid(trimmed, &message),
                     );
                 }
                 service.external_name = Some(trimmed.to_string());
             }
-            None => cx.error(
-                obj,
-                spec.pos,
-                "spec.externalName",
-                "required value: an ExternalName Service needs `externalName`",
-            ),
+            None => cx.error(obj, spec.pos, "spec.externalName", required("")),
         }
         if selector_node.is_some_and(|n| !n.is_null()) {
             cx.warn(
@@ -1104,9 +1102,17 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         }
     }
     // LoadBalancer Services get NodePorts unless `allocateLoadBalancerNodePorts` is false.
-    let allocate_lb = cx
-        .boolean(obj, spec.get("allocateLoadBalancerNodePorts"), "spec.allocateLoadBalancerNodePorts")
-        .unwrap_or(true);
+    let allocate_lb_node = spec.get("allocateLoadBalancerNodePorts");
+    let allocate_lb = cx.boolean(obj, allocate_lb_node, "spec.allocateLoadBalancerNodePorts").unwrap_or(true);
+    if let Some(n) = allocate_lb_node.filter(|n| !n.is_null())
+        && kind != ServiceType::LoadBalancer {
+            cx.error(
+                obj,
+                n.pos,
+                "spec.allocateLoadBalancerNodePorts",
+                forbidden("may only be used when `type` is 'LoadBalancer'"),
+            );
+        }
     let allocate_node_ports = kind == ServiceType::NodePort || (kind == ServiceType::LoadBalancer && allocate_lb);
     Some(RawService {
         obj: obj.clone(),
@@ -1162,10 +1168,16 @@ fn target_pod(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, path: &str,
     Some(format!("{ns}/{name}"))
 }
 
-/// `v1` Endpoints: each subset becomes a slice, as the EndpointSliceMirroring controller does
-/// (pkg/controller/endpointslicemirroring/reconciler.go mirrors one slice per subset's port set).
+/// `v1` Endpoints, as the EndpointSliceMirroring controller mirrors them: one slice per distinct
+/// port set, subsets with equal ports merged, each address once
+/// (pkg/controller/endpointslicemirroring/reconciler.go and utils.go, `addressToEndpoint`), and
+/// nothing for Endpoints labelled `endpointslice.kubernetes.io/skip-mirror: "true"`.
 fn decode_endpoints<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str, decoded: &mut Decoded<'d>) {
     let node = obj.node;
+    let labels = cx.labels(obj, node.get("metadata").and_then(|m| m.get("labels")), "metadata.labels");
+    if labels.get("endpointslice.kubernetes.io/skip-mirror").map(String::as_str) == Some("true") {
+        return;
+    }
     let subsets = cx.seq(obj, node.get("subsets"), "subsets");
     let mut index = 0;
     for (s, subset) in subsets.iter().enumerate() {
@@ -1195,6 +1207,20 @@ fn decode_endpoints<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str,
                 });
             }
         }
+        let merged = decoded.slices.iter_mut().find(|raw| {
+            raw.mirrored
+                && raw.slice.namespace == namespace
+                && raw.slice.service == name
+                && same_ports(&raw.slice.ports, &ports)
+        });
+        if let Some(raw) = merged {
+            for endpoint in endpoints {
+                if !raw.slice.endpoints.iter().any(|e| e.ip == endpoint.ip) {
+                    raw.slice.endpoints.push(endpoint);
+                }
+            }
+            continue;
+        }
         decoded.slices.push(RawSlice {
             obj: obj.clone(),
             mirrored: true,
@@ -1211,6 +1237,11 @@ fn decode_endpoints<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str,
     if subsets.is_empty() {
         cx.warn(obj, node.pos, "subsets", "these Endpoints have no subsets: the Service gets no endpoints");
     }
+}
+
+/// Whether two port lists are the same set, as the mirroring controller's port-map key compares them.
+fn same_ports(a: &[crate::model::EndpointPort], b: &[crate::model::EndpointPort]) -> bool {
+    a.len() == b.len() && a.iter().all(|p| b.contains(p))
 }
 
 /// A hand-written `discovery.k8s.io/v1` EndpointSlice.
@@ -1436,8 +1467,8 @@ fn decode_ingress(cx: &mut Cx, obj: &Obj<'_>, api_version: &str, namespace: &str
             let ppath = format!("{path}.http.paths[{p}]");
             let Some(item) = cx.map(obj, Some(item), &ppath) else { continue };
             let text = cx.string(obj, item.get("path"), &format!("{ppath}.path"));
-            if let (Some(t), Some(n)) = (&text, item.get("path")) {
-                if !t.starts_with('/') {
+            if let (Some(t), Some(n)) = (&text, item.get("path"))
+                && !t.starts_with('/') {
                     cx.error(
                         obj,
                         n.pos,
@@ -1445,7 +1476,6 @@ fn decode_ingress(cx: &mut Cx, obj: &Obj<'_>, api_version: &str, namespace: &str
                         format!("`{t}` must be an absolute path, starting with `/`"),
                     );
                 }
-            }
             let path_type = match cx.string(obj, item.get("pathType"), &format!("{ppath}.pathType")).as_deref() {
                 Some("Exact") => PathType::Exact,
                 Some("Prefix") => PathType::Prefix,
@@ -1596,15 +1626,14 @@ fn decode_virtual_service(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &st
             let Some(item) = cx.map(obj, Some(item), &mpath) else { continue };
             let uri = item.get("uri").and_then(|u| string_match(cx, obj, u, &format!("{mpath}.uri")));
             let mut headers = Vec::new();
-            if let Some(h) = cx.map(obj, item.get("headers"), &format!("{mpath}.headers")) {
-                if let Value::Map(entries) = &h.value {
+            if let Some(h) = cx.map(obj, item.get("headers"), &format!("{mpath}.headers"))
+                && let Value::Map(entries) = &h.value {
                     for (key, value) in entries {
                         if let Some(sm) = string_match(cx, obj, value, &format!("{mpath}.headers.{}", key.name)) {
                             headers.push((key.name.clone(), sm));
                         }
                     }
                 }
-            }
             matches.push(HttpMatch { uri, headers });
         }
         let mut destinations = Vec::new();

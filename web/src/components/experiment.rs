@@ -1,19 +1,18 @@
 //! The "send N connections" experiment: a histogram of which backend served each connection, with
 //! the count and share written on every bar (the bar length is never the only signal).
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use yew::prelude::*;
 
-use crate::experiment::{self, SIZES};
+use crate::experiment::SIZES;
+use crate::experiment::{self, MODES, SCALE, ScalePoint};
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 
 #[derive(Properties, PartialEq)]
 pub struct ExperimentProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
 }
 
 /// The experiment pane.
@@ -21,6 +20,9 @@ pub struct ExperimentProps {
 pub fn Experiment(props: &ExperimentProps) -> Html {
     let text = i18n::text(props.lang);
     let size = use_state(|| SIZES[1]);
+    let scheduler = use_state(|| "rr".to_string());
+    let keep = use_state(|| false);
+    let ipvs = props.scenario.mode == Some(lbplay_core::model::ProxyMode::Ipvs);
     let result = use_state(|| None::<(u32, Result<Vec<(String, u64)>, String>)>);
     {
         // A new scenario clears the old result.
@@ -36,17 +38,54 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             }
         })
     };
+    let onscheduler = {
+        let scheduler = scheduler.clone();
+        Callback::from(move |event: Event| {
+            if let Some(select) = event.target_dyn_into::<web_sys::HtmlSelectElement>() {
+                scheduler.set(select.value());
+            }
+        })
+    };
+    let onkeep = {
+        let keep = keep.clone();
+        Callback::from(move |_: Event| keep.set(!*keep))
+    };
     let onsend = {
         let size = size.clone();
         let result = result.clone();
         let scenario = props.scenario.clone();
+        let scheduler = scheduler.clone();
+        let keep = keep.clone();
         Callback::from(move |_: MouseEvent| {
             let n = *size;
             let outcome = match &scenario.cluster {
-                Some(cluster) => experiment::send(cluster, &scenario.from, &scenario.to, n, seed(&scenario)),
+                Some(cluster) => {
+                    let cluster = if ipvs { experiment::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
+                    experiment::send(&cluster, &scenario.from, &scenario.to, n, seed(&scenario), *keep)
+                }
                 None => Err("no cluster model".to_string()),
             };
             result.set(Some((n, outcome)));
+        })
+    };
+    let scaling = use_state(|| None::<Result<Vec<(&'static str, Vec<ScalePoint>)>, String>>);
+    {
+        let scaling = scaling.clone();
+        use_effect_with(props.scenario.id.clone(), move |_| scaling.set(None));
+    }
+    let onmeasure = {
+        let scaling = scaling.clone();
+        let scenario = props.scenario.clone();
+        Callback::from(move |_: MouseEvent| {
+            let Some(cluster) = &scenario.cluster else { return };
+            let outcome: Result<Vec<_>, String> = MODES
+                .into_iter()
+                .map(|mode| {
+                    experiment::scaling(cluster, mode, &scenario.from, &scenario.to, seed(&scenario), &SCALE)
+                        .map(|points| (mode.as_str(), points))
+                })
+                .collect();
+            scaling.set(Some(outcome));
         })
     };
     html! {
@@ -60,11 +99,30 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
                         }
                     </select>
                 </label>
+                if ipvs {
+                    <label>{ text.scheduler }
+                        <select onchange={onscheduler} data-testid="experiment-scheduler">
+                            for name in lbplay_core::ipvs::Scheduler::ALL.map(|scheduler| scheduler.name()) {
+                                <option value={name} selected={*scheduler == name}>{ name }</option>
+                            }
+                        </select>
+                    </label>
+                }
+                <label title={text.keep_hint}>
+                    <input type="checkbox" checked={*keep} onchange={onkeep} data-testid="experiment-keep" />
+                    { " --keep" }
+                </label>
                 <button class="btn primary" onclick={onsend} data-testid="experiment-send">{ text.send }</button>
                 <code class="muted small">{ format!("{} → {}", props.scenario.from, props.scenario.to) }</code>
             </div>
             if let Some((n, outcome)) = &*result {
                 { histogram(props.lang, *n, outcome) }
+            }
+            <h3 class="experiment-title">{ text.scaling_title }</h3>
+            <p class="muted small">{ text.scaling_intro }</p>
+            <button class="btn primary" onclick={onmeasure} data-testid="scaling-run">{ text.measure }</button>
+            if let Some(outcome) = &*scaling {
+                { scaling_table(props.lang, outcome) }
             }
         </div>
     }
@@ -90,9 +148,45 @@ fn histogram(lang: Lang, n: u32, outcome: &Result<Vec<(String, u64)>, String>) -
                     <tr class={classes!((backend == "dropped").then_some("dropped"))}>
                         <th scope="row"><code>{ backend.clone() }</code></th>
                         <td class="bar-cell">
-                            <span class="bar" style={format!("width: {:.1}%", *count as f64 * 100.0 / max as f64)}></span>
+                            <span class="meter" style={format!("width: {:.1}%", *count as f64 * 100.0 / max as f64)}></span>
                         </td>
                         <td class="count">{ format!("{count} ({:.1}%)", *count as f64 * 100.0 / f64::from(n.max(1))) }</td>
+                    </tr>
+                }
+            </tbody>
+        </table>
+    }
+}
+
+fn scaling_table(lang: Lang, outcome: &Result<Vec<(&'static str, Vec<ScalePoint>)>, String>) -> Html {
+    let text = i18n::text(lang);
+    let rows = match outcome {
+        Ok(rows) => rows,
+        Err(err) => return html! { <p class="problems" role="alert">{ err.clone() }</p> },
+    };
+    let max = rows.iter().flat_map(|(_, points)| points.iter().map(|point| point.evaluated)).max().unwrap_or(1).max(1);
+    html! {
+        <table class="scaling" data-testid="scaling">
+            <caption>{ text.scaling_caption }</caption>
+            <thead>
+                <tr>
+                    <th scope="col">{ text.mode_col }</th>
+                    for n in SCALE {
+                        <th scope="col">{ (text.n_services)(n) }</th>
+                    }
+                </tr>
+            </thead>
+            <tbody>
+                for (mode, points) in rows.iter() {
+                    <tr>
+                        <th scope="row"><code>{ *mode }</code></th>
+                        for point in points.iter() {
+                            <td>
+                                <span class="value">{ point.evaluated }</span>
+                                <span class="meter" style={format!("width: {:.1}%", point.evaluated as f64 * 100.0 / max as f64)}></span>
+                                <span class="muted small">{ (text.n_rules)(point.rules) }</span>
+                            </td>
+                        }
                     </tr>
                 }
             </tbody>

@@ -23,6 +23,7 @@ pub struct InspectorProps {
 #[component]
 pub fn Inspector(props: &InspectorProps) -> Html {
     let text = i18n::text(props.lang);
+    let props_show_all = use_state(|| false);
     let Some(step) = &props.step else {
         return html! { <div class="inspector"><p data-testid="narration" class="narration">{ text.no_steps }</p></div> };
     };
@@ -33,8 +34,20 @@ pub fn Inspector(props: &InspectorProps) -> Html {
         lbplay_core::trace::Direction::Original => text.original,
         lbplay_core::trace::Direction::Reply => text.reply,
     };
-    let layer_starts: Vec<bool> =
-        diffs.iter().enumerate().map(|(index, diff)| index == 0 || diffs[index - 1].layer != diff.layer).collect();
+    // A step that rewrote something shows the changed fields first; the rest are one click away.
+    let any_changed = diffs.iter().any(|diff| diff.changed);
+    let show_all = *props_show_all || !any_changed;
+    let shown: Vec<usize> = (0..diffs.len()).filter(|&index| show_all || diffs[index].changed).collect();
+    let layer_starts: Vec<bool> = shown
+        .iter()
+        .enumerate()
+        .map(|(at, &index)| at == 0 || diffs[shown[at - 1]].layer != diffs[index].layer)
+        .collect();
+    let hidden = diffs.len() - shown.len();
+    let ontoggle = {
+        let props_show_all = props_show_all.clone();
+        Callback::from(move |_: MouseEvent| props_show_all.set(!*props_show_all))
+    };
     html! {
         <div class="inspector">
             <div class="step-head">
@@ -62,14 +75,19 @@ pub fn Inspector(props: &InspectorProps) -> Html {
                     </tr>
                 </thead>
                 <tbody>
-                    for (index, diff) in diffs.iter().enumerate() {
-                        if layer_starts[index] {
-                            <tr class="layer"><th colspan="3" scope="rowgroup">{ diff.layer }</th></tr>
+                    for (at, &index) in shown.iter().enumerate() {
+                        if layer_starts[at] {
+                            <tr class="layer"><th colspan="3" scope="rowgroup">{ diffs[index].layer }</th></tr>
                         }
-                        { field_row(props, index, diff) }
+                        { field_row(props, index, &diffs[index]) }
                     }
                 </tbody>
             </table>
+            if any_changed {
+                <button class="btn small-btn" onclick={ontoggle} data-testid="fields-toggle" aria-pressed={show_all.to_string()}>
+                    { if show_all { text.only_changed.to_string() } else { (text.show_all_fields)(hidden) } }
+                </button>
+            }
             <h3>{ text.bytes }</h3>
             <p class="muted small">{ text.bytes_hint }</p>
             <div class="hex" data-testid="hex" role="group" aria-label={text.bytes}>

@@ -5,12 +5,12 @@
 use std::rc::Rc;
 
 use lbplay_core::Lang;
-use lbplay_core::netfilter::render::Line;
 use lbplay_core::trace::RuleAt;
 use yew::prelude::*;
 
 use crate::components::step_list::keep_in_view;
 use crate::i18n;
+use crate::scenario::ScenarioRef;
 
 #[derive(Properties, PartialEq)]
 pub struct RulesProps {
@@ -18,7 +18,8 @@ pub struct RulesProps {
     /// The node whose rules these are.
     pub node: AttrValue,
     pub tool: AttrValue,
-    pub lines: Rc<Vec<Line>>,
+    /// The scenario whose `rules[node]` these are (shared, compared by identity).
+    pub scenario: ScenarioRef,
     pub hit: Option<RuleAt>,
     pub skipped: Rc<Vec<RuleAt>>,
     /// Whether the pane is on screen (narrow screens show one pane at a time); scrolling the
@@ -45,18 +46,35 @@ pub fn Rules(props: &RulesProps) -> Html {
                 }
             </div>
             <div class="scroll code rules" data-testid="rules" ref={body}>
-                for line in props.lines.iter() {
-                    { rule_line(props, line) }
+                for (index, line) in props.scenario.rules.get(props.node.as_str()).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+                    <RuleLine key={index} lang={props.lang} scenario={props.scenario.clone()} node={props.node.clone()} {index}
+                        hit={line.rule.is_some() && line.rule == props.hit}
+                        skipped={line.rule.as_ref().is_some_and(|at| props.skipped.contains(at))} />
                 }
             </div>
         </div>
     }
 }
 
-fn rule_line(props: &RulesProps, line: &Line) -> Html {
+#[derive(Properties, PartialEq)]
+struct RuleLineProps {
+    lang: Lang,
+    scenario: ScenarioRef,
+    node: AttrValue,
+    index: usize,
+    hit: bool,
+    skipped: bool,
+}
+
+/// One line of the dump; a component so that stepping re-renders only the lines whose marking
+/// changed.
+#[component]
+fn RuleLine(props: &RuleLineProps) -> Html {
     let text = i18n::text(props.lang);
-    let hit = line.rule.is_some() && line.rule == props.hit;
-    let skipped = line.rule.as_ref().is_some_and(|at| props.skipped.contains(at));
+    let Some(line) = props.scenario.rules.get(props.node.as_str()).and_then(|lines| lines.get(props.index)) else {
+        return Html::default();
+    };
+    let (hit, skipped) = (props.hit, props.skipped);
     let header = line.text.starts_with('*') || line.text.starts_with(':') || line.text == "COMMIT";
     let (gutter, label) = if hit {
         ("▶", text.rule_matched)

@@ -1,21 +1,19 @@
 //! The event list: one row per step (index, host, stage, packet, verdict), Packet Tracer's filters
 //! above it, the selected row marked with `aria-current="step"` and kept in view.
 
-use std::rc::Rc;
-
 use lbplay_core::Lang;
 use lbplay_core::trace::StepKind;
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::ScenarioRef;
 use crate::state::Filter;
 use crate::view;
 
 #[derive(Properties, PartialEq)]
 pub struct StepListProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub selected: usize,
     pub filter: Filter,
     pub onselect: Callback<usize>,
@@ -39,9 +37,10 @@ fn select_value(event: &Event) -> String {
     event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default()
 }
 
-const KINDS: [StepKind; 7] = [
+const KINDS: [StepKind; 8] = [
     StepKind::Send,
     StepKind::Netfilter,
+    StepKind::Ipvs,
     StepKind::Conntrack,
     StepKind::Routing,
     StepKind::Wire,
@@ -132,8 +131,9 @@ pub fn StepList(props: &StepListProps) -> Html {
                         </tr>
                     </thead>
                     <tbody>
-                        for (index, step) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
-                            { row(props, index, step) }
+                        for (index, _) in steps.iter().enumerate().filter(|(_, step)| visible(step)) {
+                            <EventRow key={index} lang={props.lang} scenario={props.scenario.clone()} {index}
+                                selected={index == props.selected} onselect={props.onselect.clone()} />
                         }
                     </tbody>
                 </table>
@@ -142,8 +142,22 @@ pub fn StepList(props: &StepListProps) -> Html {
     }
 }
 
-fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
-    let selected = index == props.selected;
+#[derive(Properties, PartialEq)]
+struct EventRowProps {
+    lang: Lang,
+    scenario: ScenarioRef,
+    index: usize,
+    selected: bool,
+    onselect: Callback<usize>,
+}
+
+/// One row of the event list; a component so that stepping re-renders only the two rows whose
+/// selection changed.
+#[component]
+fn EventRow(props: &EventRowProps) -> Html {
+    let index = props.index;
+    let Some(step) = props.scenario.trace.steps.get(index) else { return Html::default() };
+    let selected = props.selected;
     let onclick = props.onselect.reform(move |_: MouseEvent| index);
     let rewrite = view::rewrite_summary(step);
     let kind = step.kind.as_str();
@@ -163,7 +177,9 @@ fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
                 <div class="stage-name">{ stage_detail(step) }</div>
                 <div class="summary">{ view::summary(step) }</div>
             </td>
-            <td class="verdict"><span class={classes!("chip", verdict_class(&step.verdict))} title={step.verdict.clone()}>{ step.verdict.clone() }</span></td>
+            <td class="verdict">
+                { verdict_cell(&step.verdict) }
+            </td>
         </tr>
     }
 }
@@ -172,6 +188,21 @@ fn row(props: &StepListProps, index: usize, step: &lbplay_core::Step) -> Html {
 fn stage_detail(step: &lbplay_core::Step) -> String {
     let stage = step.stage();
     if stage == step.kind.as_str() { String::new() } else { stage }
+}
+
+/// A verdict as a chip; a jump's target (`JUMP:KUBE-SVC-…`) goes on its own line so it is not cut.
+fn verdict_cell(verdict: &str) -> Html {
+    match verdict.split_once(':') {
+        Some((action, target)) if matches!(action, "JUMP" | "GOTO") => html! {
+            <>
+                <span class={classes!("chip", verdict_class(verdict))}>{ action.to_string() }</span>
+                <span class="target">{ target.to_string() }</span>
+            </>
+        },
+        _ => {
+            html! { <span class={classes!("chip", verdict_class(verdict))} title={verdict.to_string()}>{ verdict.to_string() }</span> }
+        }
+    }
 }
 
 /// The colour family of a verdict chip (the text always says the verdict too).

@@ -4,14 +4,13 @@
 //! Moves are CSS transitions on `transform`, which reduced motion turns off (steps snap).
 
 use std::net::Ipv4Addr;
-use std::rc::Rc;
 
 use lbplay_core::Lang;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioRef};
 use crate::view;
 
 const WIDTH: f64 = 1000.0;
@@ -175,7 +174,7 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
 #[derive(Properties, PartialEq)]
 pub struct TopologyProps {
     pub lang: Lang,
-    pub scenario: Rc<Scenario>,
+    pub scenario: ScenarioRef,
     pub step: usize,
     /// Whether the pane is the one shown (on narrow screens panes are tabs); scrolling to the
     /// packet waits until it is.
@@ -229,6 +228,11 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let label_x = (px - label_w / 2.0).clamp(4.0, (WIDTH - 4.0 - label_w).max(4.0)) - px;
     let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
     let height = TOP + NODE_H + 36.0;
+    let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
+        Some("ipvs") => "netfilter + IPVS (kube-ipvs0)",
+        Some("nftables") => "netfilter (nftables: table ip kube-proxy)",
+        _ => "netfilter (iptables)",
+    };
     // On a narrow screen the drawing keeps a readable size and scrolls sideways: keep the packet in view.
     let frame = use_node_ref();
     {
@@ -263,7 +267,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
             }
             <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + NODE_H + 16.0).to_string()} y2={(TOP + NODE_H + 16.0).to_string()} />
             for node in layout.nodes.iter() {
-                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text) }
+                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
             }
             <polyline class="trail" points={trail_original} />
             <polyline class="trail reply" points={trail_reply} />
@@ -281,7 +285,14 @@ pub fn Topology(props: &TopologyProps) -> Html {
     }
 }
 
-fn node_box(node: &NodeBox, active: bool, hook: Option<&str>, chosen: Option<Ipv4Addr>, text: &i18n::Texts) -> Html {
+fn node_box(
+    node: &NodeBox,
+    active: bool,
+    hook: Option<&str>,
+    chosen: Option<Ipv4Addr>,
+    text: &i18n::Texts,
+    dataplane: &'static str,
+) -> Html {
     let title = match node.ip {
         Some(ip) => format!("{}  {ip}", node.name),
         None => node.name.clone(),
@@ -290,7 +301,7 @@ fn node_box(node: &NodeBox, active: bool, hook: Option<&str>, chosen: Option<Ipv
         <g class={classes!("node", active.then_some("active"))}>
             <rect x={node.x.to_string()} y={TOP.to_string()} width={node.w.to_string()} height={NODE_H.to_string()} rx="8" />
             <text x={(node.x + 10.0).to_string()} y={(TOP + 18.0).to_string()} class="name">{ title }</text>
-            <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ "netfilter" }</text>
+            <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ dataplane }</text>
             for (name, short) in HOOKS {
                 { hook_box(node, name, short, active && hook == Some(name)) }
             }

@@ -1,0 +1,103 @@
+//! Tier 4: `lbplay pcap` files read by the real tshark.
+//!
+//! For every built-in scenario's default walk, the capture must open in tshark with one frame
+//! per packet that crossed a link, the addresses lbplay shows, and every IPv4, TCP and UDP
+//! checksum verified good by tshark itself. Runs with `LBPLAY_KERNEL_TESTS=1` (tier 4 of
+//! `cargo xtask test`) where tshark is installed; otherwise it prints why it skipped and passes.
+
+use std::process::Command;
+
+fn skip_reason() -> Option<String> {
+    if std::env::var("LBPLAY_KERNEL_TESTS").as_deref() != Ok("1") {
+        return Some("pcap checks run in tier 4 of `cargo xtask test` (set LBPLAY_KERNEL_TESTS=1)".into());
+    }
+    match Command::new("tshark").arg("--version").output() {
+        Ok(output) if output.status.success() => None,
+        _ => Some("tshark is not installed (apt-get install tshark)".into()),
+    }
+}
+
+#[test]
+fn every_scenario_capture_opens_in_tshark_with_good_checksums() {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lbplay-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let mut checked = 0;
+    for builtin in lbplay_core::scenarios::all() {
+        let file = dir.join(format!("{}.pcap", builtin.id));
+        let seed = builtin.seed.to_string();
+        let proto = if builtin.to.ends_with(":53") { "udp" } else { "tcp" };
+        let output = Command::new(env!("CARGO_BIN_EXE_lbplay"))
+            .args(["pcap", "--from", builtin.from, "--to", builtin.to, "--seed", &seed, "--proto", proto, "-o"])
+            .arg(&file)
+            .arg(builtin.id)
+            .output()
+            .expect("run lbplay");
+        assert!(output.status.success(), "{}: {}", builtin.id, String::from_utf8_lossy(&output.stderr));
+
+        let source = lbplay_core::scenario::Source { name: builtin.id, text: builtin.yaml };
+        let cluster = lbplay_core::scenario::load(&[source]).expect("loads").cluster;
+        let request = lbplay_core::walk::Request {
+            from: builtin.from.into(),
+            to: builtin.to.into(),
+            proto: if proto == "udp" { lbplay_core::net::Proto::Udp } else { lbplay_core::net::Proto::Tcp },
+            seed: builtin.seed,
+            now: 0,
+        };
+        let trace = lbplay_core::walk::trace(&cluster, &request).expect("walks");
+        let wire: Vec<String> = trace
+            .steps
+            .iter()
+            .filter(|step| step.kind == lbplay_core::StepKind::Wire)
+            .map(|step| {
+                let tuple = step.after.tuple().unwrap();
+                format!("{} {}", tuple.src.ip(), tuple.dst.ip())
+            })
+            .collect();
+
+        let fields = Command::new("tshark")
+            .args(["-r"])
+            .arg(&file)
+            .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"])
+            .args(["-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.checksum.status"])
+            .args(["-e", "tcp.checksum.status", "-e", "udp.checksum.status", "-e", "icmp.checksum.status"])
+            .output()
+            .expect("run tshark");
+        assert!(fields.status.success(), "tshark failed: {}", String::from_utf8_lossy(&fields.stderr));
+        let text = String::from_utf8_lossy(&fields.stdout);
+        let frames: Vec<Vec<&str>> = text.lines().map(|line| line.split('\t').collect()).collect();
+        assert_eq!(
+            frames.len(),
+            wire.len(),
+            "{}: tshark read {} frames, the trace has {} link crossings",
+            builtin.id,
+            frames.len(),
+            wire.len()
+        );
+        for (frame, expected) in frames.iter().zip(&wire) {
+            // An ICMP error carries a second, quoted IPv4 header: tshark lists both, outer first.
+            let first = |field: &str| field.split(',').next().unwrap_or("").to_string();
+            assert_eq!(format!("{} {}", first(frame[0]), first(frame[1])), *expected, "{}: addresses", builtin.id);
+            // tshark's checksum status: 1 is "Good" (epan/proto.h, PROTO_CHECKSUM_E_GOOD).
+            assert_eq!(first(frame[2]), "1", "{}: IPv4 checksum of {expected}", builtin.id);
+            // An ICMP error quotes the refused TCP header, whose checksum tshark cannot verify from
+            // 8 bytes; the ICMP checksum is the one to check then.
+            let icmp = frame.get(5).copied().unwrap_or("");
+            let transport = if !icmp.is_empty() {
+                icmp
+            } else if frame[3].is_empty() {
+                frame.get(4).copied().unwrap_or("")
+            } else {
+                frame[3]
+            };
+            assert_eq!(transport, "1", "{}: transport checksum of {expected}", builtin.id);
+        }
+        checked += frames.len();
+        println!("ok   {}: {} frames, every checksum good", builtin.id, frames.len());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked > 0);
+}

@@ -1,0 +1,304 @@
+//! `cargo xtask bench`: every benchmark of the project, then one summary table.
+//!
+//! Three stages run in turn, each even when an earlier one failed. The native benches
+//! (`cargo bench -p lbplay-core`, in `core/benches/`) time the simulator and, where the machine
+//! allows, the real `iptables-restore`. The browser bench (`web/tests/bench_wasm.rs`, built with
+//! lbplay-web's `bench` feature) runs the same core timings compiled to wasm32 in headless
+//! Chromium, plus the stepping re-render. The page build (`trunk build --release --offline`)
+//! gives the app's gzipped size. Every bench prints its figures as
+//! `[figure] NAME | VALUE UNIT | ≤ TARGET UNIT` lines (see `core/benches/common/mod.rs`); this
+//! module echoes all output as it comes, collects those lines, adds the wasm/native ratio of each
+//! timing measured on both platforms, and prints the table.
+//!
+//! A figure that misses its target does not fail the command: benchmarks inform, and the table
+//! says which targets were missed. A bench that does not run (a build error, a panic, a browser
+//! that does not start) does fail it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::{install, tiers, util};
+
+/// The marker the benches start every figure line with.
+const MARK: &str = "[figure] ";
+
+/// The app's wasm and JavaScript together, gzipped, must stay under this (issue 6), in kB.
+const SIZE_TARGET_KB: f64 = 400.0;
+
+/// The wasm timings should stay within this factor of the native ones (issue 4).
+const RATIO_TARGET: f64 = 2.0;
+
+/// One figure read back from a bench's output.
+#[derive(Debug, Clone, PartialEq)]
+struct Figure {
+    name: String,
+    value: f64,
+    unit: String,
+    /// The most the value may be, in the same unit.
+    target: Option<f64>,
+}
+
+pub(crate) fn run() -> Result<(), String> {
+    let started = Instant::now();
+    install::run(install::Scope::Everything)?;
+    let root = util::repo_root();
+    let mut figures = Vec::new();
+    let mut notes = vec![load_note("at the start")];
+    let mut failures = Vec::new();
+
+    println!("\n==> native benches (cargo bench -p lbplay-core)");
+    let mut native = util::command("cargo");
+    native.args(["bench", "-p", "lbplay-core", "--bench", "*"]).current_dir(&root);
+    collect(native, "cargo bench -p lbplay-core", &mut figures, &mut notes, &mut failures);
+
+    println!("\n==> WebAssembly benches (headless Chromium)");
+    match tiers::chromedriver() {
+        Some(driver) => {
+            let mut wasm = util::command("cargo");
+            wasm.args([
+                "test",
+                "--release",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "lbplay-web",
+                "--features",
+                "bench",
+                "--test",
+                "bench_wasm",
+                "--",
+                "--nocapture",
+            ])
+            .current_dir(&root)
+            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+            .env("CHROMEDRIVER", driver)
+            // The model bench alone takes several seconds a run; the runner's default limit is 20 s.
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
+            collect(wasm, "the browser bench (bench_wasm)", &mut figures, &mut notes, &mut failures);
+        }
+        None => failures.push(
+            "chromedriver not found: install chromium and chromium-driver (`cargo xtask install` as root on Debian)"
+                .to_string(),
+        ),
+    }
+
+    println!("\n==> the built app's size (trunk build --release --offline)");
+    match app_size(&root) {
+        Ok(sized) => {
+            for figure in &sized {
+                println!("{}", line(figure));
+            }
+            figures.extend(sized);
+        }
+        Err(e) => failures.push(e),
+    }
+
+    let ratios = ratios(&figures);
+    figures.extend(ratios);
+    notes.push(load_note("at the end"));
+    print_summary(&figures, &notes, &failures);
+    println!("\nbench took {}", util::human(started.elapsed()));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} bench stage(s) did not run to the end; see above", failures.len()))
+    }
+}
+
+/// Runs a bench command, echoing its standard output line by line while keeping the figure
+/// lines and the `skipped:` notes; a failure to start or a non-zero exit is recorded.
+fn collect(
+    mut command: Command,
+    what: &str,
+    figures: &mut Vec<Figure>,
+    notes: &mut Vec<String>,
+    failures: &mut Vec<String>,
+) {
+    command.stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            failures.push(format!("could not start {what}: {e}"));
+            return;
+        }
+    };
+    if let Some(stdout) = child.stdout.take() {
+        for text in BufReader::new(stdout).lines().map_while(Result::ok) {
+            println!("{text}");
+            if let Some(figure) = parse(&text) {
+                figures.push(figure);
+            } else if text.contains(": skipped: ") {
+                notes.push(text.trim().to_string());
+            }
+        }
+    }
+    match child.wait() {
+        Ok(status) if status.success() => {}
+        Ok(status) => failures.push(format!("{what} exited with {status}")),
+        Err(e) => failures.push(format!("{what}: {e}")),
+    }
+}
+
+/// Reads `[figure] NAME | VALUE UNIT | ≤ TARGET UNIT` (or `| -`), wherever it sits in the line
+/// (the browser runner may prefix console output).
+fn parse(text: &str) -> Option<Figure> {
+    let rest = &text[text.find(MARK)? + MARK.len()..];
+    let mut parts = rest.split(" | ");
+    let name = parts.next()?.trim().to_string();
+    let (value, unit) = number_and_unit(parts.next()?)?;
+    let target = match parts.next()?.trim() {
+        "-" => None,
+        bound => Some(number_and_unit(bound.trim_start_matches('≤'))?.0),
+    };
+    Some(Figure { name, value, unit, target })
+}
+
+/// `12.5 ms` → (12.5, "ms"); `343` → (343, "").
+fn number_and_unit(text: &str) -> Option<(f64, String)> {
+    let text = text.trim();
+    let (number, unit) = text.split_once(' ').unwrap_or((text, ""));
+    Some((number.parse().ok()?, unit.trim().to_string()))
+}
+
+/// The line a figure is printed as, in the benches' own format.
+fn line(figure: &Figure) -> String {
+    let value = format_value(figure.value, &figure.unit);
+    let target = figure.target.map_or("-".to_string(), |t| format!("≤ {}", format_value(t, &figure.unit)));
+    format!("{MARK}{} | {value} | {target}", figure.name)
+}
+
+fn format_value(value: f64, unit: &str) -> String {
+    let decimals = match unit {
+        "ms" => 3,
+        "MiB" | "KiB" | "KB" | "kB" => 1,
+        "x" => 2,
+        _ => 0,
+    };
+    if unit.is_empty() { format!("{value:.decimals$}") } else { format!("{value:.decimals$} {unit}") }
+}
+
+/// The wasm/native ratio of every timing measured on both platforms (`wasm X` beside
+/// `native X`), with issue 4's target of at most 2×.
+fn ratios(figures: &[Figure]) -> Vec<Figure> {
+    let mut out = Vec::new();
+    for wasm in figures.iter().filter(|f| f.unit == "ms") {
+        let Some(rest) = wasm.name.strip_prefix("wasm ") else { continue };
+        let native_name = format!("native {rest}");
+        let Some(native) = figures.iter().find(|f| f.name == native_name && f.unit == "ms") else { continue };
+        if native.value > 0.0 {
+            out.push(Figure {
+                name: format!("wasm/native {rest}"),
+                value: wasm.value / native.value,
+                unit: "x".into(),
+                target: Some(RATIO_TARGET),
+            });
+        }
+    }
+    out
+}
+
+/// `trunk build --release --offline`, then the gzipped size of each `.wasm` and `.js` in `dist/`
+/// and of both together (kB of 1,000 bytes, the unit of issue 6's target).
+fn app_size(root: &Path) -> Result<Vec<Figure>, String> {
+    let status = util::command("trunk")
+        .args(["build", "--release", "--offline"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not start trunk ({e}); run `cargo xtask install`"))?;
+    if !status.success() {
+        return Err(format!("trunk build --release --offline exited with {status}"));
+    }
+    let dist = root.join("dist");
+    let mut figures = Vec::new();
+    let mut total = 0u64;
+    for extension in ["wasm", "js"] {
+        let mut bytes = 0u64;
+        for file in tiers::files_with_extension(&dist, extension) {
+            bytes += tiers::gzipped_size(&file)?;
+        }
+        total += bytes;
+        figures.push(Figure {
+            name: format!("app {extension} gzipped"),
+            value: bytes as f64 / 1000.0,
+            unit: "KB".into(),
+            target: None,
+        });
+    }
+    if total == 0 {
+        return Err("trunk built no .wasm/.js into dist/".into());
+    }
+    figures.push(Figure {
+        name: "app wasm+js gzipped".into(),
+        value: total as f64 / 1000.0,
+        unit: "KB".into(),
+        target: Some(SIZE_TARGET_KB),
+    });
+    Ok(figures)
+}
+
+/// The machine's load, so a reader can tell a slow figure from a busy machine: timings taken while
+/// other work holds the cores (a load average above the number of cores) are not comparable.
+fn load_note(when: &str) -> String {
+    let load =
+        std::fs::read_to_string("/proc/loadavg").ok().and_then(|text| text.split_whitespace().next().map(String::from));
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    match load {
+        Some(load) => {
+            format!("load average {when}: {load} on {cores} cores (timings are noisy when it exceeds the cores)")
+        }
+        None => format!("load average {when}: unknown on {cores} cores"),
+    }
+}
+
+/// The table: figure, value, target, and whether the value is within it.
+fn print_summary(figures: &[Figure], notes: &[String], failures: &[String]) {
+    println!("\n==> bench summary");
+    let width = figures.iter().map(|f| f.name.chars().count()).max().unwrap_or(6).max(6);
+    println!("{:<width$}  {:>16}  {:>14}  within target", "figure", "value", "target");
+    for figure in figures {
+        let target = figure.target.map_or("-".to_string(), |t| format!("≤ {}", format_value(t, &figure.unit)));
+        let within = match figure.target {
+            Some(t) if figure.value <= t => "yes",
+            Some(_) => "NO",
+            None => "-",
+        };
+        println!("{:<width$}  {:>16}  {:>14}  {within}", figure.name, format_value(figure.value, &figure.unit), target);
+    }
+    let missed = figures.iter().filter(|f| f.target.is_some_and(|t| f.value > t)).count();
+    let targeted = figures.iter().filter(|f| f.target.is_some()).count();
+    println!("{} of {targeted} targets met (a missed target is reported, not a failure)", targeted - missed);
+    for note in notes {
+        println!("{note}");
+    }
+    for failure in failures {
+        println!("FAILED: {failure}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_the_benches_print() {
+        let figure = parse("[figure] native iptables build (10k x 10) | 132.385 ms | ≤ 150.000 ms").expect("a figure");
+        assert_eq!(figure.name, "native iptables build (10k x 10)");
+        assert_eq!((figure.value, figure.unit.as_str(), figure.target), (132.385, "ms", Some(150.0)));
+        let count = parse("[figure] native iptables rules written at 10000 Services | 320023 | -").expect("a count");
+        assert_eq!((count.value, count.unit.as_str(), count.target), (320023.0, "", None));
+        assert_eq!(line(&figure), "[figure] native iptables build (10k x 10) | 132.385 ms | ≤ 150.000 ms");
+        assert_eq!(parse("model: 5108 KiB of YAML"), None);
+    }
+
+    #[test]
+    fn pairs_wasm_with_native() {
+        let figure = |name: &str, value: f64| Figure { name: name.into(), value, unit: "ms".into(), target: None };
+        let figures = [figure("native walk", 0.25), figure("wasm walk", 0.5), figure("wasm stepping", 4.0)];
+        let ratios = ratios(&figures);
+        assert_eq!(ratios.len(), 1);
+        assert_eq!((ratios[0].name.as_str(), ratios[0].value, ratios[0].target), ("wasm/native walk", 2.0, Some(2.0)));
+    }
+}
