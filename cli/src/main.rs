@@ -4,6 +4,8 @@
 //! standard output, problems to standard error with a non-zero exit (design.md, "Contract: the
 //! `lbplay` command line").
 
+mod compare;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::ExitCode;
@@ -27,6 +29,9 @@ usage:
                                                walk one connection's first packet there and back
   lbplay send --from SRC --to DST --connections N [--mode MODE] [--keep] [--seed N] [--format text|json] FILE…
                                                open N connections and count which backend served each
+  lbplay compare [--service NS/NAME] [--from SRC] [--seed N] FILE…
+                                               one Service under each kube-proxy mode, side by side
+  lbplay compare --scaling [--sizes N,N,…]     rules written and evaluated per mode for 10, 100, 1,000 and 10,000 Services
 
   lbplay pcap --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] -o FILE.pcap FILE…
                                                write the trace's packets, as they crossed each link, to a pcap file
@@ -109,6 +114,7 @@ fn run(args: &[String]) -> Result<String, String> {
         "trace" => trace_command(rest),
         "send" => send_command(rest),
         "pcap" => pcap_command(rest),
+        "compare" => compare_command(rest),
         "help" | "--help" | "-h" => Ok(USAGE.to_string()),
         other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
     }
@@ -260,6 +266,25 @@ fn trace_command(args: &[String]) -> Result<String, String> {
         "json" => format!("{}\n", serde_json::to_string_pretty(&trace.to_json()).map_err(|err| err.to_string())?),
         _ => trace.to_text(lang),
     })
+}
+
+fn compare_command(args: &[String]) -> Result<String, String> {
+    let args = Args::parse(args, &["service", "from", "seed", "sizes"], &["scaling"])?;
+    if args.flags.iter().any(|flag| flag == "scaling") {
+        let sizes = match args.get("sizes") {
+            None => vec![10, 100, 1_000, 10_000],
+            Some(text) => text
+                .split(',')
+                .map(|size| size.trim().parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)))
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| format!("--sizes must be numbers from 1 to 100000 separated by commas, not `{text}`"))?,
+        };
+        return compare::scaling(&sizes);
+    }
+    let loaded = load(&args.files)?;
+    let options =
+        compare::Options { service: args.get("service"), from: args.get("from"), seed: args.number("seed", 1)? };
+    compare::compare(&loaded.cluster, &options)
 }
 
 fn send_command(args: &[String]) -> Result<String, String> {

@@ -2,7 +2,8 @@
 //!
 //! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
 //! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual
-//! servers, ipsets and remaining rules. Each mode's state is data first and text second: the walk
+//! servers, ipsets and remaining rules, `nftables` the nftables mode's table, and `userspace` the
+//! removed userspace mode's proxy sockets, redirect rules and round-robin balancer. Each mode's state is data first and text second: the walk
 //! evaluates exactly the rules that `rules_lines` prints.
 
 #[doc(hidden)]
@@ -12,6 +13,7 @@ pub mod iptables;
 pub mod ipvs;
 pub mod nftables;
 pub mod topology;
+pub mod userspace;
 
 use crate::model::{Cluster, ProxyMode};
 use crate::netfilter::render::{self, Line};
@@ -24,8 +26,28 @@ pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec
         ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
         ProxyMode::Ipvs => Ok(ipvs_lines(&ipvs::build(cluster, node)?)),
         ProxyMode::Nftables => Ok(crate::nftables::render::list_ruleset(&nftables::build(cluster, node)?)),
-        other => Err(format!("kube-proxy's {} mode is not modelled yet", other.as_str())),
+        ProxyMode::Userspace => Ok(userspace_lines(&userspace::build(cluster, node)?)),
     }
+}
+
+/// The userspace mode's state: the history note, kube-proxy's sockets as `#` lines (one sentence
+/// each, in the spirit of `ss -ltnup` but not its table: the sentences say what each socket is
+/// for), then `iptables-save`. Every line before the rules is a comment or blank, so the whole
+/// text can be fed to `iptables-restore` as it is.
+fn userspace_lines(state: &userspace::UserspaceState) -> Vec<Line> {
+    let plain = |text: &str| Line { text: text.to_string(), rule: None };
+    let mut lines = vec![plain(userspace::HISTORY_NOTE), plain("")];
+    lines.push(plain(&format!(
+        "# kube-proxy's sockets (--bind-address {}; each proxy port is a free port of {}–{} that lbplay picks from a hash of the service port's name):",
+        userspace::LISTEN_ADDR,
+        userspace::PROXY_PORT_RANGE.0,
+        userspace::PROXY_PORT_RANGE.1
+    )));
+    lines.extend(state.socket_lines().iter().map(|text| plain(text)));
+    lines.push(plain(""));
+    lines.push(plain("# iptables-save"));
+    lines.extend(render::iptables_save(&state.ruleset));
+    lines
 }
 
 /// The IPVS mode's state as three tools print it, each part under a `#` line naming the tool:

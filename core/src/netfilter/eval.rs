@@ -51,12 +51,36 @@ pub struct Env {
     /// Whether the packet entered the node through a bridge port, for `-m physdev
     /// --physdev-is-in`. The caller sets it before each traversal; it is false by default.
     pub physdev_is_in: bool,
+    /// The primary IPv4 address of the interface the packet came in on, which `-j REDIRECT` at
+    /// PREROUTING makes the new destination (nf_nat_redirect.c, `nf_nat_redirect_ipv4`: the first
+    /// `ifa_local` of the in-device). For a pod's packet that is the pod bridge's address (the
+    /// pod's gateway), for a packet from the wire the node's own address. The caller sets it
+    /// before each traversal; with `None` the first of `Meta::local_addrs` is taken.
+    pub in_iface_addr: Option<Ipv4Addr>,
 }
 
 impl Env {
     pub fn new(seed: u64, now: u64) -> Env {
-        Env { rng: Rng::new(seed), now, recent: BTreeMap::new(), ipsets: None, physdev_is_in: false }
+        Env {
+            rng: Rng::new(seed),
+            now,
+            recent: BTreeMap::new(),
+            ipsets: None,
+            physdev_is_in: false,
+            in_iface_addr: None,
+        }
     }
+}
+
+/// The address `-j REDIRECT` sends a packet to at `hook` (nf_nat_redirect.c,
+/// `nf_nat_redirect_ipv4`): 127.0.0.1 for a locally generated packet (NF_INET_LOCAL_OUT),
+/// otherwise the primary address of the incoming interface. `None` means the interface has no
+/// IPv4 address, and the kernel drops the packet.
+pub fn redirect_addr(hook: Hook, meta: &Meta, env: &Env) -> Option<Ipv4Addr> {
+    if hook == Hook::Output {
+        return Some(Ipv4Addr::LOCALHOST);
+    }
+    env.in_iface_addr.or_else(|| meta.local_addrs.first().copied())
 }
 
 /// One matched rule, or a built-in chain's policy.
@@ -254,6 +278,22 @@ pub fn traverse_indexed(
                     mark,
                 };
             }
+            Some(Target::Redirect { port }) => {
+                // xt_REDIRECT is a DNAT in the kernel: `nf_nat_redirect_ipv4` builds a range of
+                // one address (see `redirect_addr`) and the given port and calls
+                // `nf_nat_setup_info(…, NF_NAT_MANIP_DST)`. So the binding handed back is a
+                // `NatTarget::Dnat`; only the event's verdict says REDIRECT, as the kernel's
+                // trace does.
+                let Some(ip) = redirect_addr(hook, meta, env) else {
+                    events.push(event("DROP".into()));
+                    return Outcome { events, verdict: Verdict::Drop, mark };
+                };
+                let mut redirect = event("REDIRECT".into());
+                redirect.detail =
+                    Some(format!("REDIRECT: to {ip}:{port}, this host's own address at {}", hook.as_str()));
+                events.push(redirect);
+                return Outcome { events, verdict: Verdict::Nat(NatTarget::Dnat { ip, port: Some(*port) }), mark };
+            }
         }
     }
 }
@@ -288,7 +328,9 @@ fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Op
                     && sport.as_ref().is_none_or(|port| neg_holds(port, |port| tuple.src.port() == *port))
                     && dport.as_ref().is_none_or(|port| neg_holds(port, |port| tuple.dst.port() == *port))
             }
-            Match::Conntrack(states) => neg_holds(states, |states| states.iter().any(|s| meta.ct_states.contains(s))),
+            Match::Conntrack(states) | Match::State(states) => {
+                neg_holds(states, |states| states.iter().any(|s| meta.ct_states.contains(s)))
+            }
             Match::Mark(neg) => neg_holds(neg, |(value, mask)| mark & mask == *value),
             Match::AddrType { src, dst } => {
                 src.as_ref().is_none_or(|t| neg_holds(t, |AddrType::Local| meta.is_local(*tuple.src.ip())))

@@ -191,6 +191,9 @@ pub enum Match {
     /// `-m physdev [!] --physdev-is-in` (xt_physdev): whether the packet entered through a bridge
     /// port (seen only with br_netfilter). kube-proxy's IPVS mode uses it for externalIPs.
     PhysdevIsIn { negated: bool },
+    /// `-m state [!] --state A,B` (xt_state): the older spelling of `-m conntrack --ctstate`, which
+    /// kube-proxy's userspace mode used. It tests the same conntrack state.
+    State(Neg<Vec<CtState>>),
 }
 
 /// The conntrack states kube-proxy matches on (xt_conntrack `--ctstate`).
@@ -273,6 +276,13 @@ pub enum Target {
     },
     Masquerade {
         random_fully: bool,
+    },
+    /// `-j REDIRECT --to-ports PORT` (xt_REDIRECT, nf_nat_redirect.c): a DNAT to this host itself.
+    /// The new destination is the primary address of the interface the packet came in on
+    /// (127.0.0.1 for a locally generated packet at OUTPUT), with `port`. kube-proxy's userspace
+    /// mode sent Service traffic from pods to its proxy socket this way.
+    Redirect {
+        port: u16,
     },
 }
 

@@ -247,6 +247,23 @@ fn match_text(out: &mut String, m: &Match) {
             // libxt_physdev.c `physdev_save`: `[ !] --physdev-is-in`.
             let _ = write!(out, " -m physdev{} --physdev-is-in", if *negated { " !" } else { "" });
         }
+        Match::State(Neg { negated, value }) => {
+            // The `state` match lives in libxt_conntrack.c (`state_save`); its states are printed
+            // in a fixed order, taken here to be the conntrack match's. Only the one state
+            // kube-proxy used, NEW, was checked against iptables-nft-save 1.8.9.
+            let mut states = value.clone();
+            states.sort();
+            states.dedup();
+            out.push_str(" -m state");
+            bang(out, *negated);
+            out.push_str(" --state ");
+            for (index, state) in states.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(state.as_str());
+            }
+        }
     }
 }
 
@@ -292,6 +309,11 @@ fn target_text(out: &mut String, target: &Target) {
             if *random_fully {
                 out.push_str(" --random-fully");
             }
+        }
+        Target::Redirect { port } => {
+            // libxt_REDIRECT.c `REDIRECT_save`: ` --to-ports N` for a single port.
+            out.push_str(" -j REDIRECT --to-ports ");
+            push_u16(out, *port);
         }
     }
 }
