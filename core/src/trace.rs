@@ -138,6 +138,9 @@ pub struct Step {
     pub before: Packet,
     pub after: Packet,
     pub note: Text,
+    /// The connection's conntrack entry on this host after the step, as `conntrack -L` prints it,
+    /// when the host tracks the connection.
+    pub conntrack: Option<String>,
 }
 
 /// The position of a rule: table, chain and index inside the chain.
@@ -200,6 +203,7 @@ impl Step {
             "after": packet_json(&self.after),
             "note": self.note.en,
             "note_zh": self.note.zh,
+            "conntrack": self.conntrack,
         })
     }
 
@@ -214,10 +218,11 @@ impl Step {
             out.push_str(hook);
         }
         if let Some(chain) = &self.chain
-            && Some(chain.as_str()) != self.hook {
-                out.push(' ');
-                out.push_str(chain);
-            }
+            && Some(chain.as_str()) != self.hook
+        {
+            out.push(' ');
+            out.push_str(chain);
+        }
         if out.is_empty() {
             out.push_str(self.kind.as_str());
         }

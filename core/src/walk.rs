@@ -748,6 +748,7 @@ impl<'a> Sim<'a> {
         let mut s = step(node, direction, StepKind::Conntrack, packet, packet, verdict, note);
         s.hook = Some(hook.as_str());
         trace.steps.push(s);
+        self.tag_last(trace, node, &ct);
         ct
     }
 
@@ -790,9 +791,18 @@ impl<'a> Sim<'a> {
                 note,
             };
             push_rule_step(trace, node, direction, hook, table.as_str(), &before, packet, rule);
+            self.tag_last(trace, node, ct);
         }
         *mark = outcome.mark;
         self.conclude(trace, node, packet, direction, hook, table.as_str(), &outcome.verdict, tuple)
+    }
+
+    /// Sets the last step's conntrack entry to this connection's entry on `node`, as it stands now.
+    fn tag_last(&self, trace: &mut Trace, node: &str, ct: &Ct) {
+        let line = self.entry(node, ct).map(|entry| entry.to_string());
+        if let Some(step) = trace.steps.last_mut() {
+            step.conntrack = line;
+        }
     }
 
     /// Runs every nftables base chain registered at `hook`, records the events as steps, and
@@ -832,6 +842,7 @@ impl<'a> Sim<'a> {
                 note,
             };
             push_rule_step(trace, node, direction, hook, "kube-proxy", &before, packet, rule);
+            self.tag_last(trace, node, ct);
         }
         *mark = outcome.mark;
         self.conclude(trace, node, packet, direction, hook, "kube-proxy", &outcome.verdict, tuple)
@@ -998,6 +1009,7 @@ impl<'a> Sim<'a> {
         let mut s = step(node, direction, StepKind::Ipvs, &before, packet, &format!("MASQ → {dest}"), note);
         s.hook = Some(hook.as_str());
         trace.steps.push(s);
+        self.tag_last(trace, node, ct);
         Ok(true)
     }
 
@@ -1039,6 +1051,7 @@ impl<'a> Sim<'a> {
         let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "UN-MASQ", note);
         s.hook = Some(hook.as_str());
         trace.steps.push(s);
+        self.tag_last(trace, node, ct);
     }
 
     /// What the client receives after a REJECT: the node builds an ICMP port unreachable quoting
@@ -1219,6 +1232,7 @@ impl<'a> Sim<'a> {
         s.hook = Some(hook.as_str());
         s.table = Some("nat");
         trace.steps.push(s);
+        self.tag_last(trace, node, ct);
     }
 
     /// Confirms a new entry as the packet leaves the last hook, or marks a reply as seen.
@@ -1245,6 +1259,9 @@ impl<'a> Sim<'a> {
             let mut s = step(node, direction, StepKind::Conntrack, packet, packet, "CONFIRMED", note);
             s.hook = Some(hook.as_str());
             trace.steps.push(s);
+            if let Some(step) = trace.steps.last_mut() {
+                step.conntrack = Some(line.clone());
+            }
         } else if let Some((index, Dir::Reply)) = ct.existing {
             let now = self.env.now;
             if let Some(entry) = self.conntrack.get_mut(node).and_then(|table| table.get_mut(index)) {
@@ -1412,6 +1429,7 @@ fn step(
         before: before.clone(),
         after: after.clone(),
         note,
+        conntrack: None,
     }
 }
 

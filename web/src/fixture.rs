@@ -51,6 +51,7 @@ fn step(spec: StepSpec<'_>, before: &Packet, after: &Packet) -> Step {
         before: before.clone(),
         after: after.clone(),
         note: Text::new(spec.en, spec.zh),
+        conntrack: None,
     }
 }
 

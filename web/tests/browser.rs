@@ -271,39 +271,22 @@ async fn library_cards_load_a_scenario() {
     assert_eq!(app.selected(), "1");
 }
 
-/// Issue 6 asks for a re-render under 16 ms per step on a long trace: time each → press, from the
-/// key event to the end of Yew's render, over the whole slice and report the worst.
+/// Pressing → once per step walks the whole slice and ends on its last step. (How fast each
+/// re-render is, is measured by `cargo xtask bench` — web/tests/bench_wasm.rs — not asserted here.)
 #[wasm_bindgen_test]
-async fn stepping_re_renders_within_a_frame() {
+async fn stepping_through_the_whole_slice_reaches_the_last_step() {
     let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
     let steps = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
-    let performance = web_sys::window().and_then(|window| window.performance()).expect("performance");
-    let mut worst = 0.0f64;
-    let mut total = 0.0f64;
     for _ in 1..steps {
         let init = KeyboardEventInit::new();
         init.set_key("ArrowRight");
         init.set_bubbles(true);
         let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("a key event");
-        let start = performance.now();
         document().dispatch_event(&event).expect("dispatch");
-        // Yew renders in a microtask queued by the dispatch; ours runs after it.
-        let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
-        let spent = performance.now() - start;
-        worst = worst.max(spent);
-        total += spent;
         TimeoutFuture::new(0).await;
     }
     settle().await;
     assert_eq!(app.selected(), steps.to_string());
-    web_sys::console::log_1(
-        &format!("stepping {steps} steps: worst {worst:.2} ms, mean {:.2} ms", total / f64::from(steps - 1)).into(),
-    );
-    // Only an optimised build is a fair measure (run the suite with --release); a debug build
-    // just reports.
-    if !cfg!(debug_assertions) {
-        assert!(worst < 16.0, "worst step took {worst:.2} ms");
-    }
 }
 
 #[wasm_bindgen_test]
