@@ -240,6 +240,17 @@ fn format_of(args: &Args) -> Result<&str, String> {
     }
 }
 
+/// The walk `--from`, `--to`, `--proto`, `--seed` and `--now` ask for.
+fn request_of(args: &Args) -> Result<Request, String> {
+    Ok(Request {
+        from: args.required("from")?.to_string(),
+        to: args.required("to")?.to_string(),
+        proto: proto_of(args)?,
+        seed: args.number("seed", 1)?,
+        now: args.number("now", 0)?,
+    })
+}
+
 fn trace_command(args: &[String]) -> Result<String, String> {
     let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now", "mode"], &[])?;
     let format = format_of(&args)?;
@@ -249,13 +260,7 @@ fn trace_command(args: &[String]) -> Result<String, String> {
     };
     let mut loaded = load(&args.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
-    let request = Request {
-        from: args.required("from")?.to_string(),
-        to: args.required("to")?.to_string(),
-        proto: proto_of(&args)?,
-        seed: args.number("seed", 1)?,
-        now: args.number("now", 0)?,
-    };
+    let request = request_of(&args)?;
     let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
     Ok(match format {
         "json" => format!("{}\n", serde_json::to_string_pretty(&trace.to_json()).map_err(|err| err.to_string())?),
@@ -339,13 +344,7 @@ fn pcap_command(args: &[String]) -> Result<String, String> {
     let output = args.required("output")?.to_string();
     let mut loaded = load(&args.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
-    let request = Request {
-        from: args.required("from")?.to_string(),
-        to: args.required("to")?.to_string(),
-        proto: proto_of(&args)?,
-        seed: args.number("seed", 1)?,
-        now: args.number("now", 0)?,
-    };
+    let request = request_of(&args)?;
     let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
     // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
     let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);

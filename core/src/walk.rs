@@ -402,10 +402,9 @@ impl<'a> Sim<'a> {
         }
         let lb =
             self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
-        if lb
-            && let Some(node) = self.cluster.nodes.first() {
-                return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
-            }
+        if lb && let Some(node) = self.cluster.nodes.first() {
+            return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
+        }
         Hop::Dropped(format!(
             "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
         ))
@@ -425,6 +424,21 @@ impl<'a> Sim<'a> {
             out.extend(state.dummy_addrs.iter().copied());
         }
         out
+    }
+
+    /// The routing decision for a packet, or a drop step when there is no route.
+    fn route_or_drop(
+        &self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &Packet,
+        direction: Direction,
+    ) -> Result<Route, Hop> {
+        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
+        self.route(node, *tuple.dst.ip()).map_err(|reason| {
+            self.push_drop(trace, node, packet, direction, &reason);
+            Hop::Dropped(reason)
+        })
     }
 
     /// The routing decision on `node` for a destination.
@@ -457,13 +471,9 @@ impl<'a> Sim<'a> {
         if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Prerouting, &ct, &mut mark, None) {
             return hop;
         }
-        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
-        let route = match self.route(node, *tuple.dst.ip()) {
+        let route = match self.route_or_drop(trace, node, packet, direction) {
             Ok(route) => route,
-            Err(reason) => {
-                self.push_drop(trace, node, packet, direction, &reason);
-                return Hop::Dropped(reason);
-            }
+            Err(hop) => return hop,
         };
         // A forwarded packet has its TTL decreased before the FORWARD hook (net/ipv4/ip_forward.c,
         // `ip_decrease_ttl`), which changes the header checksum too.
@@ -514,13 +524,9 @@ impl<'a> Sim<'a> {
             Ok(true) => return self.after_ipvs(trace, node, packet, direction, &ct, &mut mark),
             Ok(false) => {}
         }
-        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
-        let route = match self.route(node, *tuple.dst.ip()) {
+        let route = match self.route_or_drop(trace, node, packet, direction) {
             Ok(route) => route,
-            Err(reason) => {
-                self.push_drop(trace, node, packet, direction, &reason);
-                return Hop::Dropped(reason);
-            }
+            Err(hop) => return hop,
         };
         self.push_route(trace, node, packet, direction, &route, true);
         match route {
@@ -548,13 +554,9 @@ impl<'a> Sim<'a> {
         ct: &Ct,
         mark: &mut u32,
     ) -> Hop {
-        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
-        let route = match self.route(node, *tuple.dst.ip()) {
+        let route = match self.route_or_drop(trace, node, packet, direction) {
             Ok(route) => route,
-            Err(reason) => {
-                self.push_drop(trace, node, packet, direction, &reason);
-                return Hop::Dropped(reason);
-            }
+            Err(hop) => return hop,
         };
         self.push_route(trace, node, packet, direction, &route, true);
         match route {
@@ -773,62 +775,24 @@ impl<'a> Sim<'a> {
         let count = outcome.events.len();
         for (index, event) in outcome.events.into_iter().enumerate() {
             let before = packet.clone();
-            let last = index + 1 == count;
             let mut rewrite = None;
-            if last
-                && let Verdict::Nat(nat) = &outcome.verdict {
-                    rewrite = self.apply_nat_target(node, packet, *nat, next);
-                }
-            let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
-            let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
-            s.hook = Some(hook.as_str());
-            s.table = Some(table.as_str());
-            s.chain = Some(event.chain.clone());
-            s.skipped = event.skipped.len() as u32;
-            s.skipped_rules = event.skipped;
-            if let Some((at, text)) = event.rule {
-                s.rule = Some(text);
-                s.rule_at = Some(at);
+            if index + 1 == count
+                && let Verdict::Nat(nat) = &outcome.verdict
+            {
+                rewrite = self.apply_nat_target(node, packet, *nat, next);
             }
-            trace.steps.push(s);
+            let note = narrate(&event, &before, packet, rewrite.as_ref(), &meta);
+            let rule = RuleEvent {
+                chain: event.chain,
+                rule: event.rule,
+                verdict: event.verdict,
+                skipped: event.skipped,
+                note,
+            };
+            push_rule_step(trace, node, direction, hook, table.as_str(), &before, packet, rule);
         }
         *mark = outcome.mark;
-        match outcome.verdict {
-            Verdict::Accept | Verdict::Nat(_) => Ok(()),
-            Verdict::Drop => {
-                let reason = format!(
-                    "dropped by {} {} on {node}",
-                    table.as_str(),
-                    trace.steps.last().and_then(|s| s.chain.clone()).unwrap_or_default()
-                );
-                Err(Hop::Dropped(reason))
-            }
-            Verdict::Reject(with) => {
-                let (en, zh) = match with {
-                    crate::netfilter::RejectWith::IcmpPortUnreachable => (
-                        format!(
-                            "REJECT answers {} with an ICMP port unreachable (type 3, code 3); the client's connect() fails at once with ECONNREFUSED — \"connection refused\", not a timeout.",
-                            tuple.src
-                        ),
-                        format!(
-                            "REJECT 向 {} 回送 ICMP 端口不可达（类型 3，代码 3）；客户端的 connect() 立即以 ECONNREFUSED 失败——是“连接被拒绝”，而不是超时。",
-                            tuple.src
-                        ),
-                    ),
-                    crate::netfilter::RejectWith::TcpReset => (
-                        format!("REJECT answers {} with a TCP RST; the client sees \"connection refused\".", tuple.src),
-                        format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
-                    ),
-                };
-                self.rejected = Some((node.to_string(), packet.clone()));
-                let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", Text::new(en, zh));
-                s.hook = Some(hook.as_str());
-                s.table = Some(table.as_str());
-                trace.steps.push(s);
-                let comment = trace.steps.iter().rev().find_map(|s| s.rule.clone()).unwrap_or_default();
-                Err(Hop::Dropped(format!("rejected on {node}: {comment}")))
-            }
-        }
+        self.conclude(trace, node, packet, direction, hook, table.as_str(), &outcome.verdict, tuple)
     }
 
     /// Runs every nftables base chain registered at `hook`, records the events as steps, and
@@ -855,47 +819,65 @@ impl<'a> Sim<'a> {
             let before = packet.clone();
             let mut rewrite = None;
             if Some(index) == outcome.nat_event
-                && let Verdict::Nat(nat) = &outcome.verdict {
-                    rewrite = self.apply_nat_target(node, packet, *nat, next);
-                }
-            let note = narrate_nft(&event, rewrite.as_ref());
-            let mut s = step(node, direction, StepKind::Netfilter, &before, packet, &event.verdict, note);
-            s.hook = Some(hook.as_str());
-            s.table = Some("kube-proxy");
-            s.chain = Some(event.chain.clone());
-            s.skipped = event.skipped.len() as u32;
-            s.skipped_rules = event.skipped;
-            if let Some((at, text)) = event.rule {
-                s.rule = Some(text);
-                s.rule_at = Some(at);
+                && let Verdict::Nat(nat) = &outcome.verdict
+            {
+                rewrite = self.apply_nat_target(node, packet, *nat, next);
             }
-            trace.steps.push(s);
+            let note = narrate_nft(&event, rewrite.as_ref());
+            let rule = RuleEvent {
+                chain: event.chain,
+                rule: event.rule,
+                verdict: event.verdict,
+                skipped: event.skipped,
+                note,
+            };
+            push_rule_step(trace, node, direction, hook, "kube-proxy", &before, packet, rule);
         }
         *mark = outcome.mark;
-        match outcome.verdict {
+        self.conclude(trace, node, packet, direction, hook, "kube-proxy", &outcome.verdict, tuple)
+    }
+
+    /// Ends a hook's rules: on to the next stage, or a drop, or a REJECT with what it answers.
+    #[allow(clippy::too_many_arguments)]
+    fn conclude(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &Packet,
+        direction: Direction,
+        hook: Hook,
+        table: &'static str,
+        verdict: &Verdict,
+        tuple: Tuple,
+    ) -> Result<(), Hop> {
+        let chain = trace.steps.last().and_then(|s| s.chain.clone()).unwrap_or_default();
+        match verdict {
             Verdict::Accept | Verdict::Nat(_) => Ok(()),
-            Verdict::Drop => {
-                let chain = trace.steps.last().and_then(|s| s.chain.clone()).unwrap_or_default();
-                Err(Hop::Dropped(format!("dropped by nftables chain {chain} on {node}")))
-            }
-            Verdict::Reject(_) => {
-                let note = Text::new(
-                    format!(
-                        "reject answers {} with an ICMP port unreachable: the client's connect() fails at once with \"connection refused\".",
-                        tuple.src
+            Verdict::Drop => Err(Hop::Dropped(format!("dropped by {table} {chain} on {node}"))),
+            Verdict::Reject(with) => {
+                let (en, zh) = match with {
+                    crate::netfilter::RejectWith::IcmpPortUnreachable => (
+                        format!(
+                            "REJECT answers {} with an ICMP port unreachable (type 3, code 3); the client's connect() fails at once with ECONNREFUSED — \"connection refused\", not a timeout.",
+                            tuple.src
+                        ),
+                        format!(
+                            "REJECT 向 {} 回送 ICMP 端口不可达（类型 3，代码 3）；客户端的 connect() 立即以 ECONNREFUSED 失败——是“连接被拒绝”，而不是超时。",
+                            tuple.src
+                        ),
                     ),
-                    format!(
-                        "reject 向 {} 回送 ICMP 端口不可达：客户端的 connect() 立即失败，“连接被拒绝”。",
-                        tuple.src
+                    crate::netfilter::RejectWith::TcpReset => (
+                        format!("REJECT answers {} with a TCP RST; the client sees \"connection refused\".", tuple.src),
+                        format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
                     ),
-                );
+                };
                 self.rejected = Some((node.to_string(), packet.clone()));
-                let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", note);
+                let mut s = step(node, direction, StepKind::Drop, packet, packet, "REJECTED", Text::new(en, zh));
                 s.hook = Some(hook.as_str());
-                s.table = Some("kube-proxy");
+                s.table = Some(table);
                 trace.steps.push(s);
-                let chain = trace.steps.iter().rev().find_map(|s| s.chain.clone()).unwrap_or_default();
-                Err(Hop::Dropped(format!("rejected by nftables chain {chain} on {node}")))
+                let rule = trace.steps.iter().rev().find_map(|s| s.rule.clone()).unwrap_or_default();
+                Err(Hop::Dropped(format!("rejected on {node}: {rule}")))
             }
         }
     }
@@ -1370,6 +1352,40 @@ impl<'a> Sim<'a> {
         let note = Text::new(format!("Dropped: {reason}."), format!("丢弃：{reason}。"));
         trace.steps.push(step(node, direction, StepKind::Drop, packet, packet, "DROP", note));
     }
+}
+
+/// A matched rule (or a chain policy) as either dataplane reports it, with its narration.
+struct RuleEvent {
+    chain: String,
+    rule: Option<(crate::trace::RuleAt, String)>,
+    verdict: String,
+    skipped: Vec<crate::trace::RuleAt>,
+    note: Text,
+}
+
+/// Records a rule event as a netfilter step.
+#[allow(clippy::too_many_arguments)]
+fn push_rule_step(
+    trace: &mut Trace,
+    node: &str,
+    direction: Direction,
+    hook: Hook,
+    table: &'static str,
+    before: &Packet,
+    after: &Packet,
+    event: RuleEvent,
+) {
+    let mut s = step(node, direction, StepKind::Netfilter, before, after, &event.verdict, event.note);
+    s.hook = Some(hook.as_str());
+    s.table = Some(table);
+    s.chain = Some(event.chain);
+    s.skipped = event.skipped.len() as u32;
+    s.skipped_rules = event.skipped;
+    if let Some((at, text)) = event.rule {
+        s.rule = Some(text);
+        s.rule_at = Some(at);
+    }
+    trace.steps.push(s);
 }
 
 fn step(

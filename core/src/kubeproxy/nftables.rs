@@ -147,11 +147,11 @@ fn proto_port() -> Vec<KeyType> {
 }
 
 fn add_element(table: &mut Table, set: &str, key: Vec<Value>, comment: Option<&str>, verdict: Option<Verdict>) {
+    // nftElementStorage.ensureElem: one element per key.
+    if table.set(set).is_none() || !table.first_element(set, &key) {
+        return;
+    }
     if let Some(set) = table.set_mut(set) {
-        // nftElementStorage.ensureElem: one element per key.
-        if set.elements.iter().any(|element| element.key == key) {
-            return;
-        }
         set.elements.push(Element { key, comment: comment.map(str::to_string), verdict });
     }
 }

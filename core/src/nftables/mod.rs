@@ -10,6 +10,7 @@
 pub mod eval;
 pub mod render;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crate::net::{Ipv4Net, Proto};
@@ -50,24 +51,69 @@ pub struct Table {
     pub comment: Option<String>,
     pub sets: Vec<Set>,
     pub chains: Vec<Chain>,
+    /// Lookups by name, so that building and walking a table with 100,000 chains stays linear.
+    pub cache: Cache,
+}
+
+/// Name lookups of a `Table`: not part of its content (any two caches compare equal). A chain or
+/// element added by pushing to the public vectors directly is still found, by a linear search.
+#[derive(Debug, Clone, Default)]
+pub struct Cache {
+    chains: BTreeMap<String, usize>,
+    elements: BTreeSet<(String, Vec<Value>)>,
+}
+
+impl PartialEq for Cache {
+    fn eq(&self, _other: &Cache) -> bool {
+        true
+    }
 }
 
 impl Table {
     pub fn new(family: Family, name: impl Into<String>) -> Table {
-        Table { family, name: name.into(), comment: None, sets: Vec::new(), chains: Vec::new() }
+        Table {
+            family,
+            name: name.into(),
+            comment: None,
+            sets: Vec::new(),
+            chains: Vec::new(),
+            cache: Cache::default(),
+        }
     }
 
     pub fn chain(&self, name: &str) -> Option<&Chain> {
-        self.chains.iter().find(|chain| chain.name == name)
+        match self.cache.chains.get(name) {
+            Some(index) => self.chains.get(*index).filter(|chain| chain.name == name),
+            None => self.chains.iter().find(|chain| chain.name == name),
+        }
     }
 
     /// The chain of that name, created (as a regular chain) when missing, as `add chain` does.
     pub fn chain_mut(&mut self, name: &str) -> &mut Chain {
-        if let Some(index) = self.chains.iter().position(|chain| chain.name == name) {
+        let cached = self
+            .cache
+            .chains
+            .get(name)
+            .copied()
+            .filter(|index| self.chains.get(*index).is_some_and(|c| c.name == name));
+        // When every chain went through here the cache is complete, and a name it lacks is new:
+        // no need to scan (that scan made building 10,000 Services take half a minute).
+        let complete = self.cache.chains.len() == self.chains.len();
+        let found =
+            cached.or_else(|| if complete { None } else { self.chains.iter().position(|chain| chain.name == name) });
+        if let Some(index) = found {
+            self.cache.chains.insert(name.to_string(), index);
             return &mut self.chains[index];
         }
         self.chains.push(Chain::regular(name));
+        self.cache.chains.insert(name.to_string(), self.chains.len() - 1);
         self.chains.last_mut().expect("a chain was just pushed")
+    }
+
+    /// Whether `key` is new to `set` in this table's record of added elements; records it.
+    /// (kube-proxy's `nftElementStorage.ensureElem`: one element per key.)
+    pub fn first_element(&mut self, set: &str, key: &[Value]) -> bool {
+        self.cache.elements.insert((set.to_string(), key.to_vec()))
     }
 
     pub fn set(&self, name: &str) -> Option<&Set> {
