@@ -355,9 +355,7 @@ fn rules_to_proxy(
 /// `lbplay compare --scaling`: rules written and rules evaluated for a first packet from the
 /// node to the last Service, for growing synthetic clusters of ten endpoints per Service.
 ///
-/// Each mode's state is built twice per size (once to count, once inside the walk). At 10,000
-/// Services that is about a second for iptables and IPVS in a release build, but the nftables
-/// builder is quadratic in the number of chains today (tens of seconds at 10,000).
+/// Each mode's state is built twice per size (once to count, once inside the walk).
 pub(crate) fn scaling(sizes: &[usize]) -> Result<String, String> {
     let mut rows = vec![
         ["Services", "mode", "rules written", "rules evaluated", "published figures (spec/kube-proxy.md §7)"]

@@ -319,6 +319,19 @@ fn four_failed_dials_close_the_connection() {
 }
 
 #[test]
+fn a_udp_dial_never_fails_so_it_is_never_retried() {
+    let mut cluster = cluster();
+    for pod in cluster.pods.iter_mut().filter(|pod| pod.name.starts_with("dns-")) {
+        pod.labels.insert(userspace::DOWN_LABEL.into(), "refuse".into());
+    }
+    let state = userspace::build(&cluster, "node-1").unwrap();
+    let mut balancer = Balancer::new(&state, 1);
+    let dial = balancer.dial(&cluster, "default/dns:dns", ip("10.244.1.20"), 0);
+    assert_eq!(dial.attempts.len(), 1);
+    assert_eq!(dial.connected, Some(sa("10.244.1.53:53")));
+}
+
+#[test]
 fn no_endpoints_closes_the_accepted_connection() {
     let mut cluster = cluster();
     cluster.endpoint_slices.retain(|slice| slice.service != "web");

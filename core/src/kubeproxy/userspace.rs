@@ -386,6 +386,7 @@ struct BalancerState {
     affinity: BTreeMap<Ipv4Addr, (SocketAddrV4, u64)>,
     /// Clients whose last dial failed: their next choice skips affinity.
     reset: Vec<Ipv4Addr>,
+    proto: Proto,
 }
 
 /// One choice of endpoint, and why.
@@ -430,6 +431,7 @@ impl Balancer {
                     ttl: proxy.affinity,
                     affinity: BTreeMap::new(),
                     reset: Vec::new(),
+                    proto: proxy.proto,
                 },
             );
         }
@@ -549,7 +551,11 @@ impl Balancer {
                 Err(none) => return Dial { attempts, connected: None, elapsed_ms, no_endpoint: Some(none) },
             };
             let endpoint = choice.endpoint;
+            // A UDP "dial" only creates a socket: nothing is sent, so it cannot fail, and a dead
+            // UDP endpoint is never retried (the datagrams are lost, or answered by ICMP).
+            let udp = self.services.get(service_port).is_some_and(|state| state.proto == Proto::Udp);
             let result = match health(cluster, endpoint) {
+                _ if udp => DialResult::Connected,
                 Health::Answers => DialResult::Connected,
                 Health::Refuses => DialResult::Refused,
                 Health::Silent => DialResult::TimedOut,
