@@ -24,20 +24,19 @@ fn the_running_example_under_each_mode() {
     check(
         &["compare", "clusterip-iptables"],
         expect![[r#"
-        default/web:http at 10.96.100.10:80 (TCP), first packet from pod/client; rules counted on node-1
+            default/web:http at 10.96.100.10:80 (TCP), first packet from pod/client; rules counted on node-1
 
-                                        userspace (removed v1.26)    iptables               ipvs (deprecated v1.35)                                        nftables
-        ---------------------------------------------------------------------------------------------------------------------------------------------------------------------------
-        rules written on the node       10 rules, 1 proxy socket     37 rules               33 rules, 4 ipset entries, 3 virtual servers (9 real servers)  33 rules, 4 map elements
-        rules evaluated (first packet)  2 + —                        29                     29                                                             27
-        hash/map lookups                0                            0                      1 (IPVS hash)                                                  2 (verdict maps)
-        source address the pod sees     10.244.1.1 (node's bridge)   10.244.1.20            10.244.1.20                                                    10.244.1.20
-        retry on a dead endpoint        yes: up to 4 dials           no                     no                                                             no
-        load-balancing decision         kube-proxy's LoadBalancerRR  statistic match rules  IPVS scheduler rr                                              numgen random mod 3
+                                            userspace (removed v1.26)    iptables               ipvs (deprecated v1.35)                                        nftables
+            ---------------------------------------------------------------------------------------------------------------------------------------------------------------------------
+            rules written on the node       10 rules, 1 proxy socket     37 rules               33 rules, 4 ipset entries, 3 virtual servers (9 real servers)  33 rules, 4 map elements
+            rules evaluated (first packet)  7                            29                     29                                                             27
+            hash/map lookups                0                            0                      1 (IPVS hash)                                                  2 (verdict maps)
+            source address the pod sees     10.244.1.1                   10.244.1.20            10.244.1.20                                                    10.244.1.20
+            retry on a dead endpoint        yes: up to 4 dials           no                     no                                                             no
+            load-balancing decision         kube-proxy's LoadBalancerRR  statistic match rules  IPVS scheduler rr                                              numgen random mod 3
 
-        rules evaluated: every rule the first packet was matched against on its way to the pod (matched rules and those skipped before them), on every node it crossed.
-        userspace "N + —": the N nat rules that send the packet to kube-proxy's socket; what follows (the relay's own connection to the pod) is not known until the packet walk models the mode. Its source address is the one the kernel picks for kube-proxy's connection.
-    "#]],
+            rules evaluated: every rule the first packet was matched against on its way to the pod (matched rules and those skipped before them), on every node it crossed.
+        "#]],
     );
 }
 
@@ -46,20 +45,19 @@ fn a_service_with_a_refusing_endpoint_from_the_node() {
     check(
         &["compare", "--service", "default/web", "--from", "node/node-2", "--seed", "3", RETRY],
         expect![[r#"
-        default/web:http at 10.96.100.10:80 (TCP), first packet from node/node-2; rules counted on node-2
+            default/web:http at 10.96.100.10:80 (TCP), first packet from node/node-2; rules counted on node-2
 
-                                        userspace (removed v1.26)    iptables               ipvs (deprecated v1.35)                                          nftables
-        -----------------------------------------------------------------------------------------------------------------------------------------------------------------------------
-        rules written on the node       17 rules, 2 proxy sockets    49 rules               38 rules, 12 ipset entries, 6 virtual servers (17 real servers)  43 rules, 8 map elements
-        rules evaluated (first packet)  3 + —                        17                     19                                                               18
-        hash/map lookups                0                            0                      1 (IPVS hash)                                                    2 (verdict maps)
-        source address the pod sees     10.244.2.1 (node's bridge)   10.244.2.1             10.244.2.1                                                       10.244.2.1
-        retry on a dead endpoint        yes: up to 4 dials           no                     no                                                               no
-        load-balancing decision         kube-proxy's LoadBalancerRR  statistic match rules  IPVS scheduler rr                                                numgen random mod 3
+                                            userspace (removed v1.26)    iptables               ipvs (deprecated v1.35)                                          nftables
+            -----------------------------------------------------------------------------------------------------------------------------------------------------------------------------
+            rules written on the node       17 rules, 2 proxy sockets    49 rules               38 rules, 12 ipset entries, 6 virtual servers (17 real servers)  43 rules, 8 map elements
+            rules evaluated (first packet)  9                            17                     19                                                               18
+            hash/map lookups                0                            0                      1 (IPVS hash)                                                    2 (verdict maps)
+            source address the pod sees     10.244.2.1                   10.244.2.1             10.244.2.1                                                       10.244.2.1
+            retry on a dead endpoint        yes: up to 4 dials           no                     no                                                               no
+            load-balancing decision         kube-proxy's LoadBalancerRR  statistic match rules  IPVS scheduler rr                                                numgen random mod 3
 
-        rules evaluated: every rule the first packet was matched against on its way to the pod (matched rules and those skipped before them), on every node it crossed.
-        userspace "N + —": the N nat rules that send the packet to kube-proxy's socket; what follows (the relay's own connection to the pod) is not known until the packet walk models the mode. Its source address is the one the kernel picks for kube-proxy's connection.
-    "#]],
+            rules evaluated: every rule the first packet was matched against on its way to the pod (matched rules and those skipped before them), on every node it crossed.
+        "#]],
     );
 }
 
@@ -68,27 +66,27 @@ fn scaling_to_a_thousand_services() {
     check(
         &["compare", "--scaling", "--sizes", "10,100,1000"],
         expect![[r#"
-        A first packet from node-1 to the last Service of KUBE-SERVICES (synthetic::last_service), 10 endpoints per Service.
+            A first packet from node-1 to the last Service of KUBE-SERVICES (synthetic::last_service), 10 endpoints per Service.
 
-        Services  mode       rules written  rules evaluated  published figures (spec/kube-proxy.md §7)
-        --------------------------------------------------------------------------------------------------------------------------------------------------------
-        10        userspace  25             11 + —
-        10        iptables   343            26
-        10        ipvs       262            9
-        10        nftables   264            14
-        100       userspace  205            101 + —
-        100       iptables   3,223          116
-        100       ipvs       2,332          9
-        100       nftables   2,424          14
-        1,000     userspace  2,005          1,001 + —
-        1,000     iptables   32,023         1,016            flftuu.com 2019: adding one rule took 1302 ms; vendors advise IPVS or nftables above ~1000 Services
-        1,000     ipvs       23,032         9                vendor guidance: prefer IPVS (or nftables) above ~1000 Services
-        1,000     nftables   24,024         14
+            Services  mode       rules written  rules evaluated  published figures (spec/kube-proxy.md §7)
+            --------------------------------------------------------------------------------------------------------------------------------------------------------
+            10        userspace  25             23
+            10        iptables   343            26
+            10        ipvs       262            9
+            10        nftables   264            14
+            100       userspace  205            203
+            100       iptables   3,223          116
+            100       ipvs       2,332          9
+            100       nftables   2,424          14
+            1,000     userspace  2,005          2,003
+            1,000     iptables   32,023         1,016            flftuu.com 2019: adding one rule took 1302 ms; vendors advise IPVS or nftables above ~1000 Services
+            1,000     ipvs       23,032         9                vendor guidance: prefer IPVS (or nftables) above ~1000 Services
+            1,000     nftables   24,024         14
 
-        rules written: iptables and userspace count iptables rules; nftables adds set and map elements; ipvs adds ipset entries, virtual servers and real servers.
-        userspace "+ —": the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES), before the relay's own connection, which the walk does not model yet.
-        Published figures as spec/kube-proxy.md §7 cites them: the Kubernetes blog "NFTables mode for kube-proxy" (2025-02-28), KEP-3453, vendor guidance (Huawei Cloud CCE, AWS EKS), and a 2019 flftuu.com benchmark (secondary, URL not retained).
-    "#]],
+            rules written: iptables and userspace count iptables rules; nftables adds set and map elements; ipvs adds ipset entries, virtual servers and real servers.
+            userspace "+ —": the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES), before the relay's own connection, which the walk does not model yet.
+            Published figures as spec/kube-proxy.md §7 cites them: the Kubernetes blog "NFTables mode for kube-proxy" (2025-02-28), KEP-3453, vendor guidance (Huawei Cloud CCE, AWS EKS), and a 2019 flftuu.com benchmark (secondary, URL not retained).
+        "#]],
     );
 }
 

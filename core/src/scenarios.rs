@@ -41,6 +41,8 @@ impl Builtin {
 pub enum Chapter {
     /// Service: ClusterIP, NodePort, LoadBalancer, selectors and endpoints, session affinity.
     Service,
+    /// kube-proxy's userspace mode (removed in v1.26).
+    KubeProxyUserspace,
     /// kube-proxy's iptables mode.
     KubeProxyIptables,
     /// kube-proxy's IPVS mode and the kernel's schedulers.
@@ -53,6 +55,10 @@ impl Chapter {
     pub fn title(self) -> Text {
         match self {
             Chapter::Service => Text::new("Service", "Service"),
+            Chapter::KubeProxyUserspace => Text::new(
+                "kube-proxy: userspace mode (removed in v1.26)",
+                "kube-proxy：userspace 模式（已在 v1.26 移除）",
+            ),
             Chapter::KubeProxyIptables => Text::new("kube-proxy: iptables mode", "kube-proxy：iptables 模式"),
             Chapter::KubeProxyIpvs => Text::new("kube-proxy: IPVS mode", "kube-proxy：IPVS 模式"),
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
@@ -183,6 +189,18 @@ const ALL: &[Builtin] = &[
         to: "10.96.0.10:53",
         seed: 1,
         yaml: include_str!("../scenarios/dns.yaml"),
+    },
+    Builtin {
+        id: "userspace-retry",
+        chapter: Chapter::KubeProxyUserspace,
+        title_en: "Userspace mode: kube-proxy relays, and retries a dead pod",
+        title_zh: "userspace 模式：kube-proxy 转发，并重试故障 Pod",
+        watch_en: "REDIRECT sends the client's connection to kube-proxy's own socket on the node. kube-proxy then dials a pod itself: web-b refuses (nothing listens), so it retries the next endpoint — something iptables mode cannot do. The pod sees the node's address, never the client's.",
+        watch_zh: "REDIRECT 把客户端的连接送到节点上 kube-proxy 自己的套接字。kube-proxy 再自己去连 Pod：web-b 拒绝（没有进程监听），于是它重试下一个端点——这是 iptables 模式做不到的。Pod 看到的是节点地址，而不是客户端地址。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 6,
+        yaml: include_str!("../scenarios/userspace.yaml"),
     },
     Builtin {
         id: "clusterip-ipvs",

@@ -45,6 +45,8 @@ pub enum StepKind {
     Routing,
     /// IPVS looked the packet up, scheduled a real server, or rewrote it.
     Ipvs,
+    /// kube-proxy's user-space proxy accepted, dialled or relayed a connection (userspace mode).
+    Proxy,
     /// The packet crosses a link between hosts.
     Wire,
     /// The packet reaches the socket that receives it.
@@ -61,6 +63,7 @@ impl StepKind {
             StepKind::Conntrack => "conntrack",
             StepKind::Routing => "routing",
             StepKind::Ipvs => "ipvs",
+            StepKind::Proxy => "proxy",
             StepKind::Wire => "wire",
             StepKind::Deliver => "deliver",
             StepKind::Drop => "drop",

@@ -136,6 +136,9 @@ pub struct Sim<'a> {
     /// IPVS mode's per-node state that changes as connections open: virtual servers with their
     /// connection counts and scheduler state, and the ipsets.
     ipvs: BTreeMap<String, IpvsState>,
+    /// Userspace mode (removed in v1.26): each node's proxy sockets and kube-proxy's round-robin
+    /// balancer, whose position and affinity map persist across connections.
+    userspace: BTreeMap<String, (crate::kubeproxy::userspace::UserspaceState, crate::kubeproxy::userspace::Balancer)>,
     /// IPVS persistence templates (ClientIP affinity): (node, virtual server, client) → (real
     /// server, expiry), as `ip_vs_sched_persist` keeps them.
     templates: BTreeMap<(String, usize, Ipv4Addr), (usize, u64)>,
@@ -167,6 +170,7 @@ impl<'a> Sim<'a> {
         let mode = cluster.kube_proxy.mode;
         let mut planes = BTreeMap::new();
         let mut ipvs_states = BTreeMap::new();
+        let mut userspace = BTreeMap::new();
         for node in &cluster.nodes {
             let plane = match mode {
                 ProxyMode::Iptables => Plane::netfilter(iptables::build(cluster, &node.name).map_err(WalkError)?),
@@ -180,9 +184,11 @@ impl<'a> Sim<'a> {
                     plane
                 }
                 ProxyMode::Userspace => {
-                    return Err(WalkError(
-                        "the packet walk does not model kube-proxy's userspace mode yet; `lbplay rules` shows its rules".into(),
-                    ));
+                    let state = crate::kubeproxy::userspace::build(cluster, &node.name).map_err(WalkError)?;
+                    let plane = Plane::netfilter(state.ruleset.clone());
+                    let balancer = crate::kubeproxy::userspace::Balancer::new(&state, seed);
+                    userspace.insert(node.name.clone(), (state, balancer));
+                    plane
                 }
             };
             planes.insert(node.name.clone(), plane);
@@ -191,6 +197,7 @@ impl<'a> Sim<'a> {
             cluster,
             planes: std::sync::Arc::new(planes),
             ipvs: ipvs_states,
+            userspace,
             templates: BTreeMap::new(),
             ipvs_conns: Vec::new(),
             conntrack: BTreeMap::new(),
@@ -255,12 +262,188 @@ impl<'a> Sim<'a> {
         };
         trace.outcome.delivered_to = Some(server.label());
         let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
+        if let Host::Node { name, .. } = &server
+            && self.userspace.get(name).and_then(|(state, _)| state.proxy_at(proto, tuple.dst.port())).is_some()
+        {
+            let node = name.clone();
+            self.relay(&mut trace, &node, &source, &received, proto);
+            return Ok(trace);
+        }
         let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
         let replied = self.walk(&mut trace, server, answer, Direction::Reply);
         if replied.is_none() && !trace.outcome.dropped {
             trace.outcome.reason = Some("the reply did not reach the client".into());
         }
         Ok(trace)
+    }
+
+    /// Userspace mode's relay (pkg/proxy/userspace/proxysocket.go, `ProxyTCP`): kube-proxy accepted
+    /// the client's connection on its socket; it answers the client, picks an endpoint with its
+    /// round robin, and dials it from the node, trying the next endpoint when a dial fails. The
+    /// pod's connection comes from the node, so the pod never sees the client's address.
+    fn relay(&mut self, trace: &mut Trace, node: &str, client: &Host, received: &Packet, proto: Proto) {
+        let Ok(tuple) = received.tuple() else { return };
+        let Some((state, _)) = self.userspace.get(node) else { return };
+        let Some(proxy) = state.proxy_at(proto, tuple.dst.port()).cloned() else { return };
+        let node_host = match self.cluster.node(node) {
+            Some(this) => Host::Node { name: this.name.clone(), ip: this.ip },
+            None => return,
+        };
+        let accepted = Text::new(
+            format!(
+                "kube-proxy (userspace mode, removed in v1.26) accepts the connection on its socket {} for {}. This first connection ends here, inside kube-proxy; it will open a second one to a pod and copy bytes between the two.",
+                tuple.dst, proxy.service_port
+            ),
+            format!(
+                "kube-proxy（userspace 模式，已在 v1.26 移除）在它的套接字 {} 上接受了 {} 的连接。第一条连接到此为止，终结在 kube-proxy 里；它会另开一条到 Pod 的连接，在两条连接之间搬运字节。",
+                tuple.dst, proxy.service_port
+            ),
+        );
+        trace.steps.push(step(node, Direction::Original, StepKind::Proxy, received, received, "ACCEPTED", accepted));
+        // The client's handshake completes with kube-proxy; conntrack puts the Service address back.
+        let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
+        if self.walk(trace, node_host.clone(), answer, Direction::Reply).is_none() {
+            return;
+        }
+        let now = self.env.now;
+        let Some((_, balancer)) = self.userspace.get_mut(node) else { return };
+        let dial = balancer.dial(self.cluster, &proxy.service_port, *tuple.src.ip(), now);
+        if let Some(none) = &dial.no_endpoint {
+            trace.steps.push(step(
+                node,
+                Direction::Original,
+                StepKind::Proxy,
+                received,
+                received,
+                "NO ENDPOINTS",
+                none.explanation.clone(),
+            ));
+            trace.outcome.delivered_to = None;
+            trace.outcome.dropped = true;
+            trace.outcome.reason = Some(format!(
+                "kube-proxy has no endpoint for {} and closes the client's connection",
+                proxy.service_port
+            ));
+            return;
+        }
+        trace.outcome.delivered_to = None;
+        for attempt in &dial.attempts {
+            let sport = self.env.rng.range_u16(32768, 60999);
+            // connect() from the node takes the address of the route's interface: the bridge's
+            // gateway toward a pod on this node, the node's own address otherwise.
+            let source_ip = match self.cluster.node(node) {
+                Some(this) if this.pod_cidr.contains(*attempt.choice.endpoint.ip()) => {
+                    this.pod_cidr.nth(1).unwrap_or(this.ip)
+                }
+                _ => node_host.ip(),
+            };
+            let from = SocketAddrV4::new(source_ip, sport);
+            let syn = self.make_packet(from, attempt.choice.endpoint, proto, TcpFlags::Syn, 7000, 0);
+            trace.steps.push(step(
+                node,
+                Direction::Original,
+                StepKind::Proxy,
+                &syn,
+                &syn,
+                &format!("DIAL {}", attempt.choice.endpoint),
+                attempt.explanation.clone(),
+            ));
+            let Some((pod, arrived)) = self.walk(trace, node_host.clone(), syn, Direction::Original) else { continue };
+            let Ok(arrived_tuple) = arrived.tuple() else { continue };
+            match attempt.result {
+                crate::kubeproxy::userspace::DialResult::Connected => {
+                    let answer =
+                        self.make_packet(arrived_tuple.dst, arrived_tuple.src, proto, TcpFlags::SynAck, 9000, 7001);
+                    self.walk(trace, pod.clone(), answer, Direction::Reply);
+                    let note = Text::new(
+                        format!(
+                            "kube-proxy now relays between the two connections: {} ⇄ kube-proxy ⇄ {}. {} sees the connection coming from {}, the node — the client's address {} is hidden.",
+                            client.label(),
+                            pod.label(),
+                            pod.label(),
+                            arrived_tuple.src.ip(),
+                            tuple.src.ip()
+                        ),
+                        format!(
+                            "kube-proxy 在两条连接之间转发：{} ⇄ kube-proxy ⇄ {}。{} 看到的连接来自 {}（节点）——客户端地址 {} 被隐藏了。",
+                            client.label(),
+                            pod.label(),
+                            pod.label(),
+                            arrived_tuple.src.ip(),
+                            tuple.src.ip()
+                        ),
+                    );
+                    trace.steps.push(step(
+                        node,
+                        Direction::Reply,
+                        StepKind::Proxy,
+                        &arrived,
+                        &arrived,
+                        "RELAYING",
+                        note,
+                    ));
+                    trace.outcome.delivered_to = Some(pod.label());
+                    trace.outcome.dropped = false;
+                    trace.outcome.reason = None;
+                    return;
+                }
+                crate::kubeproxy::userspace::DialResult::Refused => {
+                    let rst = self.make_packet(arrived_tuple.dst, arrived_tuple.src, proto, TcpFlags::RstAck, 0, 7001);
+                    let note = Text::new(
+                        format!(
+                            "Nothing listens on {} in {}: its kernel answers with a RST. kube-proxy's dial fails, and it tries the next endpoint — a retry iptables mode cannot do.",
+                            arrived_tuple.dst,
+                            pod.label()
+                        ),
+                        format!(
+                            "{} 中没有进程监听 {}：它的内核回复 RST。kube-proxy 拨号失败，于是尝试下一个端点——这是 iptables 模式做不到的重试。",
+                            pod.label(),
+                            arrived_tuple.dst
+                        ),
+                    );
+                    trace.steps.push(step(pod.name(), Direction::Reply, StepKind::Send, &rst, &rst, "RST", note));
+                    self.walk_quiet(trace, pod.clone(), rst);
+                }
+                crate::kubeproxy::userspace::DialResult::TimedOut => {
+                    let note = Text::new(
+                        format!(
+                            "{} does not answer. After {} ms kube-proxy gives up on it and tries the next endpoint.",
+                            pod.label(),
+                            attempt.timeout_ms
+                        ),
+                        format!(
+                            "{} 没有应答。{} 毫秒后 kube-proxy 放弃它，尝试下一个端点。",
+                            pod.label(),
+                            attempt.timeout_ms
+                        ),
+                    );
+                    trace.steps.push(step(
+                        pod.name(),
+                        Direction::Reply,
+                        StepKind::Drop,
+                        &arrived,
+                        &arrived,
+                        "NO ANSWER",
+                        note,
+                    ));
+                }
+            }
+        }
+        trace.outcome.dropped = true;
+        trace.outcome.reason = Some(format!(
+            "every dial kube-proxy tried for {} failed; it closes the client's connection",
+            proxy.service_port
+        ));
+    }
+
+    /// Walks a packet back without its sending step (used for a RST whose sending was narrated).
+    fn walk_quiet(&mut self, trace: &mut Trace, sender: Host, packet: Packet) {
+        let start = trace.steps.len();
+        self.walk(trace, sender, packet, Direction::Reply);
+        // The walk begins with a send step; the caller already narrated it.
+        if trace.steps.get(start).is_some_and(|step| step.kind == StepKind::Send) {
+            trace.steps.remove(start);
+        }
     }
 
     fn make_packet(
@@ -772,6 +955,11 @@ impl<'a> Sim<'a> {
         let Some(Plane::Netfilter { ruleset, indexes }) = self.planes.get(node) else { return Ok(()) };
         // IPVS mode's rules match ipsets, which are per node.
         self.env.ipsets = self.ipvs.get(node).map(|state| state.ipsets.clone());
+        // REDIRECT goes to the address of the interface the packet came in by
+        // (nf_nat_redirect.c): the bridge's gateway for a local pod, the node's own otherwise.
+        self.env.in_iface_addr = self.cluster.node(node).map(|this| {
+            if this.pod_cidr.contains(*tuple.src.ip()) { this.pod_cidr.nth(1).unwrap_or(this.ip) } else { this.ip }
+        });
         let outcome = eval::traverse_indexed(ruleset, table, hook, &meta, &mut self.env, indexes.get(&table));
         let count = outcome.events.len();
         for (index, event) in outcome.events.into_iter().enumerate() {
@@ -1306,6 +1494,17 @@ impl<'a> Sim<'a> {
                 format!("Routing: {dst} is an address of {node} itself, so the packet goes up to INPUT."),
                 format!("路由：{dst} 是 {node} 自己的地址，数据包进入 INPUT。"),
             ),
+            Route::Pod(pod) if local_out => (
+                format!("→ {}", pod.label()),
+                format!(
+                    "Routing (reroute after OUTPUT): {dst} is in {node}'s pod CIDR; the packet goes over the bridge to {}'s veth.",
+                    pod.label()
+                ),
+                format!(
+                    "路由（OUTPUT 之后重新选路）：{dst} 属于 {node} 的 Pod 网段；数据包经网桥发往 {} 的 veth。",
+                    pod.label()
+                ),
+            ),
             Route::Pod(pod) => (
                 format!("FORWARD → {}", pod.label()),
                 format!(
@@ -1479,7 +1678,16 @@ fn narrate(
     let tuple = meta.tuple;
     let (en, zh) = if let Some((from, to)) = rewrite {
         let changed_dst = before.tuple().ok().map(|t| t.dst) != after.tuple().ok().map(|t| t.dst);
-        if changed_dst {
+        if verdict == "REDIRECT" {
+            (
+                format!(
+                    "REDIRECT: the destination {from} is rewritten to {to}, kube-proxy's own socket on this node (the address of the interface the packet came in by). Both checksums are recomputed and conntrack records the binding."
+                ),
+                format!(
+                    "REDIRECT：目的地址 {from} 被改写为 {to}，即本节点上 kube-proxy 自己的套接字（数据包进入接口的地址）。两个校验和重新计算，conntrack 记下这一映射。"
+                ),
+            )
+        } else if changed_dst {
             (
                 format!(
                     "{verdict}: the destination {from} is rewritten to the chosen endpoint {to}. The IPv4 header checksum and the TCP/UDP checksum are recomputed, and conntrack records the binding so the reply can be reversed."

@@ -123,3 +123,25 @@ fn iptables_affinity_sends_later_connections_to_the_same_pod_until_the_timeout()
     }
     assert!(others > 0);
 }
+
+#[test]
+fn userspace_relays_and_retries_a_refusing_pod() {
+    let builtin = scenarios::get("userspace-retry").unwrap();
+    let cluster = scenario::load(&[Source { name: "userspace.yaml", text: builtin.yaml }]).unwrap().cluster;
+    let request =
+        Request { from: builtin.from.into(), to: builtin.to.into(), proto: Proto::Tcp, seed: builtin.seed, now: 0 };
+    let trace = lbplay_core::walk::trace(&cluster, &request).unwrap();
+    let dials: Vec<&str> =
+        trace.steps.iter().filter(|s| s.verdict.starts_with("DIAL ")).map(|s| s.verdict.as_str()).collect();
+    // web-b (10.244.2.7) carries `lbplay.dev/down: refuse`: its RST makes kube-proxy dial again.
+    assert_eq!(dials, ["DIAL 10.244.2.7:8080", "DIAL 10.244.1.5:8080"]);
+    assert!(trace.steps.iter().any(|s| s.verdict == "RST" && s.node == "web-b"));
+    assert_eq!(trace.outcome.delivered_to.as_deref(), Some("pod/web-a"));
+    // The client's connection ends at kube-proxy (REDIRECT), and the pod's comes from the node.
+    assert!(trace.steps.iter().any(|s| s.verdict == "REDIRECT"));
+    let delivered = trace.steps.iter().filter(|s| s.kind == StepKind::Deliver && s.node == "web-a").last().unwrap();
+    assert_eq!(delivered.after.tuple().unwrap().src.ip().to_string(), "10.244.1.1", "web-a sees the bridge address");
+    // The client still sees the Service address answer.
+    let client = trace.steps.iter().find(|s| s.kind == StepKind::Deliver && s.node == "client").unwrap();
+    assert_eq!(client.after.tuple().unwrap().src.to_string(), "10.96.100.10:80");
+}

@@ -338,5 +338,6 @@ pub fn kind_name(lang: Lang, kind: lbplay_core::trace::StepKind) -> &'static str
         (Lang::Zh, Deliver) => "送达",
         (Lang::Zh, Drop) => "丢弃",
         (Lang::Zh, Ipvs) => "IPVS",
+        (Lang::Zh, Proxy) => "用户态代理",
     }
 }
