@@ -12,54 +12,12 @@
 //! The tests run only with `LBPLAY_KERNEL_TESTS=1`, as root, with `ip` and `ipset` installed;
 //! otherwise they print why they skipped and pass.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+mod common;
 
-/// Why the test cannot run here, if it cannot.
+use common::{lbplay, node_names, run};
+
 fn skip_reason() -> Option<String> {
-    if std::env::var("LBPLAY_KERNEL_TESTS").as_deref() != Ok("1") {
-        return Some("LBPLAY_KERNEL_TESTS is not 1".into());
-    }
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.ok().as_deref() != Some("0") {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "ipset", "iptables-restore"] {
-        if Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-            return Some(format!("`{tool}` is not installed"));
-        }
-    }
-    None
-}
-
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run {program}: {e}"))?;
-    if let Some(text) = stdin {
-        child.stdin.take().expect("stdin is piped").write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    } else {
-        drop(child.stdin.take());
-    }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-fn lbplay(args: &[&str]) -> Result<String, String> {
-    run(env!("CARGO_BIN_EXE_lbplay"), args, None)
+    common::skip_reason(&["ip", "ipset", "iptables-restore"])
 }
 
 /// The lines between the `# TITLE` header line and the next blank line (or the end).
@@ -163,30 +121,4 @@ fn ipsets_and_rules_round_trip_through_the_kernel() {
         }
     }
     assert!(failures.is_empty(), "these did not round-trip: {failures:?}");
-}
-
-/// The `name:` of each entry of the Cluster object's `spec.nodes` (a line scan that is enough for
-/// lbplay's own scenarios; kernel.rs has the same helper).
-fn node_names(yaml: &str) -> Vec<String> {
-    let Some(cluster) = yaml.split("\n---").find(|doc| doc.lines().any(|l| l.trim() == "kind: Cluster")) else {
-        return Vec::new();
-    };
-    let indent = |line: &str| line.len() - line.trim_start().len();
-    let mut names = Vec::new();
-    let mut nodes_at = None;
-    for line in cluster.lines().filter(|l| !l.trim().is_empty() && !l.trim().starts_with('#')) {
-        let trimmed = line.trim();
-        match nodes_at {
-            None if trimmed == "nodes:" => nodes_at = Some(indent(line)),
-            None => {}
-            Some(at) if indent(line) < at || (indent(line) == at && !trimmed.starts_with('-')) => break,
-            Some(_) => {
-                let item = trimmed.trim_start_matches("- ").trim_start_matches('{');
-                if let Some(name) = item.split(',').map(str::trim).find_map(|field| field.strip_prefix("name:")) {
-                    names.push(name.trim().trim_end_matches('}').trim().trim_matches(['"', '\'']).to_string());
-                }
-            }
-        }
-    }
-    names
 }

@@ -12,54 +12,12 @@
 //! The tests run only with `LBPLAY_KERNEL_TESTS=1`, as root, with `ip` and `iptables-restore`
 //! installed; otherwise they print why they skipped and pass.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+mod common;
 
-/// Why the test cannot run here, if it cannot.
+use common::{lbplay, node_names, run};
+
 fn skip_reason() -> Option<String> {
-    if std::env::var("LBPLAY_KERNEL_TESTS").as_deref() != Ok("1") {
-        return Some("LBPLAY_KERNEL_TESTS is not 1".into());
-    }
-    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-    if uid.ok().as_deref() != Some("0") {
-        return Some("not root".into());
-    }
-    for tool in ["ip", "iptables-restore", "iptables-save"] {
-        if Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-            return Some(format!("`{tool}` is not installed"));
-        }
-    }
-    None
-}
-
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run {program}: {e}"))?;
-    if let Some(text) = stdin {
-        child.stdin.take().expect("stdin is piped").write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    } else {
-        drop(child.stdin.take());
-    }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-fn lbplay(args: &[&str]) -> Result<String, String> {
-    run(env!("CARGO_BIN_EXE_lbplay"), args, None)
+    common::skip_reason(&["ip", "iptables-restore", "iptables-save"])
 }
 
 /// The rule lines of a text: neither blank nor `#` comments.
@@ -77,17 +35,6 @@ fn restore_and_save(rules: &str) -> Result<String, String> {
     let saved = result?;
     deleted?;
     Ok(saved)
-}
-
-/// The node names of a scenario: the `- {name: …, podCIDR: …}` lines of its Cluster object, the
-/// one shape the scenarios lbplay ships use. Without any, the default cluster's first node is used.
-fn node_names(yaml: &str) -> Vec<String> {
-    yaml.lines()
-        .filter_map(|line| line.trim().strip_prefix("- {name: "))
-        .filter(|rest| rest.contains("podCIDR"))
-        .filter_map(|rest| rest.split(',').next())
-        .map(|name| name.trim().to_string())
-        .collect()
 }
 
 #[test]
