@@ -28,7 +28,7 @@ use lbplay_core::model::ProxyMode;
 
 const LANG_KEY: &str = "lbplay.lang";
 /// The proxy modes the page can walk a scenario in.
-const MODE_CHOICES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
+const MODE_CHOICES: [ProxyMode; 4] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs, ProxyMode::Userspace];
 const THEME_KEY: &str = "lbplay.theme";
 const MOTION_KEY: &str = "lbplay.reduced-motion";
 /// How long the state must stay put before the URL fragment is rewritten.
@@ -328,7 +328,7 @@ pub fn App(props: &AppProps) -> Html {
                         <select onchange={onmode} data-testid="mode" aria-label={text.proxy_mode} title={text.proxy_mode}>
                             for mode in MODE_CHOICES {
                                 <option value={mode.as_str()} selected={scenario.mode == Some(mode)}>
-                                    { format!("kube-proxy: {}", mode.as_str()) }
+                                    { format!("kube-proxy: {}{}", mode.as_str(), if mode == ProxyMode::Userspace { text.removed_126 } else { "" }) }
                                 </option>
                             }
                         </select>

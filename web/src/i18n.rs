@@ -61,6 +61,8 @@ pub struct Texts {
     pub outcome_delivered: &'static str,
     pub outcome_dropped: &'static str,
     pub original: &'static str,
+    /// After "kube-proxy: userspace" in the mode switch.
+    pub removed_126: &'static str,
     pub reply: &'static str,
     pub keys: [(&'static str, &'static str); 10],
     pub open_playground: &'static str,
@@ -148,6 +150,7 @@ pub static EN: Texts = Texts {
     outcome_delivered: "delivered to",
     outcome_dropped: "dropped",
     original: "original",
+    removed_126: " (removed in v1.26)",
     reply: "reply",
     keys: [
         ("→", "next step"),
@@ -248,6 +251,7 @@ pub static ZH: Texts = Texts {
     outcome_delivered: "送达",
     outcome_dropped: "被丢弃",
     original: "去程",
+    removed_126: "（已在 v1.26 移除）",
     reply: "回程",
     keys: [
         ("→", "下一步"),

@@ -99,6 +99,39 @@ pub fn hex_rows(bytes: &[u8]) -> Vec<(usize, &[u8])> {
     bytes.chunks(16).enumerate().map(|(row, chunk)| (row * 16, chunk)).collect()
 }
 
+/// A `conntrack -L` line cut into what the inspector shows on separate rows: the head (protocol,
+/// number, seconds left, state), the original and reply tuples, the status flags (`[UNREPLIED]`,
+/// `[ASSURED]`) and the rest (`mark=0 use=1`). Nothing is dropped: the parts joined by spaces are
+/// the line's words.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ConntrackParts<'a> {
+    pub head: Vec<&'a str>,
+    pub tuples: Vec<Vec<&'a str>>,
+    pub flags: Vec<&'a str>,
+    pub rest: Vec<&'a str>,
+}
+
+pub fn conntrack_parts(line: &str) -> ConntrackParts<'_> {
+    let mut parts = ConntrackParts::default();
+    for word in line.split_whitespace() {
+        let key = word.split('=').next().unwrap_or_default();
+        if word.starts_with('[') {
+            parts.flags.push(word);
+        } else if key == "src" {
+            parts.tuples.push(vec![word]);
+        } else if matches!(key, "dst" | "sport" | "dport" | "type" | "code" | "id") && !parts.tuples.is_empty() {
+            if let Some(tuple) = parts.tuples.last_mut() {
+                tuple.push(word);
+            }
+        } else if parts.tuples.is_empty() {
+            parts.head.push(word);
+        } else {
+            parts.rest.push(word);
+        }
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +171,16 @@ mod tests {
         assert_eq!(rows.len(), 3);
         assert_eq!(rows[2].0, 32);
         assert_eq!(rows[2].1.len(), 8);
+    }
+
+    #[test]
+    fn test_conntrack_parts_keep_every_word_and_split_the_tuples() {
+        let line = "tcp      6 120 SYN_SENT src=10.244.1.20 dst=10.96.100.10 sport=42361 dport=80 [UNREPLIED] src=10.244.2.7 dst=10.244.1.20 sport=8080 dport=42361 mark=0 use=1";
+        let parts = conntrack_parts(line);
+        assert_eq!(parts.head, ["tcp", "6", "120", "SYN_SENT"]);
+        assert_eq!(parts.tuples.len(), 2);
+        assert_eq!(parts.tuples[1], ["src=10.244.2.7", "dst=10.244.1.20", "sport=8080", "dport=42361"]);
+        assert_eq!(parts.flags, ["[UNREPLIED]"]);
+        assert_eq!(parts.rest, ["mark=0", "use=1"]);
     }
 }

@@ -262,6 +262,13 @@ async fn library_cards_load_a_scenario() {
     press("s").await;
     assert_eq!(app.count(r#"[data-testid="library"] [data-testid="card"]"#), all.len() as u32);
     assert!(app.text(r#"[data-testid="library"]"#).contains(all[0].title_zh));
+    for builtin in all {
+        let card = app.text(&format!(r#"[data-testid="card"][data-id="{}"]"#, builtin.id));
+        assert!(card.contains(builtin.watch_zh), "{}: {card}", builtin.id);
+        let chapter = app.find(&format!(r#"[data-testid="card"][data-id="{}"]"#, builtin.id)).closest("section").expect("closest").expect("a chapter");
+        let heading = chapter.query_selector("h3").expect("query").expect("a heading").text_content().unwrap_or_default();
+        assert_eq!(heading, builtin.chapter.title().zh, "{}", builtin.id);
+    }
     let Some(other) = all.iter().find(|builtin| builtin.id != "clusterip-iptables") else { return };
     app.click(&format!(r#"[data-testid="card"][data-id="{}"]"#, other.id));
     settle().await;
@@ -348,4 +355,24 @@ async fn the_same_service_in_another_proxy_mode() {
     assert!(app.text(r#"[data-testid="rules"]"#).contains("TCP  10.96.100.10:80"), "ipvsadm -Ln in the rules pane");
     press("ArrowRight").await;
     assert!(hash().await.contains("mode=ipvs"));
+}
+
+#[wasm_bindgen_test]
+async fn userspace_mode_relays_through_kube_proxy_and_shows_conntrack() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&mode=userspace", None).await;
+    assert!(app.try_find(r#"[data-testid="problems"]"#).is_none());
+    assert!(app.text(r#"[data-testid="mode"]"#).contains("removed in v1.26"));
+    assert!(app.count(r#"[data-testid="step-list"] tr.kind-proxy"#) >= 1, "the relay's steps in the event list");
+    let steps = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
+    let mut seen = false;
+    for _ in 1..steps {
+        if let Some(entry) = app.try_find(r#"[data-testid="conntrack"]"#) {
+            let text = entry.text_content().unwrap_or_default();
+            assert!(text.starts_with("conntrack tcp") && text.contains("original") && text.contains("src="), "{text}");
+            seen = true;
+            break;
+        }
+        press("ArrowRight").await;
+    }
+    assert!(seen, "some step shows the connection's conntrack entry");
 }

@@ -56,6 +56,9 @@ pub fn Inspector(props: &InspectorProps) -> Html {
                 <span class={classes!("chip", crate::components::step_list::verdict_class(&step.verdict))}>{ step.verdict.clone() }</span>
             </div>
             <p class="narration" data-testid="narration" lang={text.lang_attr}>{ step.note.get(props.lang).to_string() }</p>
+            if let Some(line) = &step.conntrack {
+                { conntrack_box(props.lang, line) }
+            }
             if let Some(rule) = &step.rule {
                 <pre class="code rule" data-testid="step-rule">{ rule.clone() }</pre>
             }
@@ -156,5 +159,23 @@ fn byte_cell(
         <span class={classes!("byte", changed.then_some("chg"), selected.then_some("sel"))} {title} {onclick}>
             { format!("{byte:02x}") }
         </span>
+    }
+}
+
+/// The connection's conntrack entry after the step, one tuple per row, the whole line in `title`.
+fn conntrack_box(lang: Lang, line: &str) -> Html {
+    let text = i18n::text(lang);
+    let parts = view::conntrack_parts(line);
+    let labels = [text.original, text.reply];
+    html! {
+        <div class="ct" data-testid="conntrack" title={line.to_string()}>
+            <div class="ct-head"><b>{ "conntrack" }</b>{ " " }{ parts.head.join(" ") }{ " " }{ parts.flags.join(" ") }</div>
+            for (at, tuple) in parts.tuples.iter().enumerate() {
+                <div class="ct-row"><span class="ct-dir">{ labels.get(at).copied().unwrap_or_default() }</span>{ tuple.join(" ") }</div>
+            }
+            if !parts.rest.is_empty() {
+                <div class="ct-row muted">{ parts.rest.join(" ") }</div>
+            }
+        </div>
     }
 }

@@ -17,11 +17,8 @@ pub struct LibraryProps {
 }
 
 /// Chapters of the source text that have no lesson yet: (English, Chinese).
-const COMING: [(&str, &str); 7] = [
+const COMING: [(&str, &str); 4] = [
     ("Load-balancing concepts", "负载均衡的概念"),
-    ("kube-proxy: userspace mode", "kube-proxy：userspace 模式"),
-    ("kube-proxy: ipvs mode", "kube-proxy：ipvs 模式"),
-    ("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
     ("Ingress", "Ingress"),
     ("Istio sidecars", "Istio sidecar"),
     ("gRPC over HTTP/2", "基于 HTTP/2 的 gRPC"),

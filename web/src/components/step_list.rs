@@ -37,10 +37,11 @@ fn select_value(event: &Event) -> String {
     event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default()
 }
 
-const KINDS: [StepKind; 8] = [
+const KINDS: [StepKind; 9] = [
     StepKind::Send,
     StepKind::Netfilter,
     StepKind::Ipvs,
+    StepKind::Proxy,
     StepKind::Conntrack,
     StepKind::Routing,
     StepKind::Wire,

@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 
 use lbplay_core::Lang;
+use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
 
@@ -125,6 +126,11 @@ fn node_of<'a>(layout: &'a Layout, name: &str) -> Option<&'a NodeBox> {
     })
 }
 
+/// Where kube-proxy's own socket is drawn inside a node (userspace mode): top right.
+fn proxy_at(node: &NodeBox) -> (f64, f64) {
+    (node.x + node.w - 60.0, TOP + 24.0)
+}
+
 /// Where the packet is drawn for step `index`.
 fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
     let steps = &scenario.trace.steps;
@@ -134,6 +140,7 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
     let client_at =
         |ip: Ipv4Addr| layout.clients.iter().find(|(_, client, _)| *client == ip).map(|(_, _, x)| (*x + 70.0, 30.0));
     let node = node_of(layout, &step.node);
+    let userspace = scenario.mode == Some(ProxyMode::Userspace);
     match step.kind {
         StepKind::Send => {
             if let Some(at) = tuple.and_then(|tuple| pod_center(*tuple.src.ip()).or_else(|| client_at(*tuple.src.ip())))
@@ -157,6 +164,13 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
             }
         }
         _ => {}
+    }
+    // userspace mode: the relay's steps, and what the node itself sends or receives, happen at
+    // kube-proxy's socket.
+    if userspace && matches!(step.kind, StepKind::Proxy | StepKind::Send | StepKind::Deliver) {
+        if let Some(node) = node.filter(|node| node.name == step.node) {
+            return proxy_at(node);
+        }
     }
     match node {
         Some(node) => {
@@ -207,15 +221,12 @@ pub fn Topology(props: &TopologyProps) -> Html {
     };
     let trail_original = trail(Direction::Original);
     let trail_reply = trail(Direction::Reply);
-    // The chosen endpoint lights up from the first step that rewrote the destination.
-    let first_rewrite = steps.iter().position(|step| {
-        step.direction == Direction::Original
-            && step.before.tuple().ok().map(|tuple| tuple.dst) != step.after.tuple().ok().map(|tuple| tuple.dst)
+    // The chosen endpoint lights up once a step has sent the packet to it (a DNAT, IPVS, or
+    // userspace kube-proxy's dial, which may move on to the next pod after a refusal).
+    let chosen: Option<Ipv4Addr> = steps.iter().take(props.step + 1).rev().find_map(|step| {
+        let ip = *step.after.tuple().ok()?.dst.ip();
+        (step.direction == Direction::Original && find_pod(&layout, ip).is_some_and(|pod| pod.endpoint)).then_some(ip)
     });
-    let chosen: Option<Ipv4Addr> = match first_rewrite {
-        Some(at) if props.step >= at => steps[at].after.tuple().ok().map(|tuple| *tuple.dst.ip()),
-        _ => None,
-    };
     let label = current.map(|step| view::addresses(&step.after)).unwrap_or_default();
     let reply = current.is_some_and(|step| step.direction == Direction::Reply);
     // The label goes below the packet inside a node (above it the node's title sits), above it elsewhere.
@@ -231,8 +242,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
         Some("ipvs") => "netfilter + IPVS (kube-ipvs0)",
         Some("nftables") => "netfilter (nftables: table ip kube-proxy)",
+        Some("userspace") => "netfilter REDIRECT → kube-proxy",
         _ => "netfilter (iptables)",
     };
+    let userspace = scenario.mode == Some(ProxyMode::Userspace);
     // On a narrow screen the drawing keeps a readable size and scrolls sideways: keep the packet in view.
     let frame = use_node_ref();
     {
@@ -268,6 +281,12 @@ pub fn Topology(props: &TopologyProps) -> Html {
             <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + NODE_H + 16.0).to_string()} y2={(TOP + NODE_H + 16.0).to_string()} />
             for node in layout.nodes.iter() {
                 { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
+                if userspace {
+                    <g class="proxy-sock">
+                        <rect x={(proxy_at(node).0 - 52.0).to_string()} y={(TOP + 10.0).to_string()} width="104" height="28" rx="4" />
+                        <text x={proxy_at(node).0.to_string()} y={(TOP + 28.0).to_string()} text-anchor="middle">{ "kube-proxy" }</text>
+                    </g>
+                }
             }
             <polyline class="trail" points={trail_original} />
             <polyline class="trail reply" points={trail_reply} />
