@@ -101,17 +101,14 @@ impl Scenario {
 
 /// Loads a built-in scenario and runs its default walk with the lesson's seed (the native
 /// snapshots use the same one).
-/// The id `fixture` loads the hand-built `fixture::scenario()`, for tests and for looking at the
-/// view without the simulator.
+/// The hand-built `fixture::scenario()` is not reachable from the URL: tests pass it to `App` as a
+/// prop, and leaving it out of the page saves its code in the wasm budget.
 pub fn load_builtin(id: &str) -> Rc<Scenario> {
     load_builtin_in(id, None)
 }
 
 /// The same, with kube-proxy switched to `mode` (the same Service in another proxy mode).
 pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
-    if id == "fixture" {
-        return Rc::new(crate::fixture::scenario());
-    }
     let Some(builtin) = scenarios::get(id) else {
         return Rc::new(Scenario::failed(id, vec![format!("unknown scenario {id:?}")]));
     };

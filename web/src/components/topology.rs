@@ -242,7 +242,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
         Some("ipvs") => "netfilter + IPVS (kube-ipvs0)",
         Some("nftables") => "netfilter (nftables: table ip kube-proxy)",
-        Some("userspace") => "netfilter REDIRECT → kube-proxy",
+        Some("userspace") => "netfilter REDIRECT",
         _ => "netfilter (iptables)",
     };
     let userspace = scenario.mode == Some(ProxyMode::Userspace);
