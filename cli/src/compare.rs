@@ -267,7 +267,7 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
     };
     let source_seen = original()
         .filter(|step| step.kind == StepKind::Deliver)
-        .last()
+        .next_back()
         .and_then(|step| step.after.tuple().ok())
         .map(|tuple| tuple.src.ip().to_string())
         .unwrap_or_else(|| format!("— ({})", trace.outcome.reason.clone().unwrap_or_else(|| "not delivered".into())));
@@ -423,7 +423,7 @@ fn group(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (index, ch) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
