@@ -265,9 +265,7 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
         }
         _ => "0".into(),
     };
-    let source_seen = original()
-        .filter(|step| step.kind == StepKind::Deliver)
-        .next_back()
+    let source_seen = original().rfind(|step| step.kind == StepKind::Deliver)
         .and_then(|step| step.after.tuple().ok())
         .map(|tuple| tuple.src.ip().to_string())
         .unwrap_or_else(|| format!("— ({})", trace.outcome.reason.clone().unwrap_or_else(|| "not delivered".into())));
