@@ -265,7 +265,8 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
         }
         _ => "0".into(),
     };
-    let source_seen = original().rfind(|step| step.kind == StepKind::Deliver)
+    let source_seen = original()
+        .rfind(|step| step.kind == StepKind::Deliver)
         .and_then(|step| step.after.tuple().ok())
         .map(|tuple| tuple.src.ip().to_string())
         .unwrap_or_else(|| format!("— ({})", trace.outcome.reason.clone().unwrap_or_else(|| "not delivered".into())));
