@@ -266,8 +266,7 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
         _ => "0".into(),
     };
     let source_seen = original()
-        .filter(|step| step.kind == StepKind::Deliver)
-        .last()
+        .rfind(|step| step.kind == StepKind::Deliver)
         .and_then(|step| step.after.tuple().ok())
         .map(|tuple| tuple.src.ip().to_string())
         .unwrap_or_else(|| format!("— ({})", trace.outcome.reason.clone().unwrap_or_else(|| "not delivered".into())));
@@ -423,7 +422,7 @@ fn group(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (index, ch) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

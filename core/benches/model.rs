@@ -25,7 +25,13 @@ fn main() {
         Some(ALLOCATOR.get_peak_memory())
     };
     let print = |line: &str| println!("{line}");
-    common::model_timings(&common::Probe { platform: "native", clock: &clock, peak: &peak, print: &print });
+    common::model_timings(&common::Probe {
+        platform: "native",
+        clock: &clock,
+        peak: &peak,
+        print: &print,
+        timings: true,
+    });
 
     let streams = common::pods_manifest(common::SERVICES, common::ENDPOINTS, common::NODES);
     let texts: Vec<&str> = streams.iter().map(String::as_str).collect();

@@ -239,6 +239,18 @@ const ALL: &[Builtin] = &[
         yaml: include_str!("../scenarios/ipvs-lc.yaml"),
     },
     Builtin {
+        id: "ipvs-wrr",
+        chapter: Chapter::KubeProxyIpvs,
+        title_en: "IPVS weighted round robin (wrr)",
+        title_zh: "IPVS 加权轮询（wrr）",
+        watch_en: "Real servers weigh 3, 2 and 1 (an lbplay extension: the Pod label lbplay.dev/ipvs-weight; kube-proxy itself always writes weight 1). wrr walks the list with a current weight stepping down by the weights' gcd, so 12 connections split 6, 4 and 2.",
+        watch_zh: "真实服务器的权重分别为 3、2、1（lbplay 扩展：Pod 标签 lbplay.dev/ipvs-weight；kube-proxy 本身总是写权重 1）。wrr 用按权重最大公约数递减的当前权重遍历列表，12 个连接按 6、4、2 分配。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/ipvs-wrr.yaml"),
+    },
+    Builtin {
         id: "clusterip-nftables",
         chapter: Chapter::KubeProxyNftables,
         title_en: "The same ClusterIP in nftables mode",

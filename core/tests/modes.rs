@@ -145,3 +145,14 @@ fn userspace_relays_and_retries_a_refusing_pod() {
     let client = trace.steps.iter().find(|s| s.kind == StepKind::Deliver && s.node == "client").unwrap();
     assert_eq!(client.after.tuple().unwrap().src.to_string(), "10.96.100.10:80");
 }
+
+#[test]
+fn ipvs_wrr_follows_the_pod_weights() {
+    let builtin = scenarios::get("ipvs-wrr").unwrap();
+    let cluster = scenario::load(&[Source { name: "ipvs-wrr.yaml", text: builtin.yaml }]).unwrap().cluster;
+    let backends = send(&cluster, 12, false, 1);
+    // Weights 3, 2, 1 (gcd 1, max 3): per cycle of 6 connections a gets 3, b 2, c 1.
+    for (pod, expected) in [("pod/web-a", 6), ("pod/web-b", 4), ("pod/web-c", 2)] {
+        assert_eq!(backends.iter().filter(|b| *b == pod).count(), expected, "{backends:?}");
+    }
+}

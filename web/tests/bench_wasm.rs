@@ -47,7 +47,7 @@ fn peak(work: &mut dyn FnMut()) -> Option<usize> {
 /// Issue 3 and issue 4 in the browser, figure for figure beside the native benches.
 #[wasm_bindgen_test]
 fn core_timings_in_wasm() {
-    let probe = common::Probe { platform: "wasm", clock: &now, peak: &peak, print: &print };
+    let probe = common::Probe { platform: "wasm", clock: &now, peak: &peak, print: &print, timings: true };
     common::model_timings(&probe);
     common::iptables_timings(&probe);
 }

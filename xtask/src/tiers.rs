@@ -282,7 +282,10 @@ fn tier4_kernel(root: &Path) -> Outcome {
     ];
     let mut command = cargo(root, &args);
     command.env("LBPLAY_KERNEL_TESTS", "1");
-    match streamed(command, "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft, kernel_userspace and tshark)") {
+    match streamed(
+        command,
+        "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft, kernel_userspace and tshark)",
+    ) {
         Ok(()) => Outcome::Passed(String::new()),
         Err(e) => Outcome::Failed(e),
     }

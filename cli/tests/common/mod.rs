@@ -6,6 +6,8 @@
 
 #![allow(dead_code, reason = "each test file uses a different part of this module")]
 
+pub(crate) mod harness;
+
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 

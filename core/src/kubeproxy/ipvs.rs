@@ -205,7 +205,7 @@ pub fn build(cluster: &Cluster, node: &str) -> Result<IpvsState, String> {
         let proto = info.proto;
         let categories = topology::categorize(info, &this.name);
         let mut add_vs = |addr: Ipv4Addr, port: u16, only_local: bool, kind: VipKind| {
-            services.push(virtual_server(info, scheduler, addr, port, endpoints_for(&categories, only_local)));
+            services.push(virtual_server(cluster, info, scheduler, addr, port, endpoints_for(&categories, only_local)));
             origins.push(Origin { service_port: info.name.clone(), kind });
         };
 
@@ -321,11 +321,25 @@ fn endpoints_for(categories: &Categories, only_local: bool) -> &[ServiceEndpoint
     if only_local && !categories.local.is_empty() { &categories.local } else { &categories.cluster }
 }
 
+/// The Pod label that sets a real server's weight (an lbplay extension, see `virtual_server`).
+pub const WEIGHT_LABEL: &str = "lbplay.dev/ipvs-weight";
+
+/// The weight of an endpoint's real server: its pod's `WEIGHT_LABEL`, or kube-proxy's 1.
+fn weight_of(cluster: &Cluster, endpoint: &ServiceEndpoint) -> u32 {
+    let pod = endpoint.pod.as_deref().and_then(|name| cluster.pod(name)).or_else(|| cluster.pod_by_ip(endpoint.ip));
+    pod.and_then(|pod| pod.labels.get(WEIGHT_LABEL)).and_then(|value| value.parse().ok()).unwrap_or(1)
+}
+
 /// One virtual server as proxier.go builds it: the scheduler, `FlagPersistent` with the affinity
 /// timeout for ClientIP affinity, `FlagSourceHash` (0x10, shown as `mh-port`) for mh, and the real
 /// servers in Masq mode with weight 1, added one by one (util/ipvs_linux.go
 /// `toIPVSDestination`: forwarding method `ConnFwdMasq`).
+///
+/// As an lbplay extension for the weighted schedulers' lessons, a Pod label
+/// `lbplay.dev/ipvs-weight: "N"` gives its real server weight N (kube-proxy itself always writes
+/// 1); `"0"` quiesces it, as kube-proxy does for a terminating endpoint.
 fn virtual_server(
+    cluster: &Cluster,
     info: &ServicePortInfo,
     scheduler: Scheduler,
     addr: Ipv4Addr,
@@ -344,7 +358,7 @@ fn virtual_server(
         svc.timeout = seconds;
     }
     for endpoint in endpoints {
-        svc.add_dest(Dest::new(SocketAddrV4::new(endpoint.ip, endpoint.port), 1));
+        svc.add_dest(Dest::new(SocketAddrV4::new(endpoint.ip, endpoint.port), weight_of(cluster, endpoint)));
     }
     svc
 }

@@ -308,17 +308,20 @@ fn neg_holds<T>(neg: &Neg<T>, holds: impl FnOnce(&T) -> bool) -> bool {
 fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Option<String>> {
     let tuple = &meta.tuple;
     if let Some(src) = &rule.src
-        && !neg_holds(src, |net| net.contains(*tuple.src.ip())) {
-            return None;
-        }
+        && !neg_holds(src, |net| net.contains(*tuple.src.ip()))
+    {
+        return None;
+    }
     if let Some(dst) = &rule.dst
-        && !neg_holds(dst, |net| net.contains(*tuple.dst.ip())) {
-            return None;
-        }
+        && !neg_holds(dst, |net| net.contains(*tuple.dst.ip()))
+    {
+        return None;
+    }
     if let Some(proto) = &rule.proto
-        && !neg_holds(proto, |proto| tuple.proto.as_proto() == Some(*proto)) {
-            return None;
-        }
+        && !neg_holds(proto, |proto| tuple.proto.as_proto() == Some(*proto))
+    {
+        return None;
+    }
     let mut detail = None;
     for m in &rule.matches {
         let holds = match m {

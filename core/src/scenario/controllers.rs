@@ -530,9 +530,10 @@ fn allocate_services(cx: &mut Cx, cluster: &mut Cluster, services: Vec<RawServic
         }
     }
     if node_ports.len() > usize::from(NODE_PORT_MAX - NODE_PORT_MIN) + 1
-        && let Some(raw) = services.last() {
-            cx.error(&raw.obj, raw.obj.node.pos, "spec.ports", "the NodePort range 30000-32767 is exhausted");
-        }
+        && let Some(raw) = services.last()
+    {
+        cx.error(&raw.obj, raw.obj.node.pos, "spec.ports", "the NodePort range 30000-32767 is exhausted");
+    }
     cluster.services = services.into_iter().map(|raw| raw.service).collect();
 }
 

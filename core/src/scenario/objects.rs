@@ -300,17 +300,20 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             _ => cx.ignored.push(label),
         }
     }
-    if objects == 0 && !docs.is_empty() && !cx.has_errors()
-        && let Some((file, node)) = docs.first() {
-            cx.push(
-                super::Severity::Warning,
-                file,
-                node.pos,
-                None,
-                None,
-                "the input holds no objects; the default cluster is used, with no workloads".to_string(),
-            );
-        }
+    if objects == 0
+        && !docs.is_empty()
+        && !cx.has_errors()
+        && let Some((file, node)) = docs.first()
+    {
+        cx.push(
+            super::Severity::Warning,
+            file,
+            node.pos,
+            None,
+            None,
+            "the input holds no objects; the default cluster is used, with no workloads".to_string(),
+        );
+    }
     let mut cluster = match &cluster_doc {
         Some(obj) => decode_cluster(cx, obj),
         None => Cluster::default(),
@@ -361,9 +364,10 @@ fn decode_cluster(cx: &mut Cx, obj: &Obj<'_>) -> Cluster {
             }
         }
         if let Some(ipvs) = cx.map(obj, kp.get("ipvs"), "spec.kubeProxy.ipvs")
-            && let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler") {
-                cluster.kube_proxy.ipvs_scheduler = scheduler;
-            }
+            && let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler")
+        {
+            cluster.kube_proxy.ipvs_scheduler = scheduler;
+        }
     }
     if let Some(nodes_node) = spec.get("nodes") {
         let items = cx.seq(obj, Some(nodes_node), "spec.nodes");
@@ -533,9 +537,10 @@ fn decode_pod<'d>(
         return None;
     };
     if let Some(n) = spec.get("nodeName")
-        && let Some(node_name) = cx.string(obj, Some(n), &format!("{spec_path}.nodeName")) {
-            pod.node = Some((node_name, n.pos));
-        }
+        && let Some(node_name) = cx.string(obj, Some(n), &format!("{spec_path}.nodeName"))
+    {
+        pod.node = Some((node_name, n.pos));
+    }
     pod.host_network = cx.boolean(obj, spec.get("hostNetwork"), &format!("{spec_path}.hostNetwork")).unwrap_or(false);
     let containers = cx.seq(obj, spec.get("containers"), &format!("{spec_path}.containers"));
     if containers.is_empty() {
@@ -578,9 +583,10 @@ fn decode_pod<'d>(
     }
     if let Some(status) = cx.map(obj, node.get("status"), &format!("{prefix}status")) {
         if let Some(n) = status.get("podIP")
-            && let Some(ip) = cx.ipv4(obj, Some(n), "status.podIP") {
-                pod.ip = Some((ip, n.pos));
-            }
+            && let Some(ip) = cx.ipv4(obj, Some(n), "status.podIP")
+        {
+            pod.ip = Some((ip, n.pos));
+        }
         if let Some(phase) = cx.string(obj, status.get("phase"), "status.phase") {
             pod.terminal = phase == "Succeeded" || phase == "Failed";
             if phase == "Pending" && status.get("conditions").is_none() {
@@ -765,19 +771,21 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
                 }
                 want_ip = WantIp::Headless;
             } else if !text.is_empty()
-                && let Some(ip) = cx.ipv4(obj, Some(ip_node_first), path) {
-                    want_ip = WantIp::Explicit(ip, ip_node_first.pos);
-                }
+                && let Some(ip) = cx.ipv4(obj, Some(ip_node_first), path)
+            {
+                want_ip = WantIp::Explicit(ip, ip_node_first.pos);
+            }
             if let (Some(ip_text), Some(first)) =
                 (ip_node.and_then(|n| n.as_str()), ips_nodes.first().and_then(|n| n.as_str()))
-                && ip_text != first {
-                    cx.error(
-                        obj,
-                        ips_nodes[0].pos,
-                        "spec.clusterIPs[0]",
-                        format!("`{first}` must be equal to spec.clusterIP `{ip_text}`"),
-                    );
-                }
+                && ip_text != first
+            {
+                cx.error(
+                    obj,
+                    ips_nodes[0].pos,
+                    "spec.clusterIPs[0]",
+                    format!("`{first}` must be equal to spec.clusterIP `{ip_text}`"),
+                );
+            }
             for (i, extra) in ips_nodes.iter().enumerate().skip(1) {
                 let shown = extra.as_str().unwrap_or_default();
                 if shown.contains(':') {
@@ -905,21 +913,22 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
         let mut node_port = None;
         let mut pos = None;
         if let Some(n) = item.get("nodePort")
-            && let Some(value) = cx.port(obj, Some(n), &format!("{path}.nodePort")) {
-                // Only ClusterIP Services are refused a nodePort (validation.go); an ExternalName
-                // Service's is simply never used.
-                if kind == ServiceType::ClusterIp {
-                    cx.error(
-                        obj,
-                        n.pos,
-                        &format!("{path}.nodePort"),
-                        forbidden("may not be used when `type` is 'ClusterIP'"),
-                    );
-                } else if kind != ServiceType::ExternalName {
-                    node_port = Some(value);
-                    pos = Some(n.pos);
-                }
+            && let Some(value) = cx.port(obj, Some(n), &format!("{path}.nodePort"))
+        {
+            // Only ClusterIP Services are refused a nodePort (validation.go); an ExternalName
+            // Service's is simply never used.
+            if kind == ServiceType::ClusterIp {
+                cx.error(
+                    obj,
+                    n.pos,
+                    &format!("{path}.nodePort"),
+                    forbidden("may not be used when `type` is 'ClusterIP'"),
+                );
+            } else if kind != ServiceType::ExternalName {
+                node_port = Some(value);
+                pos = Some(n.pos);
             }
+        }
         node_port_pos.push(pos);
         service.ports.push(ServicePort { name: port_name, protocol, port, target_port, node_port });
     }
@@ -1058,22 +1067,20 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
     }
     let mut health_check_pos = None;
     if let Some(n) = spec.get("healthCheckNodePort")
-        && let Some(port) = cx.port(obj, Some(n), "spec.healthCheckNodePort") {
-            if kind != ServiceType::LoadBalancer || service.external_traffic_policy != TrafficPolicy::Local {
-                cx.error(
-                    obj,
-                    n.pos,
-                    "spec.healthCheckNodePort",
-                    invalid(
-                        port,
-                        "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
-                    ),
-                );
-            } else {
-                service.health_check_node_port = Some(port);
-                health_check_pos = Some(n.pos);
-            }
+        && let Some(port) = cx.port(obj, Some(n), "spec.healthCheckNodePort")
+    {
+        if kind != ServiceType::LoadBalancer || service.external_traffic_policy != TrafficPolicy::Local {
+            cx.error(
+                obj,
+                n.pos,
+                "spec.healthCheckNodePort",
+                invalid(port, "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"),
+            );
+        } else {
+            service.health_check_node_port = Some(port);
+            health_check_pos = Some(n.pos);
         }
+    }
     service.publish_not_ready_addresses =
         cx.boolean(obj, spec.get("publishNotReadyAddresses"), "spec.publishNotReadyAddresses").unwrap_or(false);
     if kind == ServiceType::ExternalName {
@@ -1105,14 +1112,15 @@ fn decode_service<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: &str) -
     let allocate_lb_node = spec.get("allocateLoadBalancerNodePorts");
     let allocate_lb = cx.boolean(obj, allocate_lb_node, "spec.allocateLoadBalancerNodePorts").unwrap_or(true);
     if let Some(n) = allocate_lb_node.filter(|n| !n.is_null())
-        && kind != ServiceType::LoadBalancer {
-            cx.error(
-                obj,
-                n.pos,
-                "spec.allocateLoadBalancerNodePorts",
-                forbidden("may only be used when `type` is 'LoadBalancer'"),
-            );
-        }
+        && kind != ServiceType::LoadBalancer
+    {
+        cx.error(
+            obj,
+            n.pos,
+            "spec.allocateLoadBalancerNodePorts",
+            forbidden("may only be used when `type` is 'LoadBalancer'"),
+        );
+    }
     let allocate_node_ports = kind == ServiceType::NodePort || (kind == ServiceType::LoadBalancer && allocate_lb);
     Some(RawService {
         obj: obj.clone(),
@@ -1468,14 +1476,15 @@ fn decode_ingress(cx: &mut Cx, obj: &Obj<'_>, api_version: &str, namespace: &str
             let Some(item) = cx.map(obj, Some(item), &ppath) else { continue };
             let text = cx.string(obj, item.get("path"), &format!("{ppath}.path"));
             if let (Some(t), Some(n)) = (&text, item.get("path"))
-                && !t.starts_with('/') {
-                    cx.error(
-                        obj,
-                        n.pos,
-                        &format!("{ppath}.path"),
-                        format!("`{t}` must be an absolute path, starting with `/`"),
-                    );
-                }
+                && !t.starts_with('/')
+            {
+                cx.error(
+                    obj,
+                    n.pos,
+                    &format!("{ppath}.path"),
+                    format!("`{t}` must be an absolute path, starting with `/`"),
+                );
+            }
             let path_type = match cx.string(obj, item.get("pathType"), &format!("{ppath}.pathType")).as_deref() {
                 Some("Exact") => PathType::Exact,
                 Some("Prefix") => PathType::Prefix,
@@ -1627,13 +1636,14 @@ fn decode_virtual_service(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &st
             let uri = item.get("uri").and_then(|u| string_match(cx, obj, u, &format!("{mpath}.uri")));
             let mut headers = Vec::new();
             if let Some(h) = cx.map(obj, item.get("headers"), &format!("{mpath}.headers"))
-                && let Value::Map(entries) = &h.value {
-                    for (key, value) in entries {
-                        if let Some(sm) = string_match(cx, obj, value, &format!("{mpath}.headers.{}", key.name)) {
-                            headers.push((key.name.clone(), sm));
-                        }
+                && let Value::Map(entries) = &h.value
+            {
+                for (key, value) in entries {
+                    if let Some(sm) = string_match(cx, obj, value, &format!("{mpath}.headers.{}", key.name)) {
+                        headers.push((key.name.clone(), sm));
                     }
                 }
+            }
             matches.push(HttpMatch { uri, headers });
         }
         let mut destinations = Vec::new();
