@@ -20,6 +20,8 @@ pub const UDP_TIMEOUT: u64 = 30;
 pub const UDP_STREAM_TIMEOUT: u64 = 120;
 /// `nf_conntrack_tcp_timeout_syn_sent`.
 pub const TCP_SYN_SENT_TIMEOUT: u64 = 120;
+/// `nf_conntrack_tcp_timeout_syn_recv`: a connection whose SYN-ACK was seen, until the final ACK.
+pub const TCP_SYN_RECV_TIMEOUT: u64 = 60;
 
 /// A tracked connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -896,6 +896,20 @@ impl<'a> Sim<'a> {
         let found = self.conntrack.get(node).and_then(|table| table.lookup(&tuple, now));
         let (ct, note, verdict) = match found {
             Some((index, dir)) => {
+                // The first reply flips the entry as conntrack's first hook sees it
+                // (nf_conntrack_core.c sets IPS_SEEN_REPLY; nf_conntrack_proto_tcp.c moves a
+                // SYN_SENT connection to SYN_RECV on the SYN-ACK, whose timeout is 60 s).
+                if dir == Dir::Reply
+                    && let Some(entry) = self.conntrack.get_mut(node).and_then(|table| table.get_mut(index))
+                    && !entry.seen_reply
+                {
+                    entry.seen_reply = true;
+                    entry.expires = now
+                        + match entry.original.proto {
+                            TupleProto::Udp => conntrack::UDP_STREAM_TIMEOUT,
+                            _ => conntrack::TCP_SYN_RECV_TIMEOUT,
+                        };
+                }
                 let which = match dir {
                     Dir::Original => ("original", "原始"),
                     Dir::Reply => ("reply", "应答"),
@@ -1449,16 +1463,6 @@ impl<'a> Sim<'a> {
             trace.steps.push(s);
             if let Some(step) = trace.steps.last_mut() {
                 step.conntrack = Some(line.clone());
-            }
-        } else if let Some((index, Dir::Reply)) = ct.existing {
-            let now = self.env.now;
-            if let Some(entry) = self.conntrack.get_mut(node).and_then(|table| table.get_mut(index)) {
-                entry.seen_reply = true;
-                entry.expires = now
-                    + match entry.original.proto {
-                        TupleProto::Udp => conntrack::UDP_STREAM_TIMEOUT,
-                        _ => conntrack::TCP_ESTABLISHED_TIMEOUT,
-                    };
             }
         }
     }
