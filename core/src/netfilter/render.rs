@@ -28,9 +28,9 @@ pub struct Line {
 pub fn save_order(table: &Table) -> Vec<&Chain> {
     let mut builtin: Vec<&Chain> = table.chains.iter().filter(|chain| chain.policy.is_some()).collect();
     let order = table.name.builtin_chains();
-    builtin.sort_by_key(|chain| order.iter().position(|name| *name == chain.name).unwrap_or(usize::MAX));
+    builtin.sort_unstable_by_key(|chain| order.iter().position(|name| *name == chain.name).unwrap_or(usize::MAX));
     let mut user: Vec<&Chain> = table.chains.iter().filter(|chain| chain.policy.is_none()).collect();
-    user.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    user.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     builtin.extend(user);
     builtin
 }
@@ -182,7 +182,7 @@ fn match_text(out: &mut String, m: &Match) {
         Match::Conntrack(Neg { negated, value }) => {
             // libxt_conntrack.c `print_state` lists the states in this fixed order.
             let mut states = value.clone();
-            states.sort();
+            states.sort_unstable();
             states.dedup();
             out.push_str(" -m conntrack");
             bang(out, *negated);
@@ -252,7 +252,7 @@ fn match_text(out: &mut String, m: &Match) {
             // in a fixed order, taken here to be the conntrack match's. Only the one state
             // kube-proxy used, NEW, was checked against iptables-nft-save 1.8.9.
             let mut states = value.clone();
-            states.sort();
+            states.sort_unstable();
             states.dedup();
             out.push_str(" -m state");
             bang(out, *negated);

@@ -93,7 +93,7 @@ pub(crate) fn pod_template_hash(template: &crate::yaml::Node) -> String {
             }
             Value::Map(entries) => {
                 let mut sorted: Vec<_> = entries.iter().collect();
-                sorted.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+                sorted.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
                 out.push('{');
                 for (key, value) in sorted {
                     out.push_str(&key.name);
@@ -787,6 +787,6 @@ fn dns(cluster: &Cluster) -> Vec<DnsRecord> {
             }
         }
     }
-    records.sort();
+    records.sort_unstable();
     records
 }
