@@ -16,9 +16,8 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::net::SocketAddrV4;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use lbplay_core::model::ProxyMode;
@@ -151,20 +150,20 @@ impl Netns {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("lbnft-{}-{label}-{n}", std::process::id());
-        run("ip", &["netns", "add", &name], None)?;
+        common::run("ip", &["netns", "add", &name], None)?;
         Ok(Netns { name })
     }
 
     fn exec(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
         let mut all = vec!["netns", "exec", self.name.as_str()];
         all.extend_from_slice(args);
-        run("ip", &all, stdin)
+        common::run("ip", &all, stdin)
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = run("ip", &["netns", "del", &self.name], None);
+        let _ = common::run("ip", &["netns", "del", &self.name], None);
     }
 }
 
@@ -179,31 +178,6 @@ fn load_and_list(rules: &str) -> Result<String, String> {
     let ns = Netns::new("load")?;
     ns.exec(&["nft", "-f", "-"], Some(rules))?;
     ns.exec(&["nft", "list", "ruleset"], None)
-}
-
-/// Runs a command to completion; `Err` carries its standard error.
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run `{program}`: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| format!("writing to `{program}`: {e}"))?;
-    }
-    let output = child.wait_with_output().map_err(|e| format!("waiting for `{program}`: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
 }
 
 /// A line diff (longest common subsequence), `-` for lbplay's lines and `+` for nft's.

@@ -53,31 +53,6 @@ pub(crate) fn scratch_dir(label: &str) -> PathBuf {
     dir
 }
 
-/// Runs a command to completion; `Err` carries its standard error.
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run `{program}`: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| format!("writing to `{program}`: {e}"))?;
-    }
-    let output = child.wait_with_output().map_err(|e| format!("waiting for `{program}`: {e}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "`{program} {}` failed ({}): {}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
 /// A network namespace with a unique name, deleted when dropped (also when a test panics).
 pub(crate) struct Netns {
     pub(crate) name: String,
@@ -88,7 +63,7 @@ impl Netns {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("lbplay-{}-{n}-{label}", std::process::id());
-        run("ip", &["netns", "add", &name], None)?;
+        super::run("ip", &["netns", "add", &name], None)?;
         let netns = Netns { name };
         netns.exec(&["ip", "link", "set", "lo", "up"], None)?;
         Ok(netns)
@@ -98,7 +73,7 @@ impl Netns {
     pub(crate) fn exec(&self, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
         let mut all = vec!["netns", "exec", &self.name];
         all.extend_from_slice(args);
-        run("ip", &all, stdin)
+        super::run("ip", &all, stdin)
     }
 
     /// A `Command` that runs `args` inside the namespace.
