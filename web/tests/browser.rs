@@ -265,8 +265,13 @@ async fn library_cards_load_a_scenario() {
     for builtin in all {
         let card = app.text(&format!(r#"[data-testid="card"][data-id="{}"]"#, builtin.id));
         assert!(card.contains(builtin.watch_zh), "{}: {card}", builtin.id);
-        let chapter = app.find(&format!(r#"[data-testid="card"][data-id="{}"]"#, builtin.id)).closest("section").expect("closest").expect("a chapter");
-        let heading = chapter.query_selector("h3").expect("query").expect("a heading").text_content().unwrap_or_default();
+        let chapter = app
+            .find(&format!(r#"[data-testid="card"][data-id="{}"]"#, builtin.id))
+            .closest("section")
+            .expect("closest")
+            .expect("a chapter");
+        let heading =
+            chapter.query_selector("h3").expect("query").expect("a heading").text_content().unwrap_or_default();
         assert_eq!(heading, builtin.chapter.title().zh, "{}", builtin.id);
     }
     let Some(other) = all.iter().find(|builtin| builtin.id != "clusterip-iptables") else { return };
