@@ -963,9 +963,8 @@ impl<'a> Sim<'a> {
         mark: &mut u32,
         next: Option<&Host>,
     ) -> Result<(), Hop> {
-        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
-        let meta =
-            Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
+        let meta = self.meta_for(node, packet, ct, *mark)?;
+        let tuple = meta.tuple;
         let Some(Plane::Netfilter { ruleset, indexes }) = self.planes.get(node) else { return Ok(()) };
         // IPVS mode's rules match ipsets, which are per node.
         self.env.ipsets = self.ipvs.get(node).map(|state| state.ipsets.clone());
@@ -999,6 +998,13 @@ impl<'a> Sim<'a> {
         self.conclude(trace, node, packet, direction, hook, table.as_str(), &outcome.verdict, tuple)
     }
 
+    /// What the rules of `node` can see of a packet: its tuple, mark, conntrack state and the
+    /// node's own addresses.
+    fn meta_for(&self, node: &str, packet: &Packet, ct: &Ct, mark: u32) -> Result<Meta, Hop> {
+        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
+        Ok(Meta { tuple, mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) })
+    }
+
     /// Sets the last step's conntrack entry to this connection's entry on `node`, as it stands now.
     fn tag_last(&self, trace: &mut Trace, node: &str, ct: &Ct) {
         let line = self.entry(node, ct).map(|entry| entry.to_string());
@@ -1021,9 +1027,8 @@ impl<'a> Sim<'a> {
         mark: &mut u32,
         next: Option<&Host>,
     ) -> Result<(), Hop> {
-        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
-        let meta =
-            Meta { tuple, mark: *mark, ct_states: self.ct_states(node, ct), local_addrs: self.local_addrs(node) };
+        let meta = self.meta_for(node, packet, ct, *mark)?;
+        let tuple = meta.tuple;
         let planes = std::sync::Arc::clone(&self.planes);
         let Some(Plane::Nftables(ruleset)) = planes.get(node) else { return Ok(()) };
         let outcome = crate::nftables::eval::traverse(ruleset, hook, &meta, &mut self.env);
