@@ -358,7 +358,6 @@ fn walk_events(trace: &lbplay_core::Trace, node: &str) -> String {
 /// Builds the node of `walk` in namespaces, opens a real connection, and checks that the kernel's
 /// sequence of matched rules and policies is one lbplay's walk produces for the same endpoint.
 fn check_walk_against_kernel(walk: &Walk) {
-    use lbplay_core::walk::{Host, resolve_host};
     let builtin = lbplay_core::scenarios::get(walk.scenario).expect("a built-in scenario");
     let source = lbplay_core::scenario::Source { name: walk.scenario, text: builtin.yaml };
     let cluster = lbplay_core::scenario::load(&[source]).expect("the scenario loads").cluster;
@@ -368,26 +367,7 @@ fn check_walk_against_kernel(walk: &Walk) {
     let mut topology = Topology::new(node.ip).unwrap_or_else(|e| panic!("{e}"));
     topology.load_rules(&rules).unwrap_or_else(|e| panic!("{e}"));
     let to: SocketAddrV4 = walk.to.parse().expect("IP:PORT");
-    // Every non-host-network pod listens on its container ports; the client is a host of its own.
-    let from = resolve_host(&cluster, walk.from).expect("the source exists");
-    let client_name = match &from {
-        Host::Node { .. } => "node".to_string(),
-        other => other.name().to_string(),
-    };
-    let mut added = Vec::new();
-    if !matches!(from, Host::Node { .. }) {
-        topology.add_host(from.name(), from.ip()).unwrap_or_else(|e| panic!("{e}"));
-        added.push(from.name().to_string());
-    }
-    for pod in cluster.pods.iter().filter(|pod| !pod.host_network) {
-        if !added.contains(&pod.name) {
-            topology.add_host(&pod.name, pod.ip).unwrap_or_else(|e| panic!("{e}"));
-            added.push(pod.name.clone());
-        }
-        for port in &pod.ports {
-            topology.listen(&pod.name, port.port).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
+    let client_name = topology.add_scenario_hosts(&cluster, walk.from).unwrap_or_else(|e| panic!("{e}"));
     let mut kernel = topology.trace_connection(&client_name, to).unwrap_or_else(|e| panic!("{e}"));
     if let Some(want) = walk.want {
         for _ in 0..24 {

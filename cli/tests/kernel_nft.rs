@@ -116,28 +116,13 @@ fn cli_prints_the_same_table() {
 fn kernel_available() -> bool {
     static REASON: OnceLock<Option<String>> = OnceLock::new();
     let reason = REASON.get_or_init(|| {
-        if std::env::var("LBPLAY_KERNEL_TESTS").as_deref() != Ok("1") {
-            return Some("skipped: set LBPLAY_KERNEL_TESTS=1 (as root) to run the nft round trips".into());
-        }
-        let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
-        if uid.as_deref().ok() != Some("0") {
-            return Some("skipped: not root; network namespaces need root (run `sudo -E cargo xtask test`)".into());
-        }
-        if Command::new("nft").arg("--version").output().is_err() {
-            return Some("skipped: `nft` is missing (apt-get install -y nftables)".into());
-        }
-        match Netns::new("probe") {
-            Ok(_) => None,
-            Err(e) => Some(format!("skipped: no network namespaces here: {e}")),
-        }
+        common::skip_reason(&["ip", "nft"])
+            .or_else(|| Netns::new("probe").err().map(|e| format!("no network namespaces here: {e}")))
     });
-    match reason {
-        Some(reason) => {
-            println!("{reason}");
-            false
-        }
-        None => true,
+    if let Some(reason) = reason {
+        println!("skipped: {reason}");
     }
+    reason.is_none()
 }
 
 /// A network namespace that is deleted when dropped.
@@ -366,7 +351,6 @@ fn kernel_steps(raw: &str, to: SocketAddrV4) -> Vec<NftTraceLine> {
 /// the same endpoint. Fails with both sequences when no seed of lbplay's walk gives it.
 fn check_nft_walk_against_kernel(walk: &NftWalk) {
     use common::harness::{Outcome, Topology};
-    use lbplay_core::walk::{Host, resolve_host};
 
     let builtin = scenarios::get(walk.scenario).expect("a built-in scenario");
     let mut cluster =
@@ -378,25 +362,7 @@ fn check_nft_walk_against_kernel(walk: &NftWalk) {
     topology.load_nft(&rules).unwrap_or_else(|e| panic!("loading lbplay's ruleset: {e}"));
     topology.load_nft(TRACE_TABLE).unwrap_or_else(|e| panic!("loading the trace table: {e}"));
     let to: SocketAddrV4 = walk.to.parse().expect("IP:PORT");
-    let from = resolve_host(&cluster, walk.from).expect("the source exists");
-    let client_name = match &from {
-        Host::Node { .. } => "node".to_string(),
-        other => other.name().to_string(),
-    };
-    let mut added = Vec::new();
-    if !matches!(from, Host::Node { .. }) {
-        topology.add_host(from.name(), from.ip()).unwrap_or_else(|e| panic!("{e}"));
-        added.push(from.name().to_string());
-    }
-    for pod in cluster.pods.iter().filter(|pod| !pod.host_network) {
-        if !added.contains(&pod.name) {
-            topology.add_host(&pod.name, pod.ip).unwrap_or_else(|e| panic!("{e}"));
-            added.push(pod.name.clone());
-        }
-        for port in &pod.ports {
-            topology.listen(&pod.name, port.port).unwrap_or_else(|e| panic!("{e}"));
-        }
-    }
+    let client_name = topology.add_scenario_hosts(&cluster, walk.from).unwrap_or_else(|e| panic!("{e}"));
     let connect = || {
         topology
             .trace_raw(&client_name, to, &["nft", "monitor", "trace"], "tcp dport 9 ")

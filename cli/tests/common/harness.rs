@@ -336,6 +336,33 @@ impl Topology {
         }
     }
 
+    /// Adds a scenario's hosts: the walk's source (unless it is the node itself) and every pod
+    /// that is not on the host network, each listening on its container ports. Returns the name
+    /// `trace_connection` knows the source by (`node` for a process on the node).
+    pub(crate) fn add_scenario_hosts(&mut self, cluster: &lbplay_core::Cluster, from: &str) -> Result<String, String> {
+        use lbplay_core::walk::{Host as SimHost, resolve_host};
+        let from = resolve_host(cluster, from).map_err(|e| e.to_string())?;
+        let mut added = Vec::new();
+        let client = match &from {
+            SimHost::Node { .. } => "node".to_string(),
+            other => {
+                self.add_host(other.name(), other.ip())?;
+                added.push(other.name().to_string());
+                other.name().to_string()
+            }
+        };
+        for pod in cluster.pods.iter().filter(|pod| !pod.host_network) {
+            if !added.contains(&pod.name) {
+                self.add_host(&pod.name, pod.ip)?;
+                added.push(pod.name.clone());
+            }
+            for port in &pod.ports {
+                self.listen(&pod.name, port.port)?;
+            }
+        }
+        Ok(client)
+    }
+
     fn netns_of(&self, name: &str) -> Result<&Netns, String> {
         if name == "node" {
             return Ok(&self.node);
