@@ -207,17 +207,6 @@ fn written(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Written, St
     })
 }
 
-/// The rules a first packet was matched against: each matched netfilter step and the rules
-/// skipped before it (a policy step has no rule, only skipped ones), in the original direction.
-fn evaluated(trace: &Trace) -> usize {
-    trace
-        .steps
-        .iter()
-        .filter(|step| step.direction == lbplay_core::Direction::Original && step.kind == StepKind::Netfilter)
-        .map(|step| step.skipped as usize + usize::from(step.rule.is_some()))
-        .sum()
-}
-
 /// Where the endpoint is chosen; for nftables the `numgen` expression the packet met, if any.
 fn decision(mode: ProxyMode, cluster: &Cluster, trace: Option<&Trace>) -> String {
     match mode {
@@ -272,7 +261,7 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
         .unwrap_or_else(|| format!("— ({})", trace.outcome.reason.clone().unwrap_or_else(|| "not delivered".into())));
     Column {
         written: written.text,
-        evaluated: evaluated(trace).to_string(),
+        evaluated: trace.rules_evaluated().to_string(),
         lookups,
         source_seen,
         retry: retry(mode),
@@ -369,7 +358,7 @@ pub(crate) fn scaling(sizes: &[usize]) -> Result<String, String> {
             let written = written(&cluster, "node-1", mode)?;
             let request = Request { from: "node/node-1".into(), to: to.clone(), proto: Proto::Tcp, seed: 1, now: 0 };
             let evaluated = match walk::trace(&cluster, &request) {
-                Ok(trace) => group(evaluated(&trace)),
+                Ok(trace) => group(trace.rules_evaluated()),
                 Err(_) if mode == ProxyMode::Userspace => {
                     let state = userspace::build(&cluster, "node-1")?;
                     let source = walk::resolve_host(&cluster, "node/node-1").map_err(|err| err.to_string())?;

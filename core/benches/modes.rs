@@ -23,7 +23,6 @@ use lbplay_core::net::Proto;
 use lbplay_core::netfilter::render;
 use lbplay_core::rng::Rng;
 use lbplay_core::synthetic;
-use lbplay_core::trace::{Direction, StepKind};
 use lbplay_core::walk::{self, Request};
 
 fn main() {
@@ -151,20 +150,12 @@ fn scaling(nft_at_10k: bool) {
         };
         let iptables_rules = iptables::build(&cluster, "node-1").expect("build").rule_count();
         let to = synthetic::last_service(&cluster).expect("a service");
-        // Rules a first packet evaluates on node-1 in a mode: the rules skipped plus the rules
-        // (and IPVS lookups) that matched, up to the packet's leaving node-1.
-        let evaluated_in = |mode: ProxyMode| -> u32 {
+        // Rules a first packet evaluates in a mode, as `lbplay compare --scaling` counts them.
+        let evaluated_in = |mode: ProxyMode| -> usize {
             let mut cluster = cluster.clone();
             cluster.kube_proxy.mode = mode;
             let request = Request { from: "node/node-1".into(), to: to.clone(), proto: Proto::Tcp, seed: 1, now: 0 };
-            let trace = walk::trace(&cluster, &request).expect("walk");
-            trace
-                .steps
-                .iter()
-                .filter(|step| step.direction == Direction::Original)
-                .take_while(|step| step.node == "node-1")
-                .map(|step| step.skipped + u32::from(matches!(step.kind, StepKind::Netfilter | StepKind::Ipvs)))
-                .sum()
+            walk::trace(&cluster, &request).expect("walk").rules_evaluated()
         };
         let evaluated = evaluated_in(ProxyMode::Iptables);
         let ipvs_evaluated = evaluated_in(ProxyMode::Ipvs);
@@ -180,7 +171,7 @@ fn scaling(nft_at_10k: bool) {
         if services == SERVICES {
             let name = |what: &str| format!("native {what} at {services} Services");
             figures.push(figure(&name("iptables rules written"), iptables_rules as f64, "", None));
-            figures.push(figure(&name("iptables rules evaluated by a first packet"), f64::from(evaluated), "", None));
+            figures.push(figure(&name("iptables rules evaluated by a first packet"), evaluated as f64, "", None));
             if nftables_rules > 0 {
                 figures.push(figure(&name("nftables rules written"), nftables_rules as f64, "", None));
                 figures.push(figure(
@@ -191,11 +182,11 @@ fn scaling(nft_at_10k: bool) {
                 ));
             }
             figures.push(figure(&name("ipvs iptables rules written"), ipvs_rules as f64, "", None));
-            figures.push(figure(&name("ipvs rules evaluated by a first packet"), f64::from(ipvs_evaluated), "", None));
+            figures.push(figure(&name("ipvs rules evaluated by a first packet"), ipvs_evaluated as f64, "", None));
         }
     }
     println!(
-        "  (rules: the lines of `rules_lines` a step can point at, for IPVS its iptables rules; evaluated: rules skipped plus rules and IPVS lookups matched on node-1)"
+        "  (rules: the lines of `rules_lines` a step can point at, for IPVS its iptables rules; evaluated: `Trace::rules_evaluated`, the rules matched and skipped on the way there, on every node)"
     );
     for line in figures {
         println!("{line}");

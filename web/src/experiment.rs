@@ -9,7 +9,6 @@ use std::net::Ipv4Addr;
 use lbplay_core::kubeproxy;
 use lbplay_core::model::{Cluster, ProxyMode, ServiceType};
 use lbplay_core::net::Proto;
-use lbplay_core::trace::StepKind;
 use lbplay_core::walk::{self, Request, Sim};
 
 /// The numbers of connections the experiment offers.
@@ -57,9 +56,9 @@ pub struct ScalePoint {
     /// Rules in the first node's dump (`-A` lines of `iptables-save`, rules of `nft list
     /// ruleset`; in IPVS mode the iptables rules that remain, which match ipsets).
     pub rules: usize,
-    /// Rules the first packet was evaluated against on its way: every rule that matched plus
-    /// every rule skipped, over the whole walk.
-    pub evaluated: u64,
+    /// Rules the first packet was evaluated against on its way there (`Trace::rules_evaluated`,
+    /// the measure `lbplay compare` prints).
+    pub evaluated: usize,
 }
 
 /// Adds `extra` copies of the cluster's first Service with a ClusterIP (each with its own name,
@@ -104,8 +103,9 @@ pub fn with_more_services(cluster: &Cluster, extra: usize) -> Result<Cluster, St
     Ok(out)
 }
 
-/// The proxy modes the scaling experiment compares.
-pub const MODES: [ProxyMode; 3] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs];
+/// The proxy modes the scaling experiment compares, in the source text's order (userspace, the
+/// first, is as linear as iptables: one portal rule per Service port).
+pub const MODES: [ProxyMode; 4] = [ProxyMode::Userspace, ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables];
 
 /// Rules evaluated by the first packet of the walk `from` → `to` as the number of Services grows,
 /// with kube-proxy in `mode`.
@@ -126,17 +126,7 @@ pub fn scaling(
         let rules = lines.iter().filter(|line| line.rule.is_some()).count();
         let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
         let trace = walk::trace(&grown, &request).map_err(|err| err.to_string())?;
-        // A netfilter step met its skipped rules and the one that matched; an IPVS step is one
-        // hash lookup of the virtual server.
-        let evaluated = trace
-            .steps
-            .iter()
-            .map(|step| match step.kind {
-                StepKind::Netfilter | StepKind::Drop => u64::from(step.skipped) + u64::from(step.rule.is_some()),
-                StepKind::Ipvs => 1,
-                _ => 0,
-            })
-            .sum();
+        let evaluated = trace.rules_evaluated();
         out.push(ScalePoint { services, rules, evaluated });
     }
     Ok(out)
@@ -189,8 +179,9 @@ mod tests {
             } else {
                 assert!(points[0].rules < points[2].rules, "{mode:?}: {points:?}");
             }
-            if mode == ProxyMode::Iptables {
-                // KUBE-SERVICES is a linear list: the packet is compared with the other Services' rules.
+            if matches!(mode, ProxyMode::Iptables | ProxyMode::Userspace) {
+                // KUBE-SERVICES and KUBE-PORTALS-CONTAINER are linear lists: the packet is compared
+                // with the other Services' rules.
                 assert!(points[2].evaluated >= points[0].evaluated + 90, "{points:?}");
             } else {
                 // nftables' verdict maps and IPVS's hash table do not grow with the Services.

@@ -346,10 +346,10 @@ async fn scaling_chart_compares_the_modes() {
     app.click(r#"[data-testid="scaling-run"]"#);
     settle().await;
     let text = app.text(r#"[data-testid="scaling"]"#);
-    for mode in ["iptables", "nftables", "ipvs"] {
+    for mode in ["userspace", "iptables", "nftables", "ipvs"] {
         assert!(text.contains(mode), "{text}");
     }
-    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 3);
+    assert_eq!(app.count(r#"[data-testid="scaling"] tbody tr"#), 4);
 }
 
 #[wasm_bindgen_test]
