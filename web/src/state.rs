@@ -123,8 +123,10 @@ impl Speed {
 /// The panes; on a narrow screen one of them is shown at a time, as tabs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pane {
-    Topology,
+    /// The first pane a phone or an embed shows: the packet crossing the node is what a learner
+    /// came to see (Packet Tracer opens on its topology too); the event list is one tab away.
     #[default]
+    Topology,
     Events,
     Inspector,
     Rules,
@@ -221,7 +223,7 @@ impl State {
             library: false,
             field: None,
             filter: Filter::default(),
-            pane: Pane::Events,
+            pane: Pane::default(),
             reduced_motion: false,
         }
     }

@@ -16,7 +16,11 @@ use crate::view;
 
 const WIDTH: f64 = 1000.0;
 const TOP: f64 = 64.0;
+/// The least height of a node's box; a node with more pods than fit grows (`Layout::node_h`).
 const NODE_H: f64 = 190.0;
+/// Where a node's first pod row starts, below its title and hooks, and the pitch of the rows.
+const POD_TOP: f64 = 96.0;
+const POD_ROW: f64 = 40.0;
 const HOOKS: [(&str, &str); 5] =
     [("PREROUTING", "PRE"), ("INPUT", "IN"), ("FORWARD", "FWD"), ("OUTPUT", "OUT"), ("POSTROUTING", "POST")];
 
@@ -45,6 +49,8 @@ struct Layout {
     clients: Vec<(String, Ipv4Addr, f64)>,
     /// Services with a ClusterIP: label and x.
     services: Vec<(String, f64)>,
+    /// The height of every node's box: tall enough for the node with the most pods.
+    node_h: f64,
 }
 
 fn layout(scenario: &Scenario) -> Layout {
@@ -81,13 +87,15 @@ fn layout(scenario: &Scenario) -> Layout {
                     name: pod.name.clone(),
                     ip: Some(pod.ip),
                     x: x + 12.0,
-                    y: TOP + 96.0 + row * 40.0,
+                    y: TOP + POD_TOP + row * POD_ROW,
                     endpoint: endpoints.contains(&pod.ip),
                 });
             }
         }
         out.nodes.push(NodeBox { name, ip, x, w, pods });
     }
+    let most_pods = out.nodes.iter().map(|node| node.pods.len()).max().unwrap_or(0) as f64;
+    out.node_h = NODE_H.max(POD_TOP + most_pods * POD_ROW + 4.0);
     if let Some(cluster) = &scenario.cluster {
         for (index, client) in cluster.clients.iter().enumerate() {
             out.clients.push((client.name.clone(), client.ip, 20.0 + index as f64 * 200.0));
@@ -160,7 +168,7 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
             if let (Some(from), Some(to)) = (previous, node) {
                 let a = from.x + from.w / 2.0;
                 let b = to.x + to.w / 2.0;
-                return ((a + b) / 2.0, TOP + NODE_H + 16.0);
+                return ((a + b) / 2.0, TOP + layout.node_h + 16.0);
             }
         }
         _ => {}
@@ -232,13 +240,22 @@ pub fn Topology(props: &TopologyProps) -> Html {
     // The label goes below the packet inside a node (above it the node's title sits), above it elsewhere.
     let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
         && py < TOP + 90.0;
-    let label_y = if below { 11.0 } else { -31.0 };
+    // At userspace kube-proxy's socket (top right of a node) the label goes higher still, in the
+    // gap between the Service pills and the node's title, so that it covers neither.
+    let at_proxy = current.and_then(|step| node_of(&layout, &step.node)).is_some_and(|node| (px, py) == proxy_at(node));
+    let label_y = if at_proxy {
+        -38.0
+    } else if below {
+        11.0
+    } else {
+        -31.0
+    };
     // A step that rewrote an address marks the label, where the rewrite happened.
     let rewrote = current.is_some_and(|step| view::rewrite_summary(step).is_some());
     let label_w = label.chars().count() as f64 * 6.6 + 30.0;
     let label_x = (px - label_w / 2.0).clamp(4.0, (WIDTH - 4.0 - label_w).max(4.0)) - px;
     let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
-    let height = TOP + NODE_H + 36.0;
+    let height = TOP + layout.node_h + 36.0;
     let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
         Some("ipvs") => "netfilter + IPVS (kube-ipvs0)",
         Some("nftables") => "netfilter (nftables: table ip kube-proxy)",
@@ -278,9 +295,9 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     <text x={x.to_string()} y="40" text-anchor="middle" class="ip">{ text.vip_note }</text>
                 </g>
             }
-            <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + NODE_H + 16.0).to_string()} y2={(TOP + NODE_H + 16.0).to_string()} />
+            <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + layout.node_h + 16.0).to_string()} y2={(TOP + layout.node_h + 16.0).to_string()} />
             for node in layout.nodes.iter() {
-                { node_box(node, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
+                { node_box(node, layout.node_h, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
                 if userspace {
                     <g class="proxy-sock">
                         <rect x={(proxy_at(node).0 - 52.0).to_string()} y={(TOP + 10.0).to_string()} width="104" height="28" rx="4" />
@@ -306,6 +323,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
 
 fn node_box(
     node: &NodeBox,
+    height: f64,
     active: bool,
     hook: Option<&str>,
     chosen: Option<Ipv4Addr>,
@@ -318,7 +336,7 @@ fn node_box(
     };
     html! {
         <g class={classes!("node", active.then_some("active"))}>
-            <rect x={node.x.to_string()} y={TOP.to_string()} width={node.w.to_string()} height={NODE_H.to_string()} rx="8" />
+            <rect x={node.x.to_string()} y={TOP.to_string()} width={node.w.to_string()} height={height.to_string()} rx="8" />
             <text x={(node.x + 10.0).to_string()} y={(TOP + 18.0).to_string()} class="name">{ title }</text>
             <text x={(node.x + 10.0).to_string()} y={(TOP + 36.0).to_string()} class="sub">{ dataplane }</text>
             for (name, short) in HOOKS {
