@@ -237,7 +237,8 @@ pub fn Topology(props: &TopologyProps) -> Html {
     });
     let label = current.map(|step| view::addresses(&step.after)).unwrap_or_default();
     let reply = current.is_some_and(|step| step.direction == Direction::Reply);
-    // The label goes below the packet inside a node (above it the node's title sits), above it elsewhere.
+    // The label goes below the packet inside a node, clear of the hook boxes (above it the node's title
+    // sits), and above it elsewhere.
     let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
         && py < TOP + 90.0;
     // At userspace kube-proxy's socket (top right of a node) the label goes higher still, in the
@@ -246,7 +247,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let label_y = if at_proxy {
         -38.0
     } else if below {
-        11.0
+        16.0
     } else {
         -31.0
     };
