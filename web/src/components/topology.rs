@@ -47,8 +47,8 @@ struct Layout {
     nodes: Vec<NodeBox>,
     /// Hosts outside the cluster: (name, ip, x).
     clients: Vec<(String, Ipv4Addr, f64)>,
-    /// Services with a ClusterIP: label and x.
-    services: Vec<(String, f64)>,
+    /// Services with a ClusterIP: label, centre x and width.
+    services: Vec<(String, f64, f64)>,
     /// The height of every node's box: tall enough for the node with the most pods.
     node_h: f64,
 }
@@ -106,15 +106,42 @@ fn layout(scenario: &Scenario) -> Layout {
             .filter_map(|service| {
                 let ip = service.cluster_ip?;
                 let port = service.ports.first().map(|port| format!(":{}", port.port)).unwrap_or_default();
-                Some(format!("Service {}/{}  {ip}{port}", service.namespace, service.name))
+                // The other addresses the Service answers on ride along: a packet to them meets
+                // the same Service's rules.
+                let mut label = format!("Service {}/{}  {ip}{port}", service.namespace, service.name);
+                for lb in &service.load_balancer_ips {
+                    label.push_str(&format!(" · LB {lb}"));
+                }
+                for external in &service.external_ips {
+                    label.push_str(&format!(" · externalIP {external}"));
+                }
+                if let Some(node_port) = service.ports.first().and_then(|port| port.node_port) {
+                    label.push_str(&format!(" · nodePort {node_port}"));
+                }
+                Some(label)
             })
             .collect();
-        let count = services.len() as f64;
-        for (index, label) in services.into_iter().enumerate() {
-            out.services.push((label, WIDTH / 2.0 + (index as f64 - (count - 1.0) / 2.0) * 300.0));
+        // Each pill is as wide as its label (at 12 px, 600 weight) or the note under it, and the
+        // row of pills is centred.
+        let note = text_width(i18n::text(Lang::Zh).vip_note, 11.0).max(text_width(i18n::text(Lang::En).vip_note, 11.0));
+        let widths: Vec<f64> = services.iter().map(|label| text_width(label, 12.5).max(note) + 24.0).collect();
+        let gap = 16.0;
+        let total = widths.iter().sum::<f64>() + gap * (widths.len().saturating_sub(1)) as f64;
+        // The clients sit on the same row, from the left.
+        let clients_end = out.clients.last().map(|(_, _, x)| x + 140.0 + gap).unwrap_or(0.0);
+        let mut x = ((WIDTH - total) / 2.0).max(clients_end);
+        for (label, w) in services.into_iter().zip(widths) {
+            out.services.push((label, x + w / 2.0, w));
+            x += w + gap;
         }
     }
     out
+}
+
+/// About how wide `text` is drawn at `size` px: CJK characters are square, the rest (sans or
+/// monospace) about 0.6 em.
+fn text_width(text: &str, size: f64) -> f64 {
+    text.chars().map(|c| if c > '\u{2e80}' { size } else { size * 0.6 }).sum()
 }
 
 fn hook_x(node: &NodeBox, hook: &str) -> f64 {
@@ -134,8 +161,9 @@ fn node_of<'a>(layout: &'a Layout, name: &str) -> Option<&'a NodeBox> {
     })
 }
 
-/// Where kube-proxy's own socket is drawn inside a node (userspace mode): top right.
-fn proxy_at(node: &NodeBox) -> (f64, f64) {
+/// Where the part of the dataplane that is not a netfilter hook is drawn inside a node, top right:
+/// kube-proxy's own socket in userspace mode, IPVS's virtual server table in IPVS mode.
+fn engine_at(node: &NodeBox) -> (f64, f64) {
     (node.x + node.w - 60.0, TOP + 24.0)
 }
 
@@ -170,15 +198,22 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
                 let b = to.x + to.w / 2.0;
                 return ((a + b) / 2.0, TOP + layout.node_h + 16.0);
             }
+            // From a host outside the cluster: halfway to the node it enters.
+            let from = tuple.and_then(|tuple| client_at(*tuple.src.ip()));
+            let next = steps.get(index + 1).and_then(|next| node_of(layout, &next.node));
+            if let (None, Some((x, y)), Some(next)) = (previous, from, next) {
+                return ((x + hook_x(next, "PREROUTING")) / 2.0, (y + TOP) / 2.0);
+            }
         }
         _ => {}
     }
     // userspace mode: the relay's steps, and what the node itself sends or receives, happen at
-    // kube-proxy's socket.
-    if userspace && matches!(step.kind, StepKind::Proxy | StepKind::Send | StepKind::Deliver) {
-        if let Some(node) = node.filter(|node| node.name == step.node) {
-            return proxy_at(node);
-        }
+    // kube-proxy's socket. IPVS mode: IPVS schedules and rewrites in its own box (it hooks
+    // LOCAL_IN and LOCAL_OUT, after netfilter's filter table; ip_vs_out un-NATs the replies).
+    let at_engine = (userspace && matches!(step.kind, StepKind::Proxy | StepKind::Send | StepKind::Deliver))
+        || step.kind == StepKind::Ipvs;
+    if at_engine && let Some(node) = node.filter(|node| node.name == step.node) {
+        return engine_at(node);
     }
     match node {
         Some(node) => {
@@ -241,9 +276,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
     // sits), and above it elsewhere.
     let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
         && py < TOP + 90.0;
-    // At userspace kube-proxy's socket (top right of a node) the label goes higher still, in the
+    // At userspace kube-proxy's socket or IPVS (top right of a node) the label goes higher still, in the
     // gap between the Service pills and the node's title, so that it covers neither.
-    let at_proxy = current.and_then(|step| node_of(&layout, &step.node)).is_some_and(|node| (px, py) == proxy_at(node));
+    let at_proxy =
+        current.and_then(|step| node_of(&layout, &step.node)).is_some_and(|node| (px, py) == engine_at(node));
     let label_y = if at_proxy {
         -38.0
     } else if below {
@@ -263,7 +299,14 @@ pub fn Topology(props: &TopologyProps) -> Html {
         Some("userspace") => "netfilter REDIRECT",
         _ => "netfilter (iptables)",
     };
-    let userspace = scenario.mode == Some(ProxyMode::Userspace);
+    let engine = match scenario.mode {
+        Some(ProxyMode::Userspace) => Some("kube-proxy".to_string()),
+        Some(ProxyMode::Ipvs) => {
+            let scheduler = scenario.cluster.as_ref().map(|cluster| cluster.kube_proxy.ipvs_scheduler.as_str());
+            Some(format!("IPVS {}", scheduler.filter(|name| !name.is_empty()).unwrap_or("rr")))
+        }
+        _ => None,
+    };
     // On a narrow screen the drawing keeps a readable size and scrolls sideways: keep the packet in view.
     let frame = use_node_ref();
     {
@@ -289,9 +332,9 @@ pub fn Topology(props: &TopologyProps) -> Html {
                     <text x={(x + 70.0).to_string()} y="40" text-anchor="middle" class="ip">{ ip.to_string() }</text>
                 </g>
             }
-            for (label, x) in layout.services.iter() {
+            for (label, x, w) in layout.services.iter() {
                 <g class="service">
-                    <rect x={(x - 140.0).to_string()} y="8" width="280" height="40" rx="20" />
+                    <rect x={(x - w / 2.0).to_string()} y="8" width={w.to_string()} height="40" rx="20" />
                     <text x={x.to_string()} y="24" text-anchor="middle" class="name">{ label.clone() }</text>
                     <text x={x.to_string()} y="40" text-anchor="middle" class="ip">{ text.vip_note }</text>
                 </g>
@@ -299,10 +342,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
             <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + layout.node_h + 16.0).to_string()} y2={(TOP + layout.node_h + 16.0).to_string()} />
             for node in layout.nodes.iter() {
                 { node_box(node, layout.node_h, active_node.as_deref() == Some(node.name.as_str()), current.and_then(|step| step.hook), chosen, text, dataplane) }
-                if userspace {
+                if let Some(engine) = &engine {
                     <g class="proxy-sock">
-                        <rect x={(proxy_at(node).0 - 52.0).to_string()} y={(TOP + 10.0).to_string()} width="104" height="28" rx="4" />
-                        <text x={proxy_at(node).0.to_string()} y={(TOP + 28.0).to_string()} text-anchor="middle">{ "kube-proxy" }</text>
+                        <rect x={(engine_at(node).0 - 52.0).to_string()} y={(TOP + 10.0).to_string()} width="104" height="28" rx="4" />
+                        <text x={engine_at(node).0.to_string()} y={(TOP + 28.0).to_string()} text-anchor="middle">{ engine.clone() }</text>
                     </g>
                 }
             }
