@@ -255,6 +255,67 @@ async fn every_builtin_scenario_mounts_and_steps() {
     }
 }
 
+/// The on-screen box of an element (SVG elements included).
+fn bounds(element: &Element) -> (f64, f64, f64, f64) {
+    let rect = element.get_bounding_client_rect();
+    (rect.left(), rect.top(), rect.right(), rect.bottom())
+}
+
+#[wasm_bindgen_test]
+async fn the_topology_fits_every_lesson() {
+    // Every pod is drawn inside its node's box, and every Service's label inside its pill, with
+    // the topology pane on screen (a narrow test window shows it as the first tab).
+    for builtin in lbplay_core::scenarios::all() {
+        let app = mount(&format!("#v=1&s={}&lang=en", builtin.id), None).await;
+        let nodes = app.root.query_selector_all(".topology .node").expect("nodes");
+        assert!(nodes.length() >= 1, "{}", builtin.id);
+        for n in 0..nodes.length() {
+            let node = nodes.get(n).expect("a node").dyn_into::<Element>().expect("an element");
+            let frame = bounds(&node.query_selector(":scope > rect").expect("query").expect("the node's box"));
+            assert!(frame.3 > frame.1, "{}: the node's box is drawn", builtin.id);
+            let pods = node.query_selector_all(".pod rect").expect("pods");
+            for p in 0..pods.length() {
+                let pod = bounds(&pods.get(p).expect("a pod").dyn_into::<Element>().expect("an element"));
+                assert!(
+                    pod.0 >= frame.0 && pod.1 >= frame.1 && pod.2 <= frame.2 && pod.3 <= frame.3,
+                    "{}: pod {pod:?} sticks out of its node {frame:?}",
+                    builtin.id
+                );
+            }
+        }
+        let services = app.root.query_selector_all(".topology .service").expect("services");
+        for n in 0..services.length() {
+            let service = services.get(n).expect("a service").dyn_into::<Element>().expect("an element");
+            let pill = bounds(&service.query_selector("rect").expect("query").expect("a pill"));
+            let label = bounds(&service.query_selector("text.name").expect("query").expect("a label"));
+            assert!(label.0 >= pill.0 && label.2 <= pill.2, "{}: {label:?} overflows its pill {pill:?}", builtin.id);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn ipvs_schedules_in_its_own_box() {
+    // At an IPVS step the packet sits in the node's IPVS box, which names the scheduler.
+    let app = mount("#v=1&s=ipvs-sh&lang=en", None).await;
+    let first_ipvs = (1..=app.count(r#"[data-testid="step-list"] [data-testid="step"]"#))
+        .find(|n| app.try_find(&format!(r#"[data-testid="step"]:nth-child({n}).kind-ipvs"#)).is_some())
+        .expect("the IPVS lesson has an IPVS step");
+    app.click(&format!(r#"[data-testid="step"]:nth-child({first_ipvs})"#));
+    TimeoutFuture::new(600).await; // the packet's move is a 0.45 s transition
+    let packet = bounds(&app.find(r#"[data-testid="packet"] circle"#));
+    let (x, y) = ((packet.0 + packet.2) / 2.0, (packet.1 + packet.3) / 2.0);
+    let engines = app.root.query_selector_all(".topology .proxy-sock").expect("IPVS boxes");
+    assert!(engines.length() >= 1, "every node draws its IPVS box");
+    let holding = (0..engines.length())
+        .filter_map(|n| engines.get(n)?.dyn_into::<Element>().ok())
+        .find(|engine| {
+            let inside = bounds(&engine.query_selector("rect").ok().flatten().expect("a box"));
+            x >= inside.0 && x <= inside.2 && y >= inside.1 && y <= inside.3
+        })
+        .unwrap_or_else(|| panic!("the packet at {x},{y} is in no IPVS box"));
+    assert_eq!(holding.text_content().unwrap_or_default(), "IPVS sh");
+}
+
 #[wasm_bindgen_test]
 async fn library_cards_load_a_scenario() {
     let all = lbplay_core::scenarios::all();
