@@ -146,7 +146,7 @@ fn scaling(nft_at_10k: bool) {
         let cluster = synthetic::cluster(services, ENDPOINTS);
         let written = |mode| {
             let lines = kubeproxy::rules_lines(&cluster, "node-1", mode).expect("rules");
-            lines.iter().filter(|line| line.rule.is_some()).count()
+            lines.iter().filter(|line| line.is_rule()).count()
         };
         let iptables_rules = iptables::build(&cluster, "node-1").expect("build").rule_count();
         let to = synthetic::last_service(&cluster).expect("a service");

@@ -1215,6 +1215,8 @@ impl<'a> Sim<'a> {
         );
         let mut s = step(node, direction, StepKind::Ipvs, &before, packet, &format!("MASQ → {dest}"), note);
         s.hook = Some(hook.as_str());
+        // The chosen real server's line of `ipvsadm -Ln`, for views to highlight.
+        s.rule_at = Some(crate::ipvs::real_server_at(service, dest_index));
         trace.steps.push(s);
         self.tag_last(trace, node, ct);
         Ok(true)

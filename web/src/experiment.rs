@@ -123,7 +123,7 @@ pub fn scaling(
         let mut grown = with_more_services(cluster, services.saturating_sub(1))?;
         grown.kube_proxy.mode = mode;
         let lines = kubeproxy::rules_lines(&grown, &node, grown.kube_proxy.mode)?;
-        let rules = lines.iter().filter(|line| line.rule.is_some()).count();
+        let rules = lines.iter().filter(|line| line.is_rule()).count();
         let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
         let trace = walk::trace(&grown, &request).map_err(|err| err.to_string())?;
         let evaluated = trace.rules_evaluated();

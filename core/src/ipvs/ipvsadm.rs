@@ -18,11 +18,16 @@ use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
 use crate::net::Proto;
+use crate::netfilter::render::Line;
+use crate::trace::RuleAt;
 
 use super::{
     Dest, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1, IP_VS_SVC_F_SCHED2, IP_VS_SVC_F_SCHED3,
     Service,
 };
+
+/// The lines `list_all` and `print_title` print before the first service.
+const TITLE_LINES: usize = 3;
 
 /// The kernel's connection table size with the default `CONFIG_IP_VS_TAB_BITS` (12).
 pub const DEFAULT_CONN_TAB_SIZE: u32 = 4096;
@@ -32,6 +37,29 @@ pub fn render_ipvsadm_ln(services: &[Service]) -> String {
     render(services, true, DEFAULT_CONN_TAB_SIZE)
 }
 
+/// `ipvsadm -Ln` line by line, each real server's line carrying its position (`real_server_at`),
+/// so that a view can highlight the real server a step chose.
+pub fn ipvsadm_ln_lines(services: &[Service]) -> Vec<Line> {
+    let mut at = Vec::new();
+    let text = render_with(services, true, DEFAULT_CONN_TAB_SIZE, &mut at);
+    let mut at = at.into_iter();
+    // After the three title lines (the last of which also starts with `  -> `), every `  -> ` line
+    // is a real server, in the order `render_with` recorded them.
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| Line {
+            text: line.to_string(),
+            rule: if n >= TITLE_LINES && line.starts_with("  -> ") { at.next() } else { None },
+        })
+        .collect()
+}
+
+/// Where the `dest`-th real server (in the kernel's list order) of `svc` sits in `ipvsadm_ln_lines`:
+/// table `ipvs`, the virtual server as ipvsadm names it (`TCP  10.96.100.10:80`) for chain.
+pub fn real_server_at(svc: &Service, dest: usize) -> RuleAt {
+    RuleAt { table: "ipvs", chain: format!("{:<4} {}", protocol_name(svc.proto), svc.addr), index: dest }
+}
+
 /// `ipvsadm -Ln --nosort`: services in the kernel's order as given, destinations in list order.
 /// (The kernel hands out services by walking its hash table, so the caller supplies that order.)
 pub fn render_ipvsadm_ln_nosort(services: &[Service]) -> String {
@@ -39,6 +67,11 @@ pub fn render_ipvsadm_ln_nosort(services: &[Service]) -> String {
 }
 
 fn render(services: &[Service], sort: bool, conn_tab_size: u32) -> String {
+    render_with(services, sort, conn_tab_size, &mut Vec::new())
+}
+
+/// The text, and in `at` each printed real server's position, in the order they are printed.
+fn render_with(services: &[Service], sort: bool, conn_tab_size: u32, at: &mut Vec<RuleAt>) -> String {
     let mut out = String::new();
     // `list_all`: NVERSION(IP_VS_VERSION_CODE 0x010201) and ip_vs_conn_tab_size.
     let _ = writeln!(out, "IP Virtual Server version 1.2.1 (size={conn_tab_size})");
@@ -50,7 +83,7 @@ fn render(services: &[Service], sort: bool, conn_tab_size: u32) -> String {
         merge_sort(&mut order, &|a, b| cmp_services(a, b));
     }
     for svc in order {
-        print_service_entry(&mut out, svc, sort);
+        print_service_entry(&mut out, svc, sort, at);
     }
     out
 }
@@ -89,7 +122,7 @@ fn sched_flags(svc: &Service) -> String {
 }
 
 /// `print_service_entry` in the default (numeric) format.
-fn print_service_entry(out: &mut String, svc: &Service, sort: bool) {
+fn print_service_entry(out: &mut String, svc: &Service, sort: bool, at: &mut Vec<RuleAt>) {
     // `snprintf(svc_name, .., "%-4s %s", stype, vname)`, cut at 33 bytes for IPv4.
     let mut svc_name = format!("{:<4} {}", protocol_name(svc.proto), svc.addr);
     svc_name.truncate(33);
@@ -106,11 +139,12 @@ fn print_service_entry(out: &mut String, svc: &Service, sort: bool) {
         out.push_str(" ops");
     }
     out.push('\n');
-    let mut dests: Vec<&Dest> = svc.dests().iter().collect();
+    let mut dests: Vec<(usize, &Dest)> = svc.dests().iter().enumerate().collect();
     if sort {
-        merge_sort(&mut dests, &|a, b| cmp_dests(a, b));
+        merge_sort(&mut dests, &|a, b| cmp_dests(a.1, b.1));
     }
-    for d in dests {
+    for (index, d) in dests {
+        at.push(real_server_at(svc, index));
         // `"  -> %-28s %-7s %-6d %-10u %-10u\n"`: the last column keeps its padding.
         let mut dname = d.addr.to_string();
         dname.truncate(28);

@@ -20,7 +20,7 @@ use std::net::SocketAddrV4;
 
 use crate::net::Proto;
 
-pub use ipvsadm::render_ipvsadm_ln;
+pub use ipvsadm::{ipvsadm_ln_lines, real_server_at, render_ipvsadm_ln};
 pub use sched::{Decision, SchedState, Scheduler};
 
 /// A destination's forwarding method (`IP_VS_CONN_F_FWD_MASK` of its `conn_flags`), as ipvsadm

@@ -57,7 +57,7 @@ fn userspace_lines(state: &userspace::UserspaceState) -> Vec<Line> {
 fn ipvs_lines(state: &ipvs::IpvsState) -> Vec<Line> {
     let plain = |text: &str| Line { text: text.to_string(), rule: None };
     let mut lines = vec![plain(ipvs::HISTORY_NOTE), plain(""), plain("# ipvsadm -Ln")];
-    lines.extend(crate::ipvs::render_ipvsadm_ln(&state.services).lines().map(plain));
+    lines.extend(crate::ipvs::ipvsadm_ln_lines(&state.services));
     lines.push(plain(""));
     lines.push(plain("# ipset save -sorted"));
     lines.extend(state.ipsets.save_lines().iter().map(|text| plain(text)));
