@@ -139,7 +139,7 @@ fn userspace_relays_and_retries_a_refusing_pod() {
     assert_eq!(trace.outcome.delivered_to.as_deref(), Some("pod/web-a"));
     // The client's connection ends at kube-proxy (REDIRECT), and the pod's comes from the node.
     assert!(trace.steps.iter().any(|s| s.verdict == "REDIRECT"));
-    let delivered = trace.steps.iter().filter(|s| s.kind == StepKind::Deliver && s.node == "web-a").last().unwrap();
+    let delivered = trace.steps.iter().rev().find(|s| s.kind == StepKind::Deliver && s.node == "web-a").unwrap();
     assert_eq!(delivered.after.tuple().unwrap().src.ip().to_string(), "10.244.1.1", "web-a sees the bridge address");
     // The client still sees the Service address answer.
     let client = trace.steps.iter().find(|s| s.kind == StepKind::Deliver && s.node == "client").unwrap();
