@@ -334,6 +334,13 @@ pub fn App(props: &AppProps) -> Html {
                         </select>
                     </label>
                 }
+                if min {
+                    // An embed's way out, in sight without scrolling: the full page at this exact state.
+                    <a class="btn open-full" data-testid="open-playground" target="_blank" rel="noopener"
+                        href={format!("./#{}", Fragment { ui: None, ..state.fragment() }.format())}>
+                        { format!("{} ↗", text.open_playground) }
+                    </a>
+                }
                 <div class="tools">
                     <button class="btn" onclick={onlang} data-testid="lang" lang={if state.lang == Lang::Zh { "en" } else { "zh-CN" }}
                         aria-label={text.other_lang_label} title={text.other_lang_label}>{ text.other_lang }</button>
@@ -419,13 +426,6 @@ pub fn App(props: &AppProps) -> Html {
                     }
                 </section>
             </main>
-            if min {
-                <footer class="embed-foot">
-                    <a href={format!("./#{}", Fragment { ui: None, ..state.fragment() }.format())} target="_blank" rel="noopener">
-                        { text.open_playground }
-                    </a>
-                </footer>
-            }
             <div class="sr-only" aria-live="polite" aria-atomic="true" data-testid="live">{ live }</div>
             if state.help {
                 <Help lang={state.lang} onclose={onhelp_close.clone()} />

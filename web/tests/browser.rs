@@ -172,6 +172,21 @@ async fn dnat_step_shows_the_rewrite_in_the_inspector() {
 }
 
 #[wasm_bindgen_test]
+async fn an_embed_shows_the_lesson_and_links_to_the_full_page() {
+    // design.md: the embed is the same app with ui=min and an "open in playground" link that
+    // carries the exact state.
+    let app = mount("#v=1&s=nodeport-local&step=5&lang=zh&ui=min", None).await;
+    assert!(app.try_find(r#"[data-testid="scenario"]"#).is_none(), "an embed has no lesson picker");
+    assert!(app.try_find(r#"[data-testid="mode"]"#).is_none(), "nor a mode picker");
+    assert_eq!(app.selected(), "5");
+    let link = app.find(r#"[data-testid="open-playground"]"#);
+    assert_eq!(link.get_attribute("target").as_deref(), Some("_blank"));
+    let href = link.get_attribute("href").unwrap_or_default();
+    assert_eq!(href, "./#v=1&s=nodeport-local&step=5&lang=zh", "the full page at the same state, without ui=min");
+    assert!(app.text(r#"[data-testid="open-playground"]"#).contains("playground"));
+}
+
+#[wasm_bindgen_test]
 async fn url_fragment_round_trip() {
     let app = mount("#v=1&s=fixture&step=3&lang=zh", Some(Rc::new(fixture::scenario()))).await;
     assert_eq!(app.selected(), "3");
