@@ -92,15 +92,15 @@ async fn next_frame() {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
-/// Asks for an animation-frame callback that runs `work` and resolves with what it returned; the
-/// callbacks of a frame run in the order they were asked for.
-fn in_next_frame(work: impl FnOnce() -> f64 + 'static) -> wasm_bindgen_futures::JsFuture {
+/// Asks for an animation-frame callback that calls `work` with the frame's start time (the
+/// timestamp every callback of a frame is given) and resolves with what it returned.
+fn in_next_frame(work: impl FnOnce(f64) -> f64 + 'static) -> wasm_bindgen_futures::JsFuture {
     let mut work = Some(work);
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let window = web_sys::window().expect("a window");
         let work = work.take().expect("a promise calls its executor once");
-        let frame = wasm_bindgen::closure::Closure::once_into_js(move || {
-            let _ = resolve.call1(&wasm_bindgen::JsValue::NULL, &work().into());
+        let frame = wasm_bindgen::closure::Closure::once_into_js(move |frame_time: f64| {
+            let _ = resolve.call1(&wasm_bindgen::JsValue::NULL, &work(frame_time).into());
         });
         let _ = window.request_animation_frame(frame.unchecked_ref());
     });
@@ -122,15 +122,18 @@ const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop 1400×900", 1400, 900), ("ph
 /// What a press is timed over: the main thread's work from the key event to the frame that shows
 /// the step, laid out. That is two stretches. The first runs from dispatching the key event to the
 /// end of Yew's render: Yew renders in a microtask queued by the dispatch, so awaiting one more
-/// microtask ends after Yew's diff, its DOM mutations and the effects (`render`). The second is
-/// the next frame's animation-frame callbacks (where the panes scroll their selection into view)
-/// and the style and layout the render left to do, forced by reading `offsetHeight` in a callback
-/// asked for after the app's; it is timed from a callback asked for before the key event, so the
-/// wait for the frame, which is idle, is not counted. The sum (`laid_out`) is the figure against
-/// issue 6's 16 ms: a frame is 16.7 ms at 60 Hz, and script, style and layout together must fit
-/// in it for a learner to see the step at the next one. Paint and compositing are left out (they
-/// are not synchronous to script, and headless Chromium's are not the screen's). Each press starts
-/// after a frame has been drawn, as a learner's key presses do.
+/// microtask ends after Yew's diff, its DOM mutations and the effects, with the layouts and scrolls
+/// they force (`render`). The second is the next frame up to the end of its animation-frame
+/// callbacks (anything the app left for them) and the style and layout still to do, forced by reading
+/// `offsetHeight` in a callback asked for after the app's; it is timed from the frame's start time,
+/// the timestamp every callback of the frame is given, so the idle wait for the frame is not
+/// counted (and any delay in starting the frame is). Nothing is asked of the browser before the key
+/// event: a frame callback already pending changes when Chromium's compositor commits, and with it
+/// what a scroll costs. The sum (`laid_out`) is the figure against issue 6's 16 ms: a frame is
+/// 16.7 ms at 60 Hz, and script, style and layout together must fit in it for a learner to see the
+/// step at the next one. Paint and compositing are left out (they are not synchronous to script,
+/// and headless Chromium's are not the screen's). Each press starts after a frame has been drawn,
+/// as a learner's key presses do.
 ///
 /// The first round pays for warming up; every round's presses count in the worst figure. The
 /// slowest presses are listed with the step they selected and what changed on the page.
@@ -207,18 +210,16 @@ async fn step_through(scenario: &Rc<lbplay_web::scenario::Scenario>, width: u32,
         for step in 1..STEPS {
             let event = key("ArrowRight");
             let before = offsets();
-            let frame_start = in_next_frame(now);
             let start = now();
             document.dispatch_event(&event).expect("dispatch");
             let _ = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&wasm_bindgen::JsValue::NULL)).await;
             let rendered = now();
             let laid_out_body = body.clone();
-            let frame_end = in_next_frame(move || {
+            let in_frame = in_next_frame(move |frame_time| {
                 let _ = laid_out_body.offset_height();
-                now()
+                now() - frame_time
             });
-            let frame_start = frame_start.await.ok().and_then(|at| at.as_f64()).unwrap_or(rendered);
-            let frame_end = frame_end.await.ok().and_then(|at| at.as_f64()).unwrap_or(frame_start);
+            let in_frame = in_frame.await.ok().and_then(|time| time.as_f64()).unwrap_or(0.0);
             let scrolled: Vec<&str> = scrollers
                 .iter()
                 .zip(before.iter().zip(offsets()))
@@ -237,7 +238,7 @@ async fn step_through(scenario: &Rc<lbplay_web::scenario::Scenario>, width: u32,
                 hit_changed: selected.rule_at != previous.rule_at,
                 scrolled: scrolled.join("+"),
                 render: rendered - start,
-                laid_out: rendered - start + frame_end - frame_start,
+                laid_out: rendered - start + in_frame,
             });
             next_frame().await;
         }
