@@ -22,7 +22,7 @@ use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
 use crate::scenario::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
-use crate::state::{Action, DEFAULT_SCENARIO, Fragment, Pane, State, Theme, Ui, parse_lang};
+use crate::state::{Action, DEFAULT_SCENARIO, Filter, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
 
@@ -122,10 +122,13 @@ fn key_action(event: &KeyboardEvent) -> Option<Action> {
 pub fn App(props: &AppProps) -> Html {
     let preset = props.scenario.clone();
     let state = use_reducer(move || initial_state(preset));
-    let dispatch = {
+    // The callbacks the panes get are made once: a `Callback` compares by identity, so making them
+    // anew on every render would re-render every pane, and every row of the event list, on every step.
+    let handlers = {
         let dispatcher = state.dispatcher();
-        Callback::from(move |action: Action| dispatcher.dispatch(action))
+        use_memo((), move |_| Handlers::new(Callback::from(move |action: Action| dispatcher.dispatch(action))))
     };
+    let dispatch = handlers.dispatch.clone();
 
     // Keyboard: ← → Home End Space R L ? Esc, anywhere on the page but in form fields.
     {
@@ -241,12 +244,12 @@ pub fn App(props: &AppProps) -> Html {
     let hit = current.as_ref().and_then(|step| step.rule_at.clone());
     let skipped = Rc::new(current.as_ref().map(|step| step.skipped_rules.clone()).unwrap_or_default());
 
-    let onselect = dispatch.reform(Action::Select);
-    let onfilter = dispatch.reform(Action::SetFilter);
-    let onfield = dispatch.reform(Action::SelectField);
-    let onhelp_close = dispatch.reform(|_| Action::CloseOverlays);
+    let onselect = handlers.onselect.clone();
+    let onfilter = handlers.onfilter.clone();
+    let onfield = handlers.onfield.clone();
+    let onhelp_close = handlers.onclose.clone();
     let onlibrary = dispatch.reform(|_: MouseEvent| Action::ToggleLibrary);
-    let onpick = dispatch.reform(|id: &'static str| Action::LoadScenario(load_builtin(id)));
+    let onpick = handlers.onpick.clone();
     let onlang = dispatch.reform(|_: MouseEvent| Action::ToggleLang);
     let ontheme = dispatch.reform(|_: MouseEvent| Action::CycleTheme);
     let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
@@ -434,6 +437,29 @@ pub fn App(props: &AppProps) -> Html {
                 <Library lang={state.lang} current={AttrValue::from(scenario.id.clone())} {onpick} onclose={onhelp_close} />
             }
         </div>
+    }
+}
+
+/// The callbacks handed to the panes, made once per mounted app.
+struct Handlers {
+    dispatch: Callback<Action>,
+    onselect: Callback<usize>,
+    onfilter: Callback<Filter>,
+    onfield: Callback<Option<usize>>,
+    onclose: Callback<()>,
+    onpick: Callback<&'static str>,
+}
+
+impl Handlers {
+    fn new(dispatch: Callback<Action>) -> Handlers {
+        Handlers {
+            onselect: dispatch.reform(Action::Select),
+            onfilter: dispatch.reform(Action::SetFilter),
+            onfield: dispatch.reform(Action::SelectField),
+            onclose: dispatch.reform(|_| Action::CloseOverlays),
+            onpick: dispatch.reform(|id: &'static str| Action::LoadScenario(load_builtin(id))),
+            dispatch,
+        }
     }
 }
 
