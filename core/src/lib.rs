@@ -22,6 +22,7 @@ pub mod pcap;
 pub mod rng;
 pub mod scenario;
 pub mod scenarios;
+pub mod sort;
 pub mod synthetic;
 pub mod trace;
 pub mod walk;

@@ -541,6 +541,6 @@ pub fn merge_endpoints(slices: &[&EndpointSlice], port: &ServicePort) -> Vec<Ser
             }
         }
     }
-    out.sort_by_cached_key(|endpoint| endpoint.endpoint_string());
+    crate::sort::sort_by_cached_key(&mut out, |endpoint| endpoint.endpoint_string());
     out
 }

@@ -11,7 +11,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
 
-use etherparse::{Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, PacketBuilder, TcpHeader, UdpHeader, icmpv4};
+use etherparse::{Icmpv4Header, Icmpv4Type, IpNumber, Ipv4Header, TcpHeader, UdpHeader, icmpv4};
 use serde::Serialize;
 
 use crate::net::Proto;
@@ -116,35 +116,22 @@ impl Packet {
 
     /// A TCP segment with no payload; `ident` becomes the IPv4 identification field.
     pub fn tcp(src: SocketAddrV4, dst: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32, ident: u16) -> Packet {
-        let builder = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), DEFAULT_TTL).tcp(
-            src.port(),
-            dst.port(),
-            seq,
-            DEFAULT_WINDOW,
-        );
-        let builder = match flags {
-            TcpFlags::Syn => builder.syn(),
-            TcpFlags::SynAck => builder.syn().ack(ack),
-            TcpFlags::Ack => builder.ack(ack),
-            TcpFlags::Rst => builder.rst(),
-            TcpFlags::RstAck => builder.rst().ack(ack),
-        };
-        let mut bytes = Vec::with_capacity(builder.size(0));
-        builder.write(&mut bytes, &[]).expect("writing to a Vec cannot fail");
-        let mut packet = Packet { bytes };
-        packet.set_ident(ident);
-        packet
+        let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, DEFAULT_WINDOW);
+        tcp.syn = matches!(flags, TcpFlags::Syn | TcpFlags::SynAck);
+        tcp.rst = matches!(flags, TcpFlags::Rst | TcpFlags::RstAck);
+        if matches!(flags, TcpFlags::SynAck | TcpFlags::Ack | TcpFlags::RstAck) {
+            tcp.ack = true;
+            tcp.acknowledgment_number = ack;
+        }
+        Packet::build(*src.ip(), *dst.ip(), ident, Transport::Tcp(tcp), &[])
+            .expect("an empty TCP segment fits in a packet")
     }
 
     /// A UDP datagram carrying `payload`.
     pub fn udp(src: SocketAddrV4, dst: SocketAddrV4, payload: &[u8], ident: u16) -> Packet {
-        let builder =
-            PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), DEFAULT_TTL).udp(src.port(), dst.port());
-        let mut bytes = Vec::with_capacity(builder.size(payload.len()));
-        builder.write(&mut bytes, payload).expect("writing to a Vec cannot fail");
-        let mut packet = Packet { bytes };
-        packet.set_ident(ident);
-        packet
+        let udp = UdpHeader { source_port: src.port(), destination_port: dst.port(), length: 0, checksum: 0 };
+        Packet::build(*src.ip(), *dst.ip(), ident, Transport::Udp(udp), payload)
+            .expect("the simulator's UDP payloads fit in a packet")
     }
 
     /// The ICMP "port unreachable" (type 3, code 3) a REJECT sends back from `from` about
@@ -154,13 +141,42 @@ impl Packet {
         let tuple = original.tuple()?;
         let header_len = usize::from(original.bytes.first().copied().unwrap_or(0x45) & 0x0f) * 4;
         let quoted = &original.bytes[..(header_len + 8).min(original.bytes.len())];
-        let builder = PacketBuilder::ipv4(from.octets(), tuple.src.ip().octets(), DEFAULT_TTL)
-            .icmpv4(Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port));
-        let mut bytes = Vec::with_capacity(builder.size(quoted.len()));
-        builder.write(&mut bytes, quoted).map_err(|err| PacketError(format!("cannot build ICMP: {err}")))?;
-        let mut packet = Packet { bytes };
-        packet.set_ident(ident);
-        Ok(packet)
+        let icmp = Icmpv4Header::new(Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port));
+        Packet::build(from, *tuple.src.ip(), ident, Transport::Icmp(icmp), quoted)
+    }
+
+    /// A new packet with the default TTL. The headers are written by `emit`, not by etherparse's
+    /// `PacketBuilder`: its `write` brings every link, IPv6 and transport header it can write
+    /// into the page's WebAssembly, and the `Debug` of its error (which `expect` needs) brings
+    /// the `Debug` of etherparse's headers, down to the names of all IP protocols. That was
+    /// 12.5 KB of the gzipped wasm.
+    fn build(
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ident: u16,
+        mut transport: Transport,
+        payload: &[u8],
+    ) -> Result<Packet, PacketError> {
+        let (protocol, transport_len) = match &mut transport {
+            Transport::Tcp(tcp) => (IpNumber::TCP, tcp.header_len()),
+            Transport::Udp(udp) => {
+                udp.length = u16::try_from(UdpHeader::LEN + payload.len())
+                    .map_err(|_| PacketError(format!("payload too large: {} bytes", payload.len())))?;
+                (IpNumber::UDP, UdpHeader::LEN)
+            }
+            Transport::Icmp(icmp) => (IpNumber::ICMP, icmp.header_len()),
+        };
+        let mut ip = Ipv4Header {
+            source: src.octets(),
+            destination: dst.octets(),
+            time_to_live: DEFAULT_TTL,
+            identification: ident,
+            protocol,
+            ..Default::default()
+        };
+        ip.set_payload_len(transport_len + payload.len())
+            .map_err(|err| PacketError(format!("payload too large: {err}")))?;
+        Ok(Packet { bytes: emit(ip, transport, payload)? })
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -252,39 +268,10 @@ impl Packet {
         self.rewrite(|ip, _| ip.time_to_live = ip.time_to_live.saturating_sub(1))
     }
 
-    fn set_ident(&mut self, ident: u16) {
-        // The builder always emits a valid header, so this rewrite cannot fail.
-        let _ = self.rewrite(|ip, _| ip.identification = ident);
-    }
-
     fn rewrite(&mut self, change: impl FnOnce(&mut Ipv4Header, &mut Transport)) -> Result<(), PacketError> {
         let (mut ip, mut transport, payload) = self.headers()?;
-        let payload = payload.to_vec();
         change(&mut ip, &mut transport);
-        ip.header_checksum = ip.calc_header_checksum();
-        let mut out = Vec::with_capacity(self.bytes.len());
-        out.extend_from_slice(&ip.to_bytes());
-        match &mut transport {
-            Transport::Tcp(tcp) => {
-                tcp.checksum = tcp
-                    .calc_checksum_ipv4(&ip, &payload)
-                    .map_err(|err| PacketError(format!("payload too large: {err}")))?;
-                out.extend_from_slice(&tcp.to_bytes());
-            }
-            Transport::Udp(udp) => {
-                udp.checksum = udp
-                    .calc_checksum_ipv4(&ip, &payload)
-                    .map_err(|err| PacketError(format!("payload too large: {err}")))?;
-                out.extend_from_slice(&udp.to_bytes());
-            }
-            Transport::Icmp(icmp) => {
-                // The ICMP checksum covers the ICMP message only, no pseudo-header (RFC 792).
-                icmp.update_checksum(&payload);
-                out.extend_from_slice(&icmp.to_bytes());
-            }
-        }
-        out.extend_from_slice(&payload);
-        self.bytes = out;
+        self.bytes = emit(ip, transport, payload)?;
         Ok(())
     }
 
@@ -351,6 +338,32 @@ impl Packet {
 
 fn field(layer: &'static str, name: &'static str, value: String, bytes: Range<usize>) -> Field {
     Field { layer, name, value, bytes }
+}
+
+/// The bytes of a packet with these headers and payload, both checksums computed.
+fn emit(mut ip: Ipv4Header, mut transport: Transport, payload: &[u8]) -> Result<Vec<u8>, PacketError> {
+    ip.header_checksum = ip.calc_header_checksum();
+    let mut out = Vec::with_capacity(usize::from(ip.total_len));
+    out.extend_from_slice(&ip.to_bytes());
+    match &mut transport {
+        Transport::Tcp(tcp) => {
+            tcp.checksum =
+                tcp.calc_checksum_ipv4(&ip, payload).map_err(|err| PacketError(format!("payload too large: {err}")))?;
+            out.extend_from_slice(&tcp.to_bytes());
+        }
+        Transport::Udp(udp) => {
+            udp.checksum =
+                udp.calc_checksum_ipv4(&ip, payload).map_err(|err| PacketError(format!("payload too large: {err}")))?;
+            out.extend_from_slice(&udp.to_bytes());
+        }
+        Transport::Icmp(icmp) => {
+            // The ICMP checksum covers the ICMP message only, no pseudo-header (RFC 792).
+            icmp.update_checksum(payload);
+            out.extend_from_slice(&icmp.to_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    Ok(out)
 }
 
 impl fmt::Debug for Packet {
@@ -463,6 +476,47 @@ mod tests {
         assert_eq!(syn.bytes(), expected_syn([10, 244, 2, 7], 8080).as_slice());
         assert!(syn.checksums_valid());
         assert_eq!(syn.tuple().unwrap().dst, addr("10.244.2.7:8080"));
+    }
+
+    /// The packets `Packet` writes itself are those etherparse's `PacketBuilder` writes (which
+    /// `Packet` used before), byte for byte, once the identification is set.
+    #[test]
+    fn test_build_matches_etherparse_builder() {
+        use etherparse::PacketBuilder;
+        let with_ident = |bytes: Vec<u8>, ident: u16| {
+            let mut packet = Packet::from_bytes(bytes).unwrap();
+            packet.rewrite(|ip, _| ip.identification = ident).unwrap();
+            packet.bytes
+        };
+        let (src, dst) = (addr("10.244.1.20:40000"), addr("10.96.100.10:80"));
+        let flag_cases = [TcpFlags::Syn, TcpFlags::SynAck, TcpFlags::Ack, TcpFlags::Rst, TcpFlags::RstAck];
+        for flags in flag_cases {
+            let builder = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), 64).tcp(40000, 80, 1000, 64240);
+            let builder = match flags {
+                TcpFlags::Syn => builder.syn(),
+                TcpFlags::SynAck => builder.syn().ack(7),
+                TcpFlags::Ack => builder.ack(7),
+                TcpFlags::Rst => builder.rst(),
+                TcpFlags::RstAck => builder.rst().ack(7),
+            };
+            let mut bytes = Vec::new();
+            builder.write(&mut bytes, &[]).unwrap();
+            assert_eq!(Packet::tcp(src, dst, flags, 1000, 7, 9).bytes, with_ident(bytes, 9), "{flags:?}");
+        }
+
+        let mut bytes = Vec::new();
+        PacketBuilder::ipv4([10, 244, 1, 20], [10, 96, 0, 10], 64).udp(5353, 53).write(&mut bytes, b"query").unwrap();
+        let udp = Packet::udp(addr("10.244.1.20:5353"), addr("10.96.0.10:53"), b"query", 3);
+        assert_eq!(udp.bytes, with_ident(bytes, 3));
+
+        let original = Packet::tcp(src, dst, TcpFlags::Syn, 1000, 0, 1);
+        let mut bytes = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 244, 1, 20], 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port))
+            .write(&mut bytes, &original.bytes[..28])
+            .unwrap();
+        let icmp = Packet::icmp_port_unreachable(Ipv4Addr::new(10, 0, 0, 1), &original, 5).unwrap();
+        assert_eq!(icmp.bytes, with_ident(bytes, 5));
     }
 
     #[test]

@@ -148,8 +148,9 @@ pub struct Sim<'a> {
     conntrack: BTreeMap<String, conntrack::Table>,
     env: Env,
     next_ident: u16,
-    /// New, not yet confirmed conntrack entries by node.
-    pending: BTreeMap<String, Entry>,
+    /// New, not yet confirmed conntrack entries by node: a list, for there is hardly ever more
+    /// than one, and a map of this type would add its own copy of the B-tree code to the page.
+    pending: Vec<(String, Entry)>,
     /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
     /// ICMP error back.
     rejected: Option<(String, Packet)>,
@@ -203,7 +204,7 @@ impl<'a> Sim<'a> {
             conntrack: BTreeMap::new(),
             env: Env::new(seed, now),
             next_ident: 1,
-            pending: BTreeMap::new(),
+            pending: Vec::new(),
             rejected: None,
         })
     }
@@ -872,8 +873,12 @@ impl<'a> Sim<'a> {
     fn entry(&self, node: &str, ct: &Ct) -> Option<&Entry> {
         match ct.existing {
             Some((index, _)) => self.conntrack.get(node).and_then(|table| table.get(index)),
-            None => self.pending.get(node),
+            None => self.pending.iter().find(|(at, _)| at == node).map(|(_, entry)| entry),
         }
+    }
+
+    fn pending_mut(&mut self, node: &str) -> Option<&mut Entry> {
+        self.pending.iter_mut().find(|(at, _)| at == node).map(|(_, entry)| entry)
     }
 
     fn ct_states(&self, node: &str, ct: &Ct) -> Vec<CtState> {
@@ -938,7 +943,8 @@ impl<'a> Sim<'a> {
                         entry.original.src, entry.original.dst, entry.reply.src, entry.reply.dst
                     ),
                 );
-                self.pending.insert(node.to_string(), entry);
+                self.pending.retain(|(at, _)| at != node);
+                self.pending.push((node.to_string(), entry));
                 (Ct { new: true, existing: None }, note, "NEW")
             }
         };
@@ -1188,7 +1194,7 @@ impl<'a> Sim<'a> {
         if packet.set_dst(dest).is_err() {
             return Err(Hop::Dropped("the packet could not be rewritten".into()));
         }
-        if let Some(entry) = self.pending.get_mut(node) {
+        if let Some(entry) = self.pending_mut(node) {
             entry.set_dnat(dest);
             entry.ipvs = true;
         }
@@ -1326,7 +1332,7 @@ impl<'a> Sim<'a> {
             NatTarget::Dnat { ip, port } => {
                 let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.dst.port()));
                 packet.set_dst(to).ok()?;
-                if let Some(entry) = self.pending.get_mut(node) {
+                if let Some(entry) = self.pending_mut(node) {
                     entry.set_dnat(to);
                 }
                 Some((tuple.dst, to))
@@ -1334,7 +1340,7 @@ impl<'a> Sim<'a> {
             NatTarget::Snat { ip, port } => {
                 let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.src.port()));
                 packet.set_src(to).ok()?;
-                if let Some(entry) = self.pending.get_mut(node) {
+                if let Some(entry) = self.pending_mut(node) {
                     entry.set_snat(to);
                 }
                 Some((tuple.src, to))
@@ -1369,7 +1375,7 @@ impl<'a> Sim<'a> {
                 }
                 let to = SocketAddrV4::new(ip, port);
                 packet.set_src(to).ok()?;
-                if let Some(entry) = self.pending.get_mut(node) {
+                if let Some(entry) = self.pending_mut(node) {
                     entry.set_snat(to);
                 }
                 Some((tuple.src, to))
@@ -1447,7 +1453,8 @@ impl<'a> Sim<'a> {
     /// Confirms a new entry as the packet leaves the last hook, or marks a reply as seen.
     fn confirm(&mut self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, ct: &Ct, hook: Hook) {
         if ct.new {
-            let Some(mut entry) = self.pending.remove(node) else { return };
+            let Some(position) = self.pending.iter().position(|(at, _)| at == node) else { return };
+            let (_, mut entry) = self.pending.swap_remove(position);
             entry.expires = self.env.now
                 + match entry.original.proto {
                     TupleProto::Udp => conntrack::UDP_TIMEOUT,

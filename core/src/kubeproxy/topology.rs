@@ -96,7 +96,9 @@ pub fn service_ports(cluster: &Cluster) -> Vec<ServicePortInfo> {
             out.push(info);
         }
     }
-    out.sort_unstable_by(|a, b| a.name.cmp(&b.name).then(a.proto.cmp(&b.proto)).then(a.cluster_ip.cmp(&b.cluster_ip)));
+    crate::sort::sort_by(&mut out, |a, b| {
+        a.name.cmp(&b.name).then(a.proto.cmp(&b.proto)).then(a.cluster_ip.cmp(&b.cluster_ip))
+    });
     out
 }
 

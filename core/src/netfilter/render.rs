@@ -37,9 +37,12 @@ impl Line {
 pub fn save_order(table: &Table) -> Vec<&Chain> {
     let mut builtin: Vec<&Chain> = table.chains.iter().filter(|chain| chain.policy.is_some()).collect();
     let order = table.name.builtin_chains();
-    builtin.sort_unstable_by_key(|chain| order.iter().position(|name| *name == chain.name).unwrap_or(usize::MAX));
+    crate::sort::sort_by_key(&mut builtin, |chain| {
+        order.iter().position(|name| *name == chain.name).unwrap_or(usize::MAX)
+    });
     let mut user: Vec<&Chain> = table.chains.iter().filter(|chain| chain.policy.is_none()).collect();
-    user.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    // The names are looked up once: the sort then reads them without going through each chain.
+    crate::sort::sort_by_cached_key(&mut user, |chain| chain.name.as_bytes());
     builtin.extend(user);
     builtin
 }
@@ -157,13 +160,14 @@ fn probability_text(threshold: u32) -> String {
     static CACHE: std::sync::OnceLock<BTreeMap<u32, String>> = std::sync::OnceLock::new();
     let format = |threshold: u32| format!("{:.11}", f64::from(threshold) / 2_147_483_648.0);
     let cache = CACHE.get_or_init(|| {
-        (1..=1024u32)
-            .map(|k| {
-                let threshold = (2_147_483_648.0 * format!("{:.10}", 1.0 / f64::from(k)).parse::<f64>().unwrap_or(0.0))
-                    .round() as u32;
-                (threshold, format(threshold))
-            })
-            .collect()
+        // Inserted one by one: `collect()` would compile another stable sort (see `crate::sort`).
+        let mut cache = BTreeMap::new();
+        for k in 1..=1024u32 {
+            let threshold =
+                (2_147_483_648.0 * format!("{:.10}", 1.0 / f64::from(k)).parse::<f64>().unwrap_or(0.0)).round() as u32;
+            cache.insert(threshold, format(threshold));
+        }
+        cache
     });
     cache.get(&threshold).cloned().unwrap_or_else(|| format(threshold))
 }
@@ -191,7 +195,7 @@ fn match_text(out: &mut String, m: &Match) {
         Match::Conntrack(Neg { negated, value }) => {
             // libxt_conntrack.c `print_state` lists the states in this fixed order.
             let mut states = value.clone();
-            states.sort_unstable();
+            crate::sort::sort(&mut states);
             states.dedup();
             out.push_str(" -m conntrack");
             bang(out, *negated);
@@ -261,7 +265,7 @@ fn match_text(out: &mut String, m: &Match) {
             // in a fixed order, taken here to be the conntrack match's. Only the one state
             // kube-proxy used, NEW, was checked against iptables-nft-save 1.8.9.
             let mut states = value.clone();
-            states.sort_unstable();
+            crate::sort::sort(&mut states);
             states.dedup();
             out.push_str(" -m state");
             bang(out, *negated);

@@ -83,7 +83,7 @@ pub fn base_chains_at(ruleset: &Ruleset, hook: Hook) -> Vec<(&Table, &Chain)> {
         .flat_map(|table| table.chains.iter().map(move |chain| (table, chain)))
         .filter(|(_, chain)| chain.base.is_some_and(|base| base.hook == hook))
         .collect();
-    chains.sort_by_key(|(_, chain)| chain.base.map(|base| base.priority).unwrap_or(0));
+    crate::sort::sort_by_key(&mut chains, |(_, chain)| chain.base.map(|base| base.priority).unwrap_or(0));
     chains
 }
 

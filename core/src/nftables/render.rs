@@ -98,7 +98,7 @@ fn set_lines(set: &Set, lines: &mut Vec<Line>) {
     }
     if !set.flags.is_empty() {
         let mut flags = set.flags.clone();
-        flags.sort_unstable_by_key(|flag| match flag {
+        crate::sort::sort_by_key(&mut flags, |flag| match flag {
             SetFlag::Dynamic => 0,
             SetFlag::Timeout => 1,
         });
@@ -121,7 +121,7 @@ fn set_lines(set: &Set, lines: &mut Vec<Line>) {
 /// A named set's elements as nft lists them: sorted, then wrapped.
 fn elements_text(set: &Set) -> String {
     let mut elements: Vec<&Element> = set.elements.iter().collect();
-    elements.sort_unstable_by_key(|element| sort_key(&element.key));
+    crate::sort::sort_by_key(&mut elements, |element| sort_key(&element.key));
     let per_line = match set.key.as_slice() {
         // `calculate_delim`: TYPE_IPADDR gets two per line; concatenations, one.
         [KeyType::Ipv4Addr] => 2,
@@ -364,7 +364,7 @@ pub fn expr_text(expr: &Expr) -> String {
 /// holds one element, as nft lists it.
 fn anon_set_text(nets: &[Ipv4Net]) -> String {
     let mut sorted: Vec<&Ipv4Net> = nets.iter().collect();
-    sorted.sort_unstable_by_key(|net| (u32::from(net.network()), net.prefix));
+    crate::sort::sort_by_key(&mut sorted, |net| (u32::from(net.network()), net.prefix));
     sorted.dedup_by_key(|net| (u32::from(net.network()), net.prefix));
     if sorted.len() == 1 {
         return net_text(sorted[0]);

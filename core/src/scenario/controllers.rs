@@ -93,7 +93,7 @@ pub(crate) fn pod_template_hash(template: &crate::yaml::Node) -> String {
             }
             Value::Map(entries) => {
                 let mut sorted: Vec<_> = entries.iter().collect();
-                sorted.sort_unstable_by(|a, b| a.0.name.cmp(&b.0.name));
+                crate::sort::sort_by(&mut sorted, |a, b| a.0.name.cmp(&b.0.name));
                 out.push('{');
                 for (key, value) in sorted {
                     out.push_str(&key.name);
@@ -257,8 +257,11 @@ fn schedule_and_address(cx: &mut Cx, cluster: &mut Cluster, pods: &[RawPod<'_>])
             flags.insert((pod.namespace.clone(), pod.name.clone(), false));
         }
     }
-    let node_index: BTreeMap<&str, usize> =
-        cluster.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+    // Inserted one by one: `collect()` would compile another stable sort (see `crate::sort`).
+    let mut node_index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        node_index.insert(node.name.as_str(), i);
+    }
     let mut per_node = vec![0usize; cluster.nodes.len()];
     let mut per_owner: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     let mut placed: Vec<Option<usize>> = vec![None; pods.len()];
@@ -787,6 +790,6 @@ fn dns(cluster: &Cluster) -> Vec<DnsRecord> {
             }
         }
     }
-    records.sort_unstable();
+    crate::sort::sort(&mut records);
     records
 }

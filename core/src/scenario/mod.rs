@@ -122,7 +122,7 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
     let (cluster, extras) = objects::build(&mut cx, &docs);
     // Problems are reported in the order of the input, whichever pass found them.
     let order = |file: &str| sources.iter().position(|s| s.name == file).unwrap_or(usize::MAX);
-    cx.problems.sort_by_key(|p| (order(&p.file), p.line, p.column));
+    crate::sort::sort_by_key(&mut cx.problems, |p| (order(&p.file), p.line, p.column));
     if cx.has_errors() {
         return Err(cx.problems);
     }

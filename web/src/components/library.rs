@@ -34,7 +34,7 @@ pub fn Library(props: &LibraryProps) -> Html {
             chapters.push(builtin.chapter);
         }
     }
-    chapters.sort_unstable();
+    lbplay_core::sort::sort(&mut chapters);
     let written: Vec<String> = chapters.iter().map(|chapter| chapter.title().en).collect();
     let coming: Vec<&(&str, &str)> = COMING.iter().filter(|(en, _)| !written.iter().any(|title| title == en)).collect();
     let close = props.onclose.reform(|_: MouseEvent| ());
