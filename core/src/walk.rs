@@ -1189,6 +1189,8 @@ impl<'a> Sim<'a> {
             self.templates.insert(key, (dest_index, now + u64::from(service.timeout)));
         }
         let dest = service.dests()[dest_index].addr;
+        // The chosen real server's line of `ipvsadm -Ln`, for views to highlight.
+        let chosen_at = crate::ipvs::real_server_at(service, dest_index);
         let conn = service.conn_open(dest_index);
         self.ipvs_conns.push(IpvsConn { node: node.to_string(), service: vs_index, conn, expires: None });
         if packet.set_dst(dest).is_err() {
@@ -1221,8 +1223,7 @@ impl<'a> Sim<'a> {
         );
         let mut s = step(node, direction, StepKind::Ipvs, &before, packet, &format!("MASQ → {dest}"), note);
         s.hook = Some(hook.as_str());
-        // The chosen real server's line of `ipvsadm -Ln`, for views to highlight.
-        s.rule_at = Some(crate::ipvs::real_server_at(service, dest_index));
+        s.rule_at = Some(chosen_at);
         trace.steps.push(s);
         self.tag_last(trace, node, ct);
         Ok(true)
