@@ -329,6 +329,11 @@ async fn ipvs_schedules_in_its_own_box() {
         })
         .unwrap_or_else(|| panic!("the packet at {x},{y} is in no IPVS box"));
     assert_eq!(holding.text_content().unwrap_or_default(), "IPVS sh");
+    // The rules pane highlights the real server IPVS chose, in ipvsadm -Ln, as chosen (not matched).
+    let hit = app.find(r#"[data-testid="rules"] .line.hit"#);
+    let line = hit.query_selector(".text").ok().flatten().and_then(|text| text.text_content()).unwrap_or_default();
+    assert!(line.starts_with("  -> 10.244."), "{line:?}");
+    assert_eq!(hit.query_selector(".tag").ok().flatten().and_then(|tag| tag.text_content()).as_deref(), Some("chosen"));
 }
 
 #[wasm_bindgen_test]

@@ -76,7 +76,11 @@ fn RuleLine(props: &RuleLineProps) -> Html {
     };
     let (hit, skipped) = (props.hit, props.skipped);
     let header = line.text.starts_with('*') || line.text.starts_with(':') || line.text == "COMMIT";
-    let (gutter, label) = if hit {
+    // An IPVS real server is not matched like a rule: the scheduler chose it.
+    let real_server = line.rule.as_ref().is_some_and(|at| at.table == "ipvs");
+    let (gutter, label) = if hit && real_server {
+        ("▶", text.chosen)
+    } else if hit {
         ("▶", text.rule_matched)
     } else if skipped {
         ("·", text.rule_skipped)
