@@ -309,6 +309,39 @@ async fn the_topology_fits_every_lesson() {
 }
 
 #[wasm_bindgen_test]
+async fn a_pod_reaches_its_node_over_its_veth_and_other_nodes_over_the_network() {
+    // Step 2 is the client pod's packet on its way into node-1; a later wire step crosses to node-3.
+    let center = |app: &Mounted| {
+        let packet = bounds(&app.find(r#"[data-testid="packet"] circle"#));
+        ((packet.0 + packet.2) / 2.0, (packet.1 + packet.3) / 2.0)
+    };
+    let node_box = |app: &Mounted, n: u32| {
+        let nodes = app.root.query_selector_all(".topology .node > rect").expect("nodes");
+        bounds(&nodes.get(n - 1).expect("the node").dyn_into::<Element>().expect("an element"))
+    };
+    let app = mount("#v=1&s=clusterip-iptables&step=2&lang=en", None).await;
+    TimeoutFuture::new(600).await; // the packet's move is a 0.45 s transition
+    let (x, y) = center(&app);
+    let node1 = node_box(&app, 1);
+    assert!(x > node1.0 && x < node1.2 && y > node1.1 && y < node1.3, "the veth is inside node-1 {node1:?}: {x},{y}");
+    drop(app);
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    let rows = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
+    let crossing = (1..=rows)
+        .find(|n| {
+            let row = format!(r#"[data-testid="step"]:nth-child({n})"#);
+            app.try_find(&format!("{row}.kind-wire")).is_some()
+                && app.text(&format!("{row} td.verdict")).trim() == "→ node-3"
+        })
+        .expect("the packet crosses to node-3");
+    app.click(&format!(r#"[data-testid="step"]:nth-child({crossing})"#));
+    TimeoutFuture::new(600).await;
+    let (x, y) = center(&app);
+    let (node1, node3) = (node_box(&app, 1), node_box(&app, 3));
+    assert!(y > node1.3 && x > node1.2 && x < node3.0, "between the nodes, below them: {x},{y}");
+}
+
+#[wasm_bindgen_test]
 async fn ipvs_schedules_in_its_own_box() {
     // At an IPVS step the packet sits in the node's IPVS box, which names the scheduler.
     let app = mount("#v=1&s=ipvs-sh&lang=en", None).await;

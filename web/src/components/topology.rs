@@ -191,18 +191,41 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
             }
         }
         StepKind::Wire => {
-            let previous =
-                index.checked_sub(1).and_then(|prev| steps.get(prev)).and_then(|prev| node_of(layout, &prev.node));
-            if let (Some(from), Some(to)) = (previous, node) {
-                let a = from.x + from.w / 2.0;
-                let b = to.x + to.w / 2.0;
-                return ((a + b) / 2.0, TOP + layout.node_h + 16.0);
-            }
-            // From a host outside the cluster: halfway to the node it enters.
-            let from = tuple.and_then(|tuple| client_at(*tuple.src.ip()));
-            let next = steps.get(index + 1).and_then(|next| node_of(layout, &next.node));
-            if let (None, Some((x, y)), Some(next)) = (previous, from, next) {
-                return ((x + hook_x(next, "PREROUTING")) / 2.0, (y + TOP) / 2.0);
+            // A wire step happens on the sending host; the next step is on the receiving one.
+            let receiver = steps.get(index + 1).map(|next| next.node.as_str()).unwrap_or_default();
+            let pod_named = |name: &str| {
+                let name = name.strip_prefix("pod/").unwrap_or(name);
+                layout.nodes.iter().flat_map(|node| node.pods.iter()).find(|pod| pod.name == name)
+            };
+            match (node, node_of(layout, receiver)) {
+                // Between a pod and its own node the link is the pod's veth: halfway from the pod
+                // to PREROUTING when it sends, from POSTROUTING to the pod when it receives.
+                (Some(from), Some(to)) if from.name == to.name => {
+                    let (pod, hook) = match pod_named(&step.node) {
+                        Some(pod) => (Some(pod), "PREROUTING"),
+                        None => (pod_named(receiver), "POSTROUTING"),
+                    };
+                    if let Some(pod) = pod {
+                        return ((pod.x + 60.0 + hook_x(to, hook)) / 2.0, (pod.y + 14.0 + TOP + 62.0) / 2.0);
+                    }
+                }
+                // Between two nodes: on the network, halfway.
+                (Some(from), Some(to)) => {
+                    return ((from.x + from.w / 2.0 + to.x + to.w / 2.0) / 2.0, TOP + layout.node_h + 16.0);
+                }
+                // From a host outside the cluster: halfway to the node it enters.
+                (None, Some(to)) => {
+                    if let Some((x, y)) = tuple.and_then(|tuple| client_at(*tuple.src.ip())) {
+                        return ((x + hook_x(to, "PREROUTING")) / 2.0, (y + TOP) / 2.0);
+                    }
+                }
+                // Back out to a host outside the cluster.
+                (Some(from), None) => {
+                    if let Some((x, y)) = tuple.and_then(|tuple| client_at(*tuple.dst.ip())) {
+                        return ((x + hook_x(from, "POSTROUTING")) / 2.0, (y + TOP) / 2.0);
+                    }
+                }
+                (None, None) => {}
             }
         }
         _ => {}
