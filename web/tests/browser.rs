@@ -342,6 +342,22 @@ async fn a_pod_reaches_its_node_over_its_veth_and_other_nodes_over_the_network()
 }
 
 #[wasm_bindgen_test]
+async fn verdicts_keep_their_target_on_a_line_of_their_own() {
+    // nft's `jump X`, and IPVS's `MASQ → address`, are not cut off in the narrow verdict column.
+    for (lesson, action, target) in
+        [("clusterip-nftables", "jump", "services"), ("clusterip-ipvs", "MASQ", "→ 10.244.")]
+    {
+        let app = mount(&format!("#v=1&s={lesson}&lang=en"), None).await;
+        let cells = app.root.query_selector_all(r#"[data-testid="step"] td.verdict"#).expect("verdicts");
+        let found = (0..cells.length()).filter_map(|n| cells.get(n)?.dyn_into::<Element>().ok()).any(|cell| {
+            let text = |selector: &str| cell.query_selector(selector).ok().flatten().and_then(|e| e.text_content());
+            text(".chip").as_deref() == Some(action) && text(".target").is_some_and(|t| t.starts_with(target))
+        });
+        assert!(found, "{lesson}: a {action} chip with its target below");
+    }
+}
+
+#[wasm_bindgen_test]
 async fn ipvs_schedules_in_its_own_box() {
     // At an IPVS step the packet sits in the node's IPVS box, which names the scheduler.
     let app = mount("#v=1&s=ipvs-sh&lang=en", None).await;

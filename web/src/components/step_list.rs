@@ -191,16 +191,27 @@ fn stage_detail(step: &lbplay_core::Step) -> String {
     if stage == step.kind.as_str() { String::new() } else { stage }
 }
 
-/// A verdict as a chip; a jump's target (`JUMP:KUBE-SVC-…`) goes on its own line so it is not cut.
+/// A verdict as a chip, with what it points at on a line of its own so that it is not cut: a jump's
+/// target (iptables `JUMP:KUBE-SVC-…`, nft `jump services`), a base chain's policy (`policy accept`) or a
+/// rewrite's (`MASQ → 10.244.3.9:8080`).
 fn verdict_cell(verdict: &str) -> Html {
-    match verdict.split_once(':') {
-        Some((action, target)) if matches!(action, "JUMP" | "GOTO") => html! {
+    let split = match verdict.split_once(':') {
+        Some((action, target)) if matches!(action, "JUMP" | "GOTO") => Some((action, target.to_string())),
+        _ => match verdict.split_once(' ') {
+            Some((action, target)) if matches!(action, "jump" | "goto" | "policy") => {
+                Some((action, target.to_string()))
+            }
+            _ => verdict.split_once(" → ").map(|(action, target)| (action, format!("→ {target}"))),
+        },
+    };
+    match split {
+        Some((action, target)) => html! {
             <>
                 <span class={classes!("chip", verdict_class(verdict))}>{ action.to_string() }</span>
-                <span class="target">{ target.to_string() }</span>
+                <span class="target">{ target }</span>
             </>
         },
-        _ => {
+        None => {
             html! { <span class={classes!("chip", verdict_class(verdict))} title={verdict.to_string()}>{ verdict.to_string() }</span> }
         }
     }
@@ -213,6 +224,7 @@ pub fn verdict_class(verdict: &str) -> &'static str {
         "DNAT" | "SNAT" | "MASQUERADE" | "REDIRECT" => "nat",
         "ACCEPT" => "good",
         _ if verdict.starts_with("JUMP") || verdict.starts_with("GOTO") => "jump",
+        _ if verdict.starts_with("jump ") || verdict.starts_with("goto ") => "jump",
         _ if verdict.contains("NAT") || verdict.contains("nat") => "nat",
         _ => "plain",
     }
