@@ -276,10 +276,31 @@ fn bounds(element: &Element) -> (f64, f64, f64, f64) {
     (rect.left(), rect.top(), rect.right(), rect.bottom())
 }
 
+/// The page's stylesheet, added to the test page while the guard lives: the drawing's text sizes
+/// (without it SVG text takes the browser's default 16 px serif, which nothing on the page uses).
+struct Stylesheet(Element);
+
+impl Stylesheet {
+    fn add() -> Stylesheet {
+        let style = document().create_element("style").expect("a style element");
+        style.set_text_content(Some(include_str!("../../static/style.css")));
+        document().head().expect("a head").append_child(&style).expect("append the stylesheet");
+        Stylesheet(style)
+    }
+}
+
+impl Drop for Stylesheet {
+    fn drop(&mut self) {
+        self.0.remove();
+    }
+}
+
 #[wasm_bindgen_test]
 async fn the_topology_fits_every_lesson() {
     // Every pod is drawn inside its node's box, and every Service's label inside its pill, with
-    // the topology pane on screen (a narrow test window shows it as the first tab).
+    // the page's stylesheet and the topology pane on screen (a narrow test window shows it as
+    // the first tab).
+    let _style = Stylesheet::add();
     for builtin in lbplay_core::scenarios::all() {
         let app = mount(&format!("#v=1&s={}&lang=en", builtin.id), None).await;
         let nodes = app.root.query_selector_all(".topology .node").expect("nodes");
@@ -306,6 +327,42 @@ async fn the_topology_fits_every_lesson() {
             assert!(label.0 >= pill.0 && label.2 <= pill.2, "{}: {label:?} overflows its pill {pill:?}", builtin.id);
         }
     }
+}
+
+#[wasm_bindgen_test]
+async fn the_packet_and_its_label_leave_every_name_readable() {
+    // With the page's stylesheet (the drawing's text sizes) and reduced motion (no move to wait
+    // for), at every step of lessons with a pod on each row, a client outside the cluster and IPVS:
+    // neither the packet nor its `src → dst` label covers a hook's name or a pod's name or address.
+    let style = Stylesheet::add();
+    let overlap = |a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)| {
+        a.0 < b.2 - 1.0 && b.0 < a.2 - 1.0 && a.1 < b.3 - 1.0 && b.1 < a.3 - 1.0
+    };
+    let mut covered = Vec::new();
+    for lesson in ["clusterip-iptables", "nodeport-cluster", "clusterip-ipvs"] {
+        let app = mount(&format!("#v=1&s={lesson}&lang=en"), None).await;
+        app.click(r#"[data-testid="motion"]"#);
+        settle().await;
+        let rows = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
+        assert!(rows > 10, "{lesson} walks");
+        for step in 1..=rows {
+            let packet = bounds(&app.find(r#"[data-testid="packet"] circle"#));
+            let label = bounds(&app.find(r#"[data-testid="packet"] .packet-label rect"#));
+            let names = app.root.query_selector_all(".topology .hook text, .topology .pod text").expect("names");
+            for n in 0..names.length() {
+                let name = names.get(n).expect("a name").dyn_into::<Element>().expect("an element");
+                let at = bounds(&name);
+                for (what, by) in [("packet", packet), ("label", label)] {
+                    if overlap(at, by) {
+                        covered.push(format!("{lesson} step {step}: the {what} covers {:?}", name.text_content()));
+                    }
+                }
+            }
+            press("ArrowRight").await;
+        }
+    }
+    drop(style);
+    assert!(covered.is_empty(), "{covered:#?}");
 }
 
 #[wasm_bindgen_test]

@@ -17,9 +17,17 @@ use crate::view;
 const WIDTH: f64 = 1000.0;
 const TOP: f64 = 64.0;
 /// The least height of a node's box; a node with more pods than fit grows (`Layout::node_h`).
-const NODE_H: f64 = 190.0;
-/// Where a node's first pod row starts, below its title and hooks, and the pitch of the rows.
-const POD_TOP: f64 = 96.0;
+const NODE_H: f64 = 198.0;
+/// Where a node's first pod row starts, below its title, its hooks and the packet's lane, and the
+/// pitch of the rows.
+const POD_TOP: f64 = 104.0;
+/// How far a node's pods are drawn from its left edge: the margin is the pods' veth, where a
+/// packet between a pod and its node's hooks is drawn, clear of the other pods.
+const POD_LEFT: f64 = 24.0;
+/// The packet's lane inside a node, below `TOP`: the hook boxes' bottom edge, so that the packet
+/// points at the lit hook without covering its name, and its label fits between the hooks and the
+/// first row of pods.
+const LANE: f64 = 76.0;
 const POD_ROW: f64 = 40.0;
 const HOOKS: [(&str, &str); 5] =
     [("PREROUTING", "PRE"), ("INPUT", "IN"), ("FORWARD", "FWD"), ("OUTPUT", "OUT"), ("POSTROUTING", "POST")];
@@ -86,7 +94,7 @@ fn layout(scenario: &Scenario) -> Layout {
                 pods.push(PodBox {
                     name: pod.name.clone(),
                     ip: Some(pod.ip),
-                    x: x + 12.0,
+                    x: x + POD_LEFT,
                     y: TOP + POD_TOP + row * POD_ROW,
                     endpoint: endpoints.contains(&pod.ip),
                 });
@@ -172,7 +180,8 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
     let steps = &scenario.trace.steps;
     let Some(step) = steps.get(index) else { return (WIDTH / 2.0, 30.0) };
     let tuple = step.after.tuple().ok();
-    let pod_center = |ip: Ipv4Addr| find_pod(layout, ip).map(|pod| (pod.x + 60.0, pod.y + 14.0));
+    // A pod sends and receives at its left end, which its name and address leave clear.
+    let pod_center = |ip: Ipv4Addr| find_pod(layout, ip).map(|pod| (pod.x, pod.y + 15.0));
     let client_at =
         |ip: Ipv4Addr| layout.clients.iter().find(|(_, client, _)| *client == ip).map(|(_, _, x)| (*x + 70.0, 30.0));
     let node = node_of(layout, &step.node);
@@ -198,15 +207,11 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
                 layout.nodes.iter().flat_map(|node| node.pods.iter()).find(|pod| pod.name == name)
             };
             match (node, node_of(layout, receiver)) {
-                // Between a pod and its own node the link is the pod's veth: halfway from the pod
-                // to PREROUTING when it sends, from POSTROUTING to the pod when it receives.
+                // Between a pod and its own node the link is the pod's veth, drawn in the node's
+                // left margin, level with the gap between the hooks and the pods.
                 (Some(from), Some(to)) if from.name == to.name => {
-                    let (pod, hook) = match pod_named(&step.node) {
-                        Some(pod) => (Some(pod), "PREROUTING"),
-                        None => (pod_named(receiver), "POSTROUTING"),
-                    };
-                    if let Some(pod) = pod {
-                        return ((pod.x + 60.0 + hook_x(to, hook)) / 2.0, (pod.y + 14.0 + TOP + 62.0) / 2.0);
+                    if pod_named(&step.node).or_else(|| pod_named(receiver)).is_some() {
+                        return (to.x + POD_LEFT / 2.0, TOP + LANE + 14.0);
                     }
                 }
                 // Between two nodes: on the network, halfway.
@@ -245,7 +250,7 @@ fn packet_at(layout: &Layout, scenario: &Scenario, index: usize) -> (f64, f64) {
                 (StepKind::Routing, None) => (hook_x(node, "PREROUTING") + hook_x(node, "FORWARD")) / 2.0,
                 _ => node.x + node.w / 2.0,
             };
-            (x, TOP + 62.0)
+            (x, TOP + LANE)
         }
         None => (WIDTH / 2.0, 30.0),
     }
@@ -295,25 +300,33 @@ pub fn Topology(props: &TopologyProps) -> Html {
     });
     let label = current.map(|step| view::addresses(&step.after)).unwrap_or_default();
     let reply = current.is_some_and(|step| step.direction == Direction::Reply);
-    // The label goes below the packet inside a node, clear of the hook boxes (above it the node's title
-    // sits), and above it elsewhere.
-    let below = current.is_some_and(|step| !matches!(step.kind, StepKind::Send | StepKind::Deliver | StepKind::Wire))
-        && py < TOP + 90.0;
-    // At userspace kube-proxy's socket or IPVS (top right of a node) the label goes higher still, in the
-    // gap between the Service pills and the node's title, so that it covers neither.
+    // Where the label rides, so that it covers neither the lit hook's name nor a pod's. At userspace
+    // kube-proxy's socket or IPVS (top right of a node): above, in the gap between the Service pills
+    // and the node's title. At a hook: below, in the node's lane between the hooks and the pods. At a
+    // pod that sends or receives: in the same lane, above the pods. On a pod's veth (between the pod
+    // and the hooks): beside the packet. Outside the nodes: above the packet.
     let at_proxy =
         current.and_then(|step| node_of(&layout, &step.node)).is_some_and(|node| (px, py) == engine_at(node));
-    let label_y = if at_proxy {
-        -38.0
-    } else if below {
-        16.0
+    let inside = layout.nodes.iter().any(|node| px > node.x && px < node.x + node.w)
+        && py > TOP + LANE
+        && py < TOP + layout.node_h;
+    let at_pod = inside && current.is_some_and(|step| matches!(step.kind, StepKind::Send | StepKind::Deliver));
+    let label_w = label.chars().count() as f64 * 6.6 + 30.0;
+    let centred = (px - label_w / 2.0).clamp(4.0, (WIDTH - 4.0 - label_w).max(4.0)) - px;
+    let beside = if px + 12.0 + label_w <= WIDTH - 4.0 { 12.0 } else { -12.0 - label_w };
+    let (label_x, label_y) = if at_proxy {
+        (centred, -38.0)
+    } else if at_pod {
+        (centred, TOP + LANE + 9.0 - py)
+    } else if inside {
+        (beside, -10.0)
+    } else if (py - (TOP + LANE)).abs() < 0.5 {
+        (centred, 9.0)
     } else {
-        -31.0
+        (centred, -31.0)
     };
     // A step that rewrote an address marks the label, where the rewrite happened.
     let rewrote = current.is_some_and(|step| view::rewrite_summary(step).is_some());
-    let label_w = label.chars().count() as f64 * 6.6 + 30.0;
-    let label_x = (px - label_w / 2.0).clamp(4.0, (WIDTH - 4.0 - label_w).max(4.0)) - px;
     let active_node = current.and_then(|step| node_of(&layout, &step.node)).map(|node| node.name.clone());
     let height = TOP + layout.node_h + 36.0;
     let dataplane = match scenario.mode.map(|mode| mode.as_str()) {
