@@ -10,10 +10,13 @@ use crate::util;
 /// Trunk's pinned version; see the module comment for why.
 const TRUNK_VERSION: &str = "0.21.14";
 
-/// Debian packages the browser tiers and the kernel tier use, and a program each one provides.
-const SYSTEM_PACKAGES: [(&str, &str); 5] = [
+/// Debian packages the browser tiers and the kernel tier use, and a program each one provides (or,
+/// for a font, an absolute path to a file it installs). The CJK font is what headless Chromium
+/// draws the Chinese page with; without one every Chinese character is a blank box in a screenshot.
+const SYSTEM_PACKAGES: [(&str, &str); 6] = [
     ("chromium", "chromium"),
     ("chromium-driver", "chromedriver"),
+    ("fonts-wqy-microhei", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     ("iptables", "xtables-monitor"),
     ("ipset", "ipset"),
     ("tshark", "tshark"),
@@ -140,7 +143,7 @@ fn system_packages() -> Result<(), String> {
         let program = SYSTEM_PACKAGES.iter().find(|(p, _)| *p == package).map(|(_, prog)| *prog).unwrap_or(package);
         match installed_version(package, program) {
             Some(version) => println!("{package}: ok ({version})"),
-            None => return Err(format!("{package} was installed but `{program}` is still not on PATH")),
+            None => return Err(format!("{package} was installed but `{program}` is still not found")),
         }
     }
     Ok(())
@@ -148,8 +151,12 @@ fn system_packages() -> Result<(), String> {
 
 /// The installed version of a system package, if it and its program are there.
 fn installed_version(package: &str, program: &str) -> Option<String> {
-    let found = util::on_path(program)
-        || ["/usr/sbin", "/sbin", "/usr/bin"].iter().any(|d| std::path::Path::new(d).join(program).is_file());
+    let found = if program.starts_with('/') {
+        std::path::Path::new(program).is_file()
+    } else {
+        util::on_path(program)
+            || ["/usr/sbin", "/sbin", "/usr/bin"].iter().any(|d| std::path::Path::new(d).join(program).is_file())
+    };
     if !found {
         return None;
     }
