@@ -443,6 +443,26 @@ async fn ipvs_schedules_in_its_own_box() {
 }
 
 #[wasm_bindgen_test]
+async fn ipvs_real_servers_show_their_weight() {
+    // The wrr lesson's pods weigh 3, 2 and 1 (lbplay's Pod label), as ipvsadm -Ln lists them; in
+    // iptables mode there is no weight to show.
+    let tags = |app: &Mounted| -> Vec<String> {
+        let list = app.root.query_selector_all(".topology .pod .tag").expect("tags");
+        (0..list.length()).filter_map(|n| list.get(n)?.text_content()).collect()
+    };
+    let app = mount("#v=1&s=ipvs-wrr&lang=en", None).await;
+    let mut weights: Vec<String> =
+        tags(&app).iter().filter_map(|tag| tag.split("weight ").nth(1).map(str::to_string)).collect();
+    weights.sort();
+    assert_eq!(weights, ["1", "2", "3"], "{:?}", tags(&app));
+    let rules = app.text(r#"[data-testid="rules"]"#);
+    assert!(rules.contains("Masq    3"), "ipvsadm -Ln lists weight 3: {rules}");
+    drop(app);
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", None).await;
+    assert!(tags(&app).iter().all(|tag| !tag.contains("weight")), "{:?}", tags(&app));
+}
+
+#[wasm_bindgen_test]
 async fn library_cards_load_a_scenario() {
     let all = lbplay_core::scenarios::all();
     let app = mount("#v=1&s=clusterip-iptables&lang=zh", None).await;

@@ -6,6 +6,7 @@
 use std::net::Ipv4Addr;
 
 use lbplay_core::Lang;
+use lbplay_core::kubeproxy::ipvs::WEIGHT_LABEL;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
@@ -39,6 +40,8 @@ struct PodBox {
     x: f64,
     y: f64,
     endpoint: bool,
+    /// In IPVS mode, the weight of the pod's real server (`ipvsadm -Ln`'s Weight column).
+    weight: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +78,8 @@ fn layout(scenario: &Scenario) -> Layout {
             names
         }
     };
+    // kube-proxy writes every real server with weight 1; lbplay's Pod label may set another.
+    let ipvs = scenario.mode == Some(ProxyMode::Ipvs);
     let count = names.len().max(1) as f64;
     let gap = 16.0;
     let w = ((WIDTH - 20.0 - gap * (count - 1.0)) / count).min(330.0);
@@ -97,6 +102,8 @@ fn layout(scenario: &Scenario) -> Layout {
                     x: x + POD_LEFT,
                     y: TOP + POD_TOP + row * POD_ROW,
                     endpoint: endpoints.contains(&pod.ip),
+                    weight: (ipvs && endpoints.contains(&pod.ip))
+                        .then(|| pod.labels.get(WEIGHT_LABEL).and_then(|value| value.parse().ok()).unwrap_or(1)),
                 });
             }
         }
@@ -443,13 +450,16 @@ fn hook_box(node: &NodeBox, name: &str, short: &str, on: bool) -> Html {
 
 fn pod_box(pod: &PodBox, chosen: bool, text: &i18n::Texts) -> Html {
     let ip = pod.ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let tag = if chosen {
+    let mut tag = if chosen {
         format!("✓ {}", text.chosen)
     } else if pod.endpoint {
         text.endpoint.to_string()
     } else {
         String::new()
     };
+    if let Some(weight) = pod.weight {
+        tag.push_str(&format!(" · {} {weight}", text.weight));
+    }
     html! {
         <g class={classes!("pod", pod.endpoint.then_some("endpoint"), chosen.then_some("chosen"))}>
             <rect x={pod.x.to_string()} y={pod.y.to_string()} width="120" height="30" rx="15" />
