@@ -522,6 +522,27 @@ async fn experiment_histogram_counts_every_connection() {
 }
 
 #[wasm_bindgen_test]
+async fn the_experiment_starts_from_the_lessons_scheduler() {
+    // The wrr lesson's real servers weigh 3, 2 and 1, so its 100 connections split about 50, 33
+    // and 17 (rr would give each a third).
+    let app = mount("#v=1&s=ipvs-wrr&lang=en", None).await;
+    app.click(r#".right-tabs .tab:nth-child(3)"#);
+    settle().await;
+    let select = app.find(r#"[data-testid="experiment-scheduler"]"#).dyn_into::<web_sys::HtmlSelectElement>();
+    assert_eq!(select.expect("a select").value(), "wrr");
+    app.click(r#"[data-testid="experiment-send"]"#);
+    settle().await;
+    let text = app.text(r#"[data-testid="histogram"]"#);
+    let served = |pod: &str| -> u64 {
+        let row = text.split(pod).nth(1).unwrap_or_default().trim_start();
+        row.split_whitespace().next().and_then(|count| count.parse().ok()).unwrap_or(0)
+    };
+    let (a, b, c) = (served("pod/web-a"), served("pod/web-b"), served("pod/web-c"));
+    assert_eq!(a + b + c, 100, "{text}");
+    assert!(a >= 48 && b >= 31 && c >= 15 && a > b && b > c, "3 : 2 : 1, not a third each: {text}");
+}
+
+#[wasm_bindgen_test]
 async fn a_pasted_link_moves_the_open_page() {
     let app = mount("#v=1&s=fixture&step=2&lang=en", Some(Rc::new(fixture::scenario()))).await;
     assert_eq!(app.selected(), "2");
