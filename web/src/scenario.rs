@@ -145,7 +145,8 @@ pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
     let mode = cluster.kube_proxy.mode;
     out.mode = Some(mode);
     out.rules_tool = match mode.as_str() {
-        "ipvs" => "ipvsadm -Ln".into(),
+        // IPVS mode's dump is three tools' output, in this order (`kubeproxy::rules_lines`).
+        "ipvs" => "ipvsadm -Ln · ipset save · iptables-save".into(),
         "nftables" => "nft list ruleset".into(),
         _ => "iptables-save".into(),
     };
