@@ -20,7 +20,7 @@ use crate::ipvs::ipset::{Entry, IpSet, IpSets, SetDir, SetType};
 use crate::ipvs::{self, Dest, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED_MH_PORT, Scheduler};
 use crate::kubeproxy::iptables::masquerade_mark;
 use crate::kubeproxy::topology::{self, Categories, ServicePortInfo};
-use crate::model::{Cluster, Node, ServiceEndpoint};
+use crate::model::{Cluster, Node, Pod, ServiceEndpoint};
 use crate::net::{Ipv4Net, Proto};
 use crate::netfilter::{AddrType, CtState, Match, Neg, RejectWith, Rule, Ruleset, Table, TableName, Target};
 
@@ -327,7 +327,12 @@ pub const WEIGHT_LABEL: &str = "lbplay.dev/ipvs-weight";
 /// The weight of an endpoint's real server: its pod's `WEIGHT_LABEL`, or kube-proxy's 1.
 fn weight_of(cluster: &Cluster, endpoint: &ServiceEndpoint) -> u32 {
     let pod = endpoint.pod.as_deref().and_then(|name| cluster.pod(name)).or_else(|| cluster.pod_by_ip(endpoint.ip));
-    pod.and_then(|pod| pod.labels.get(WEIGHT_LABEL)).and_then(|value| value.parse().ok()).unwrap_or(1)
+    pod.map(pod_weight).unwrap_or(1)
+}
+
+/// The weight a pod's real server gets: its `WEIGHT_LABEL`, or kube-proxy's 1.
+pub fn pod_weight(pod: &Pod) -> u32 {
+    pod.labels.get(WEIGHT_LABEL).and_then(|value| value.parse().ok()).unwrap_or(1)
 }
 
 /// One virtual server as proxier.go builds it: the scheduler, `FlagPersistent` with the affinity

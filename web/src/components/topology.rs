@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 use lbplay_core::Lang;
-use lbplay_core::kubeproxy::ipvs::WEIGHT_LABEL;
+use lbplay_core::kubeproxy::ipvs::pod_weight;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
@@ -102,8 +102,7 @@ fn layout(scenario: &Scenario) -> Layout {
                     x: x + POD_LEFT,
                     y: TOP + POD_TOP + row * POD_ROW,
                     endpoint: endpoints.contains(&pod.ip),
-                    weight: (ipvs && endpoints.contains(&pod.ip))
-                        .then(|| pod.labels.get(WEIGHT_LABEL).and_then(|value| value.parse().ok()).unwrap_or(1)),
+                    weight: (ipvs && endpoints.contains(&pod.ip)).then(|| pod_weight(pod)),
                 });
             }
         }
