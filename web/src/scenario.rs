@@ -65,6 +65,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The IPVS scheduler the lesson's kube-proxy is configured with (`ipvs.scheduler`), or
+    /// kube-proxy's default, rr, when it names none.
+    pub fn ipvs_scheduler(&self) -> &str {
+        let configured = self.cluster.as_ref().map(|cluster| cluster.kube_proxy.ipvs_scheduler.as_str());
+        configured.filter(|name| !name.is_empty()).unwrap_or("rr")
+    }
+
     /// A scenario that failed before anything could be shown.
     pub fn failed(id: &str, problems: Vec<String>) -> Scenario {
         Scenario { id: id.to_string(), problems, ..Scenario::default() }

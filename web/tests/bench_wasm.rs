@@ -7,8 +7,9 @@
 //! file is a test target only with the `bench` feature (see `[[test]]` in `web/Cargo.toml`), so
 //! tier 2's ordinary browser run has no timing tests. `cargo xtask bench` runs the core timings
 //! with `--release` (the native benches' optimisation level) and the stepping bench with
-//! `--profile=wasm-release` (the page's build, optimised for size):
-//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=/usr/bin/chromedriver cargo test --profile=wasm-release --target
+//! `--profile=wasm-release` (the page's build, optimised for size), which by hand is
+//! `CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+//! CHROMEDRIVER=/usr/bin/chromedriver cargo test --profile=wasm-release --target
 //! wasm32-unknown-unknown -p lbplay-web --features bench --test bench_wasm stepping`.
 
 #![cfg(target_arch = "wasm32")]
@@ -140,8 +141,8 @@ const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop 1400×900", 1400, 900), ("ph
 /// as a learner's key presses do.
 ///
 /// The page is left `SETTLE_MS` after mounting before the first press. The first round pays for
-/// warming up; every round's presses count in the worst figure. The
-/// slowest presses are listed with the step they selected and what changed on the page.
+/// warming up; every round's presses count in the worst figure. The slowest presses are listed
+/// with the step they selected and what changed on the page.
 #[wasm_bindgen_test]
 async fn stepping_a_60_step_trace() {
     let builtin = lbplay_web::scenario::load_builtin("clusterip-iptables");

@@ -20,7 +20,9 @@ pub struct ExperimentProps {
 pub fn Experiment(props: &ExperimentProps) -> Html {
     let text = i18n::text(props.lang);
     let size = use_state(|| SIZES[1]);
-    let scheduler = use_state(|| lesson_scheduler(&props.scenario));
+    // The experiment starts from the scheduler the page's walk used, so the wrr lesson's histogram
+    // shows its weights without the learner having to pick wrr again.
+    let scheduler = use_state_eq(|| props.scenario.ipvs_scheduler().to_string());
     let keep = use_state(|| false);
     let ipvs = props.scenario.mode == Some(lbplay_core::model::ProxyMode::Ipvs);
     let result = use_state(|| None::<(u32, Result<Vec<(String, u64)>, String>)>);
@@ -28,7 +30,7 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
         // A new scenario clears the old result and starts from its own scheduler.
         let result = result.clone();
         let scheduler = scheduler.clone();
-        let lesson = lesson_scheduler(&props.scenario);
+        let lesson = props.scenario.ipvs_scheduler().to_string();
         use_effect_with((props.scenario.id.clone(), lesson.clone()), move |_| {
             result.set(None);
             scheduler.set(lesson);
@@ -131,14 +133,6 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             }
         </div>
     }
-}
-
-/// The IPVS scheduler the lesson's kube-proxy is configured with (`--ipvs-scheduler`), or its
-/// default, rr: the experiment starts from what the page's walk used, so the wrr lesson's
-/// histogram shows its weights without the learner having to pick wrr again.
-fn lesson_scheduler(scenario: &Scenario) -> String {
-    let configured = scenario.cluster.as_ref().map(|cluster| cluster.kube_proxy.ipvs_scheduler.as_str()).unwrap_or("");
-    if configured.is_empty() { "rr".to_string() } else { configured.to_string() }
 }
 
 /// The lesson's seed, so the experiment starts from the walk the page shows.

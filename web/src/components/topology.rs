@@ -343,10 +343,7 @@ pub fn Topology(props: &TopologyProps) -> Html {
     };
     let engine = match scenario.mode {
         Some(ProxyMode::Userspace) => Some("kube-proxy".to_string()),
-        Some(ProxyMode::Ipvs) => {
-            let scheduler = scenario.cluster.as_ref().map(|cluster| cluster.kube_proxy.ipvs_scheduler.as_str());
-            Some(format!("IPVS {}", scheduler.filter(|name| !name.is_empty()).unwrap_or("rr")))
-        }
+        Some(ProxyMode::Ipvs) => Some(format!("IPVS {}", scenario.ipvs_scheduler())),
         _ => None,
     };
     // On a narrow screen the drawing keeps a readable size and scrolls sideways: keep the packet in view.
