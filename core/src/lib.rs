@@ -11,6 +11,8 @@
 //! Architecture invariant: a drop is a verdict, not an error. `Err` means malformed input.
 
 pub mod conntrack;
+pub mod dns;
+pub mod http;
 pub mod ipvs;
 pub mod kubeproxy;
 pub mod model;

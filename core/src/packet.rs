@@ -42,6 +42,10 @@ pub enum TcpFlags {
     Ack,
     Rst,
     RstAck,
+    /// A segment carrying data: PSH and ACK, as a client's request or a server's response goes.
+    PshAck,
+    /// The end of one side of a connection: FIN and ACK.
+    FinAck,
 }
 
 /// The addresses, ports and protocol of a packet: what conntrack keys on.
@@ -116,15 +120,22 @@ impl Packet {
 
     /// A TCP segment with no payload; `ident` becomes the IPv4 identification field.
     pub fn tcp(src: SocketAddrV4, dst: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32, ident: u16) -> Packet {
-        let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, DEFAULT_WINDOW);
-        tcp.syn = matches!(flags, TcpFlags::Syn | TcpFlags::SynAck);
-        tcp.rst = matches!(flags, TcpFlags::Rst | TcpFlags::RstAck);
-        if matches!(flags, TcpFlags::SynAck | TcpFlags::Ack | TcpFlags::RstAck) {
-            tcp.ack = true;
-            tcp.acknowledgment_number = ack;
-        }
-        Packet::build(*src.ip(), *dst.ip(), ident, Transport::Tcp(tcp), &[])
+        Packet::build(*src.ip(), *dst.ip(), ident, Transport::Tcp(tcp_header(src, dst, flags, seq, ack)), &[])
             .expect("an empty TCP segment fits in a packet")
+    }
+
+    /// A TCP segment carrying `payload` (an HTTP request or response, say) with PSH and ACK set.
+    /// Fails only when the payload does not fit in one IPv4 packet (65,535 bytes with headers).
+    pub fn tcp_data(
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seq: u32,
+        ack: u32,
+        ident: u16,
+        payload: &[u8],
+    ) -> Result<Packet, PacketError> {
+        let tcp = tcp_header(src, dst, TcpFlags::PshAck, seq, ack);
+        Packet::build(*src.ip(), *dst.ip(), ident, Transport::Tcp(tcp), payload)
     }
 
     /// A UDP datagram carrying `payload`.
@@ -181,6 +192,27 @@ impl Packet {
 
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
+    }
+
+    /// What the transport header carries: the bytes after the TCP or UDP header (an HTTP message,
+    /// a DNS query), empty for a bare handshake segment.
+    pub fn payload(&self) -> &[u8] {
+        match self.payload_range() {
+            Some(range) => &self.bytes[range],
+            None => &[],
+        }
+    }
+
+    /// Where the payload sits in `bytes()`, for views that frame it.
+    pub fn payload_range(&self) -> Option<Range<usize>> {
+        let (ip, transport, payload) = self.headers().ok()?;
+        let transport_len = match transport {
+            Transport::Tcp(tcp) => tcp.header_len(),
+            Transport::Udp(_) => UdpHeader::LEN,
+            Transport::Icmp(icmp) => icmp.header_len(),
+        };
+        let start = ip.header_len() + transport_len;
+        Some(start..start + payload.len())
     }
 
     fn headers(&self) -> Result<(Ipv4Header, Transport, &[u8]), PacketError> {
@@ -340,6 +372,20 @@ fn field(layer: &'static str, name: &'static str, value: String, bytes: Range<us
     Field { layer, name, value, bytes }
 }
 
+/// A TCP header with the flags of `flags`; the acknowledgment number only when ACK is set.
+fn tcp_header(src: SocketAddrV4, dst: SocketAddrV4, flags: TcpFlags, seq: u32, ack: u32) -> TcpHeader {
+    let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, DEFAULT_WINDOW);
+    tcp.syn = matches!(flags, TcpFlags::Syn | TcpFlags::SynAck);
+    tcp.rst = matches!(flags, TcpFlags::Rst | TcpFlags::RstAck);
+    tcp.psh = flags == TcpFlags::PshAck;
+    tcp.fin = flags == TcpFlags::FinAck;
+    if matches!(flags, TcpFlags::SynAck | TcpFlags::Ack | TcpFlags::RstAck | TcpFlags::PshAck | TcpFlags::FinAck) {
+        tcp.ack = true;
+        tcp.acknowledgment_number = ack;
+    }
+    tcp
+}
+
 /// The bytes of a packet with these headers and payload, both checksums computed.
 fn emit(mut ip: Ipv4Header, mut transport: Transport, payload: &[u8]) -> Result<Vec<u8>, PacketError> {
     ip.header_checksum = ip.calc_header_checksum();
@@ -489,7 +535,15 @@ mod tests {
             packet.bytes
         };
         let (src, dst) = (addr("10.244.1.20:40000"), addr("10.96.100.10:80"));
-        let flag_cases = [TcpFlags::Syn, TcpFlags::SynAck, TcpFlags::Ack, TcpFlags::Rst, TcpFlags::RstAck];
+        let flag_cases = [
+            TcpFlags::Syn,
+            TcpFlags::SynAck,
+            TcpFlags::Ack,
+            TcpFlags::Rst,
+            TcpFlags::RstAck,
+            TcpFlags::PshAck,
+            TcpFlags::FinAck,
+        ];
         for flags in flag_cases {
             let builder = PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), 64).tcp(40000, 80, 1000, 64240);
             let builder = match flags {
@@ -498,6 +552,8 @@ mod tests {
                 TcpFlags::Ack => builder.ack(7),
                 TcpFlags::Rst => builder.rst(),
                 TcpFlags::RstAck => builder.rst().ack(7),
+                TcpFlags::PshAck => builder.psh().ack(7),
+                TcpFlags::FinAck => builder.fin().ack(7),
             };
             let mut bytes = Vec::new();
             builder.write(&mut bytes, &[]).unwrap();
@@ -517,6 +573,35 @@ mod tests {
             .unwrap();
         let icmp = Packet::icmp_port_unreachable(Ipv4Addr::new(10, 0, 0, 1), &original, 5).unwrap();
         assert_eq!(icmp.bytes, with_ident(bytes, 5));
+    }
+
+    /// A data segment is what etherparse writes for the same headers and payload, its payload
+    /// reads back, and a DNAT keeps it and recomputes the checksum over it.
+    #[test]
+    fn test_data_segment_carries_its_payload() {
+        use etherparse::PacketBuilder;
+        let (src, dst) = (addr("10.244.1.20:40000"), addr("10.96.100.10:80"));
+        let request = b"GET /hello HTTP/1.1\r\nHost: web\r\n\r\n";
+        let mut data = Packet::tcp_data(src, dst, 1001, 5001, 4, request).unwrap();
+        let mut bytes = Vec::new();
+        PacketBuilder::ipv4(src.ip().octets(), dst.ip().octets(), 64)
+            .tcp(40000, 80, 1001, 64240)
+            .psh()
+            .ack(5001)
+            .write(&mut bytes, request)
+            .unwrap();
+        let mut expected = Packet::from_bytes(bytes).unwrap();
+        expected.rewrite(|ip, _| ip.identification = 4).unwrap();
+        assert_eq!(data.bytes, expected.bytes);
+        assert_eq!(data.payload(), request);
+        assert_eq!(data.payload_range(), Some(40..40 + request.len()));
+        assert_eq!(data.tcp_flags().as_deref(), Some("P."));
+        data.set_dst(addr("10.244.2.7:8080")).unwrap();
+        assert_eq!(data.payload(), request);
+        assert!(data.checksums_valid());
+        let empty = Packet::tcp(src, dst, TcpFlags::Syn, 1000, 0, 1);
+        assert_eq!(empty.payload(), b"");
+        assert!(Packet::tcp_data(src, dst, 1, 1, 1, &vec![0; 70_000]).is_err());
     }
 
     #[test]

@@ -17,8 +17,7 @@ use super::MAX_SERVICES;
 use super::fields::Cx;
 use super::objects::{Decoded, RawPod, RawService, WantIp};
 use crate::model::{
-    Cluster, ClusterExtras, DnsData, DnsRecord, Endpoint, EndpointPort, EndpointSlice, Pod, ServiceType, TargetPort,
-    TrafficPolicy,
+    Cluster, ClusterExtras, Endpoint, EndpointPort, EndpointSlice, Pod, ServiceType, TargetPort, TrafficPolicy,
 };
 use crate::yaml::Pos;
 
@@ -30,8 +29,7 @@ const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 /// pkg/controller/endpointslice/config).
 pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
-/// The cluster's DNS domain.
-pub const CLUSTER_DOMAIN: &str = "cluster.local";
+pub use crate::dns::CLUSTER_DOMAIN;
 
 /// The NodePort range (`--service-node-port-range`, 30000-32767 by default).
 pub const NODE_PORT_MIN: u16 = 30000;
@@ -226,7 +224,7 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
     }
     extras.virtual_services = virtual_services;
     extras.destination_rules = destination_rules;
-    extras.dns = dns(cluster);
+    extras.dns = crate::dns::records(cluster);
 }
 
 fn unreachable_obj() -> (super::fields::Obj<'static>, Pos) {
@@ -757,39 +755,4 @@ fn endpoint_slices(
         out.push(raw.slice);
     }
     cluster.endpoint_slices = out;
-}
-
-/// CoreDNS's view (the `kubernetes` plugin, per the DNS specification for Kubernetes):
-/// a Service with a ClusterIP has one A record; a headless one has an A record per ready
-/// endpoint (all of them with publishNotReadyAddresses); an ExternalName one has a CNAME.
-fn dns(cluster: &Cluster) -> Vec<DnsRecord> {
-    let mut records = Vec::new();
-    for service in &cluster.services {
-        let name = format!("{}.{}.svc.{CLUSTER_DOMAIN}", service.name, service.namespace);
-        match (service.kind, service.cluster_ip) {
-            (ServiceType::ExternalName, _) => {
-                if let Some(target) = &service.external_name {
-                    records.push(DnsRecord { name, data: DnsData::Cname(target.clone()) });
-                }
-            }
-            (_, Some(ip)) => records.push(DnsRecord { name, data: DnsData::A(ip) }),
-            (_, None) => {
-                let mut ips = BTreeSet::new();
-                for slice in &cluster.endpoint_slices {
-                    if slice.namespace == service.namespace && slice.service == service.name {
-                        for endpoint in &slice.endpoints {
-                            if endpoint.ready || service.publish_not_ready_addresses {
-                                ips.insert(endpoint.ip);
-                            }
-                        }
-                    }
-                }
-                for ip in ips {
-                    records.push(DnsRecord { name: name.clone(), data: DnsData::A(ip) });
-                }
-            }
-        }
-    }
-    crate::sort::sort(&mut records);
-    records
 }

@@ -1,0 +1,192 @@
+//! HTTP as the simulator speaks it: the request a client sends and the response a pod returns.
+//!
+//! This module owns the L7 vocabulary every proxy hop shares: a `Request` (method, authority,
+//! path, headers — what design.md's trace contract shows before and after a proxy), a `Response`,
+//! the URL a learner types (`url`), and HTTP/1.1's wire form (`h1`: the bytes that ride in a TCP
+//! segment's payload, and their parse, which an L7 proxy's *read* stage uses). It does no I/O;
+//! HTTP/2, HPACK and gRPC framing will live beside `h1` when they land.
+
+pub mod h1;
+pub mod url;
+
+use serde_json::{Value, json};
+
+/// A request header, with its name as the sender spelt it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+impl Header {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Header {
+        Header { name: name.into(), value: value.into() }
+    }
+
+    /// Parses a `--header 'Name: value'` argument as curl does: the name is a token (RFC 9110
+    /// §5.1), the value is trimmed of surrounding whitespace and holds no line break. An empty
+    /// value (`'Accept:'`) means "remove this header", as it does for curl.
+    pub fn parse_arg(text: &str) -> Result<Header, HttpError> {
+        let Some((name, value)) = text.split_once(':') else {
+            return Err(HttpError(format!("--header `{text}` has no colon: write it as 'Name: value'")));
+        };
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(HttpError(format!(
+                "--header `{text}`: `{name}` is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+            )));
+        }
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(HttpError(format!("--header `{name}`: a value cannot hold a line break")));
+        }
+        Ok(Header::new(name, value.trim()))
+    }
+}
+
+/// RFC 9110 §5.6.2's `tchar`: the characters of a token such as a header name or a method.
+pub fn is_tchar(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+}
+
+/// An HTTP request as the trace shows it, whatever version carries it. `authority` is HTTP/1.1's
+/// `Host` header or HTTP/2's `:authority`; `headers` are the others, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub authority: String,
+    pub path: String,
+    pub headers: Vec<Header>,
+}
+
+impl Request {
+    /// The value of the first header of that name (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+
+    /// Sets a header, replacing every one of that name; the first keeps its place.
+    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        let value = value.into();
+        match self.headers.iter().position(|h| h.name.eq_ignore_ascii_case(name)) {
+            Some(at) => {
+                self.headers[at].value = value;
+                let mut index = 0;
+                self.headers.retain(|h| {
+                    index += 1;
+                    index - 1 == at || !h.name.eq_ignore_ascii_case(name)
+                });
+            }
+            None => self.headers.push(Header::new(name, value)),
+        }
+    }
+
+    /// Removes every header of that name.
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|h| !h.name.eq_ignore_ascii_case(name));
+    }
+
+    /// The request as design.md's trace contract spells it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "method": self.method,
+            "authority": self.authority,
+            "path": self.path,
+            "headers": self.headers.iter().map(|h| json!([h.name, h.value])).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// An HTTP response: the status, its headers and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The value of the first header of that name (names compare case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "status": self.status,
+            "headers": self.headers.iter().map(|h| json!([h.name, h.value])).collect::<Vec<_>>(),
+            "body": String::from_utf8_lossy(&self.body),
+        })
+    }
+}
+
+/// The reason phrase HTTP/1.1 servers send with a status (RFC 9110 §15), for the few statuses
+/// the simulator's servers and proxies answer with.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        301 => "Moved Permanently",
+        302 => "Found",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "",
+    }
+}
+
+/// Why a URL, header or message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError(pub String);
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(arg: &str, expect: Result<(&str, &str), &str>) {
+        let got = Header::parse_arg(arg);
+        match (got, expect) {
+            (Ok(h), Ok((name, value))) => assert_eq!((h.name.as_str(), h.value.as_str()), (name, value), "{arg}"),
+            (Err(err), Err(part)) => assert!(err.0.contains(part), "{arg}: {err}"),
+            (got, expect) => panic!("{arg}: got {got:?}, expected {expect:?}"),
+        }
+    }
+
+    #[test]
+    fn test_header_arguments() {
+        check("Accept-Language: zh-CN", Ok(("Accept-Language", "zh-CN")));
+        check("X-Empty:", Ok(("X-Empty", "")));
+        check("x-a:   spaced out  ", Ok(("x-a", "spaced out")));
+        check("Cookie: a=b; c=d:e", Ok(("Cookie", "a=b; c=d:e")));
+        check("NoColon", Err("has no colon"));
+        check(": value", Err("is not a header name"));
+        check("Bad Name: v", Err("is not a header name"));
+        check("X: a\r\nInjected: 1", Err("line break"));
+    }
+
+    #[test]
+    fn test_set_header_replaces_all_of_that_name_in_place() {
+        let mut request = Request {
+            method: "GET".into(),
+            authority: "web".into(),
+            path: "/".into(),
+            headers: vec![Header::new("A", "1"), Header::new("x-b", "2"), Header::new("a", "3")],
+        };
+        request.set_header("a", "9");
+        assert_eq!(request.headers, vec![Header::new("A", "9"), Header::new("x-b", "2")]);
+        request.set_header("X-New", "n");
+        assert_eq!(request.header("x-new"), Some("n"));
+        request.remove_header("X-B");
+        assert_eq!(request.headers.len(), 2);
+    }
+}
