@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::http;
 use crate::packet::{Packet, to_hex};
 
 /// Which way the packet travels relative to the connection.
@@ -144,6 +145,20 @@ pub struct Step {
     /// The connection's conntrack entry on this host after the step, as `conntrack -L` prints it,
     /// when the host tracks the connection.
     pub conntrack: Option<String>,
+    /// For a proxy step: which stage of the proxy decided (`accept`, `dial`, `server`,
+    /// `location`, `balancer`, `listener`, `route`, `cluster`, `endpoint`, …).
+    pub stage: Option<&'static str>,
+    /// For a proxy step that read or rewrote an HTTP request: the request before and after it.
+    pub request: Option<Box<RequestChange>>,
+    /// The HTTP/2 stream the step belongs to.
+    pub stream: Option<u32>,
+}
+
+/// An HTTP request as a proxy received it and as it sends it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestChange {
+    pub before: http::Request,
+    pub after: http::Request,
 }
 
 /// The position of a rule: table, chain and index inside the chain.
@@ -162,6 +177,18 @@ pub struct Outcome {
     pub dropped: bool,
     /// Why it was dropped, when it was.
     pub reason: Option<String>,
+    /// For an HTTP request: how it was answered.
+    pub http: Option<HttpOutcome>,
+}
+
+/// How an HTTP request was answered (design.md, "Contract: L7 requests").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOutcome {
+    pub status: u16,
+    /// The Service that served it, `namespace/name:port`; `None` when a proxy answered itself.
+    pub backend: Option<String>,
+    /// The pod that served it, `pod/NAME`.
+    pub pod: Option<String>,
 }
 
 /// A whole walk: the original packet there, and the reply back.
@@ -192,7 +219,7 @@ fn packet_json(packet: &Packet) -> Value {
 impl Step {
     /// The step as the JSON trace contract of design.md spells it.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut value = json!({
             "node": self.node,
             "direction": self.direction.as_str(),
             "kind": self.kind.as_str(),
@@ -207,11 +234,22 @@ impl Step {
             "note": self.note.en,
             "note_zh": self.note.zh,
             "conntrack": self.conntrack,
-        })
+        });
+        // The L7 fields appear only on the steps that have them, so L4 traces keep their shape.
+        if let Some(stage) = self.stage {
+            value["stage"] = json!(stage);
+        }
+        if let Some(change) = &self.request {
+            value["request"] = json!({"before": change.before.to_json(), "after": change.after.to_json()});
+        }
+        if let Some(stream) = self.stream {
+            value["stream"] = json!(stream);
+        }
+        value
     }
 
     /// Where the step happened, as the event list shows it: `nat PREROUTING KUBE-SERVICES`.
-    pub fn stage(&self) -> String {
+    pub fn place(&self) -> String {
         let mut out = String::new();
         if let Some(table) = self.table {
             out.push_str(table);
@@ -249,14 +287,18 @@ impl Trace {
 
     /// The trace as the JSON contract of design.md.
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut value = json!({
             "steps": self.steps.iter().map(Step::to_json).collect::<Vec<_>>(),
             "outcome": {
                 "delivered_to": self.outcome.delivered_to,
                 "dropped": self.outcome.dropped,
                 "reason": self.outcome.reason,
             },
-        })
+        });
+        if let Some(http) = &self.outcome.http {
+            value["outcome"]["http"] = json!({"status": http.status, "backend": http.backend, "pod": http.pod});
+        }
+        value
     }
 
     /// The trace as text for terminals: one block per step.
@@ -267,7 +309,7 @@ impl Trace {
                 Direction::Original => "→",
                 Direction::Reply => "←",
             };
-            let _ = writeln!(out, "{:>3} {arrow} {:<8} {:<40} {}", index + 1, step.node, step.stage(), step.verdict);
+            let _ = writeln!(out, "{:>3} {arrow} {:<8} {:<40} {}", index + 1, step.node, step.place(), step.verdict);
             if let Some(rule) = &step.rule {
                 let _ = writeln!(out, "      {rule}");
             }

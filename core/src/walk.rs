@@ -1648,6 +1648,9 @@ fn step(
         after: after.clone(),
         note,
         conntrack: None,
+        stage: None,
+        request: None,
+        stream: None,
     }
 }
 

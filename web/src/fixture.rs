@@ -52,6 +52,9 @@ fn step(spec: StepSpec<'_>, before: &Packet, after: &Packet) -> Step {
         after: after.clone(),
         note: Text::new(spec.en, spec.zh),
         conntrack: None,
+        stage: None,
+        request: None,
+        stream: None,
     }
 }
 
@@ -330,7 +333,10 @@ pub fn trace() -> Trace {
             &unnat,
         ),
     ];
-    Trace { steps, outcome: Outcome { delivered_to: Some("pod/web-b".into()), dropped: false, reason: None } }
+    Trace {
+        steps,
+        outcome: Outcome { delivered_to: Some("pod/web-b".into()), dropped: false, reason: None, http: None },
+    }
 }
 
 /// The fixture scenario, without a cluster model (the topology falls back to the step nodes).

@@ -76,7 +76,7 @@ pub fn announcement(lang: Lang, index: usize, len: usize, step: &Step) -> String
     out.push_str(": ");
     out.push_str(&step.node);
     out.push_str(", ");
-    out.push_str(&step.stage());
+    out.push_str(&step.place());
     out.push_str(", ");
     out.push_str(&step.verdict);
     if let Some(rewrite) = rewrite_summary(step) {

@@ -52,7 +52,7 @@ pub fn Inspector(props: &InspectorProps) -> Html {
         <div class="inspector">
             <div class="step-head">
                 <span class="badge">{ (text.step_of)(props.index + 1, props.len) }</span>
-                <span class="where">{ format!("{} · {} · {}", step.node, direction, step.stage()) }</span>
+                <span class="where">{ format!("{} · {} · {}", step.node, direction, step.place()) }</span>
                 <span class={classes!("chip", crate::components::step_list::verdict_class(&step.verdict))}>{ step.verdict.clone() }</span>
             </div>
             <p class="narration" data-testid="narration" lang={text.lang_attr}>{ step.note.get(props.lang).to_string() }</p>

@@ -167,7 +167,7 @@ fn EventRow(props: &EventRowProps) -> Html {
         <tr data-testid="step" class={classes!("kind-".to_string() + kind, direction, selected.then_some("selected"), rewrite.is_some().then_some("rewrites"))}
             aria-current={selected.then_some("step")} {onclick}>
             <td class="num">
-                <button class="linklike" aria-label={format!("{} {}", index + 1, step.stage())}>{ index + 1 }</button>
+                <button class="linklike" aria-label={format!("{} {}", index + 1, step.place())}>{ index + 1 }</button>
             </td>
             <td class="stage">
                 <div class="where">
@@ -187,7 +187,7 @@ fn EventRow(props: &EventRowProps) -> Html {
 
 /// The stage without the step kind the row already shows: `nat PREROUTING KUBE-SERVICES`.
 fn stage_detail(step: &lbplay_core::Step) -> String {
-    let stage = step.stage();
+    let stage = step.place();
     if stage == step.kind.as_str() { String::new() } else { stage }
 }
 
