@@ -1,0 +1,384 @@
+//! The packet walk: a connection's first packet from its sender to its receiver, and the reply back.
+//!
+//! A `Sim` holds what lives across connections (each host's conntrack table, the `xt_recent`
+//! lists, the random source and the clock), so `lbplay send` can open many connections in a row
+//! and session affinity can remember a client. Each node runs the IPv4 netfilter pipeline in the
+//! kernel's order (net/ipv4/ip_input.c, ip_forward.c, ip_output.c): PREROUTING (conntrack, nat) →
+//! routing → INPUT or FORWARD (filter) → POSTROUTING (nat, conntrack confirm) for packets that
+//! arrive, and OUTPUT (conntrack, nat, filter) → POSTROUTING for packets the node itself sends.
+//! Pods and external clients have no kube-proxy rules: a pod hands its packets to its node over
+//! its veth, a client to the node it addresses.
+//!
+//! This module owns the walk's entry points (`trace`, `Sim::connect`) and the loop that carries a
+//! packet from host to host (`Sim::walk`); each stage a packet meets lives in its own file:
+//! `host` (who sends and receives), `node` (the order of one node's hooks), `routing`, `hook`
+//! (the rules of one netfilter hook), `ct` (conntrack's entry), `nat` (the rewrites), `ipvs_hook`
+//! (IPVS), `reject` (REJECT's ICMP error), `proxy` (a process that accepts a connection and opens
+//! another) and `narrate` (the sentences of each step).
+
+mod ct;
+mod hook;
+mod host;
+mod ipvs_hook;
+mod narrate;
+mod nat;
+mod node;
+mod proxy;
+mod reject;
+mod routing;
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::conntrack::{self, Entry};
+use crate::kubeproxy::iptables;
+use crate::kubeproxy::ipvs::IpvsState;
+use crate::model::{Cluster, ProxyMode};
+use crate::net::Proto;
+use crate::netfilter::eval::Env;
+use crate::packet::{Packet, TcpFlags};
+use crate::trace::{Direction, Step, StepKind, Text, Trace};
+
+use hook::Plane;
+pub use host::{Host, resolve_host};
+use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
+use narrate::describe;
+
+/// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub from: String,
+    pub to: String,
+    pub proto: Proto,
+    /// Seeds every random choice (the statistic draws, ephemeral and MASQUERADE ports).
+    pub seed: u64,
+    /// The scenario clock, in seconds.
+    pub now: u64,
+}
+
+/// Why a walk could not start: the request names something the scenario does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkError(pub String);
+
+impl std::fmt::Display for WalkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WalkError {}
+
+/// Walks the request's first packet there and its reply back.
+pub fn trace(cluster: &Cluster, request: &Request) -> Result<Trace, WalkError> {
+    let mut sim = Sim::new(cluster, request.seed, request.now)?;
+    sim.connect(&request.from, &request.to, request.proto)
+}
+
+/// The simulator state that outlives one connection.
+#[derive(Debug, Clone)]
+pub struct Sim<'a> {
+    cluster: &'a Cluster,
+    /// Each node's dataplane rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
+    planes: std::sync::Arc<BTreeMap<String, Plane>>,
+    /// IPVS mode's per-node state that changes as connections open: virtual servers with their
+    /// connection counts and scheduler state, and the ipsets.
+    ipvs: BTreeMap<String, IpvsState>,
+    /// Userspace mode (removed in v1.26): each node's proxy sockets and kube-proxy's round-robin
+    /// balancer, whose position and affinity map persist across connections.
+    userspace: BTreeMap<String, (crate::kubeproxy::userspace::UserspaceState, crate::kubeproxy::userspace::Balancer)>,
+    /// IPVS persistence templates (ClientIP affinity): (node, virtual server, client) → (real
+    /// server, expiry), as `ip_vs_sched_persist` keeps them.
+    templates: BTreeMap<(String, usize, Ipv4Addr), (usize, u64)>,
+    /// IPVS connections that are open or closing: (node, virtual server, the connection, when it
+    /// expires once closed). They are what lc, wlc, sed and nq count.
+    ipvs_conns: Vec<IpvsConn>,
+    conntrack: BTreeMap<String, conntrack::Table>,
+    env: Env,
+    next_ident: u16,
+    /// New, not yet confirmed conntrack entries by node: a list, for there is hardly ever more
+    /// than one, and a map of this type would add its own copy of the B-tree code to the page.
+    pending: Vec<(String, Entry)>,
+    /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
+    /// ICMP error back.
+    rejected: Option<(String, Packet)>,
+}
+
+/// Where a packet goes next after a host has handled it.
+pub(super) enum Hop {
+    /// To another host (a node, a pod, a client), over a link.
+    To(Host),
+    /// Delivered to a socket on this host.
+    Local,
+    /// Dropped or rejected; the reason.
+    Dropped(String),
+}
+
+impl<'a> Sim<'a> {
+    pub fn new(cluster: &'a Cluster, seed: u64, now: u64) -> Result<Sim<'a>, WalkError> {
+        let mode = cluster.kube_proxy.mode;
+        let mut planes = BTreeMap::new();
+        let mut ipvs_states = BTreeMap::new();
+        let mut userspace = BTreeMap::new();
+        for node in &cluster.nodes {
+            let plane = match mode {
+                ProxyMode::Iptables => Plane::netfilter(iptables::build(cluster, &node.name).map_err(WalkError)?),
+                ProxyMode::Nftables => {
+                    Plane::Nftables(crate::kubeproxy::nftables::build(cluster, &node.name).map_err(WalkError)?)
+                }
+                ProxyMode::Ipvs => {
+                    let state = crate::kubeproxy::ipvs::build(cluster, &node.name).map_err(WalkError)?;
+                    let plane = Plane::netfilter(state.ruleset.clone());
+                    ipvs_states.insert(node.name.clone(), state);
+                    plane
+                }
+                ProxyMode::Userspace => {
+                    let state = crate::kubeproxy::userspace::build(cluster, &node.name).map_err(WalkError)?;
+                    let plane = Plane::netfilter(state.ruleset.clone());
+                    let balancer = crate::kubeproxy::userspace::Balancer::new(&state, seed);
+                    userspace.insert(node.name.clone(), (state, balancer));
+                    plane
+                }
+            };
+            planes.insert(node.name.clone(), plane);
+        }
+        Ok(Sim {
+            cluster,
+            planes: std::sync::Arc::new(planes),
+            ipvs: ipvs_states,
+            userspace,
+            templates: BTreeMap::new(),
+            ipvs_conns: Vec::new(),
+            conntrack: BTreeMap::new(),
+            env: Env::new(seed, now),
+            next_ident: 1,
+            pending: Vec::new(),
+            rejected: None,
+        })
+    }
+
+    /// Moves the scenario clock forward, expiring the IPVS connections whose time is up.
+    pub fn advance(&mut self, seconds: u64) {
+        self.env.now += seconds;
+        let now = self.env.now;
+        let (due, keep): (Vec<IpvsConn>, Vec<IpvsConn>) =
+            std::mem::take(&mut self.ipvs_conns).into_iter().partition(|conn| conn.expires.is_some_and(|at| at <= now));
+        self.ipvs_conns = keep;
+        for conn in due {
+            if let Some(service) = self.ipvs.get_mut(&conn.node).and_then(|state| state.services.get_mut(conn.service))
+            {
+                service.conn_expire(conn.conn);
+            }
+        }
+    }
+
+    /// Closes every open connection, as a client does after its request: an IPVS connection turns
+    /// inactive (`ActiveConn` → `InActConn`) and expires after the TCP FIN timeout
+    /// (`IP_VS_TCP_S_TIME_WAIT`, 120 s in ip_vs_proto_tcp.c).
+    pub fn close_all(&mut self) {
+        let now = self.env.now;
+        for conn in self.ipvs_conns.iter_mut().filter(|conn| conn.expires.is_none()) {
+            if let Some(service) = self.ipvs.get_mut(&conn.node).and_then(|state| state.services.get_mut(conn.service))
+            {
+                service.conn_close(&mut conn.conn);
+            }
+            conn.expires = Some(now + IPVS_TCP_FIN_TIMEOUT);
+        }
+    }
+
+    /// The conntrack table of a host, for views that show it.
+    pub fn conntrack(&self, host: &str) -> Option<&conntrack::Table> {
+        self.conntrack.get(host)
+    }
+
+    /// Opens one connection: walks the first packet to its receiver and the reply back.
+    pub fn connect(&mut self, from: &str, to: &str, proto: Proto) -> Result<Trace, WalkError> {
+        let source = resolve_host(self.cluster, from)?;
+        let dst: SocketAddrV4 = to
+            .parse()
+            .map_err(|_| WalkError(format!("`{to}` is not a destination: use IP:PORT, such as 10.96.100.10:80")))?;
+        if proto == Proto::Sctp {
+            return Err(WalkError("lbplay walks TCP and UDP packets; SCTP rules are written but not walked".into()));
+        }
+        // The client's ephemeral port, from net.ipv4.ip_local_port_range's default 32768–60999.
+        let sport = self.env.rng.range_u16(32768, 60999);
+        let src = SocketAddrV4::new(source.ip(), sport);
+        let first = self.make_packet(src, dst, proto, TcpFlags::Syn, 1000, 0);
+        let mut trace = Trace::default();
+        let server = self.walk(&mut trace, source.clone(), first, Direction::Original);
+        let Some((server, received)) = server else {
+            return Ok(trace);
+        };
+        trace.outcome.delivered_to = Some(server.label());
+        let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
+        if let Host::Node { name, .. } = &server
+            && self.userspace.get(name).and_then(|(state, _)| state.proxy_at(proto, tuple.dst.port())).is_some()
+        {
+            let node = name.clone();
+            self.relay(&mut trace, &node, &source, &received, proto);
+            return Ok(trace);
+        }
+        let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
+        let replied = self.walk(&mut trace, server, answer, Direction::Reply);
+        if replied.is_none() && !trace.outcome.dropped {
+            trace.outcome.reason = Some("the reply did not reach the client".into());
+        }
+        Ok(trace)
+    }
+
+    pub(super) fn make_packet(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        proto: Proto,
+        flags: TcpFlags,
+        seq: u32,
+        ack: u32,
+    ) -> Packet {
+        let ident = self.next_ident;
+        self.next_ident = self.next_ident.wrapping_add(1);
+        match proto {
+            Proto::Udp => Packet::udp(src, dst, b"lbplay", ident),
+            _ => Packet::tcp(src, dst, flags, seq, ack, ident),
+        }
+    }
+
+    /// Moves a packet from `sender` until it is delivered (returning the receiving host and the
+    /// packet as it arrived) or dropped.
+    pub(super) fn walk(
+        &mut self,
+        trace: &mut Trace,
+        sender: Host,
+        packet: Packet,
+        direction: Direction,
+    ) -> Option<(Host, Packet)> {
+        let tuple = packet.tuple().ok()?;
+        let send_note = match (&direction, packet.tcp_flags().as_deref()) {
+            (Direction::Original, Some(_)) => Text::new(
+                format!(
+                    "{} opens a TCP connection: it sends a SYN from {} to {}.",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+                format!("{} 发起 TCP 连接：从 {} 向 {} 发送 SYN。", sender.label(), tuple.src, tuple.dst),
+            ),
+            (Direction::Reply, Some(_)) => Text::new(
+                format!(
+                    "{} answers with a SYN-ACK from {} to {}: it only knows the addresses it received.",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+                format!(
+                    "{} 回复 SYN-ACK，从 {} 发往 {}：它只知道自己收到的地址。",
+                    sender.label(),
+                    tuple.src,
+                    tuple.dst
+                ),
+            ),
+            (_, None) => Text::new(
+                format!("{} sends a UDP datagram from {} to {}.", sender.label(), tuple.src, tuple.dst),
+                format!("{} 从 {} 向 {} 发送 UDP 数据报。", sender.label(), tuple.src, tuple.dst),
+            ),
+        };
+        trace.steps.push(step(sender.name(), direction, StepKind::Send, &packet, &packet, "SEND", send_note));
+        let mut packet = packet;
+        let mut at = sender.clone();
+        let mut first_hop = true;
+        for _ in 0..16 {
+            let hop = match &at {
+                Host::Node { name, .. } => {
+                    let name = name.clone();
+                    if first_hop {
+                        self.node_output(trace, &name, &mut packet, direction)
+                    } else {
+                        self.node_receive(trace, &name, &mut packet, direction)
+                    }
+                }
+                Host::Pod { node, .. } if first_hop => {
+                    let node = self.cluster.node(node).map(|n| Host::Node { name: n.name.clone(), ip: n.ip });
+                    match node {
+                        Some(node) => Hop::To(node),
+                        None => Hop::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
+                    }
+                }
+                Host::Client { .. } if first_hop => self.client_route(&packet),
+                _ => Hop::Local,
+            };
+            first_hop = false;
+            match hop {
+                Hop::Local => {
+                    let note = Text::new(
+                        format!("{} receives the packet: {}.", at.label(), describe(&packet)),
+                        format!("{} 收到数据包：{}。", at.label(), describe(&packet)),
+                    );
+                    trace.steps.push(step(
+                        at.name(),
+                        direction,
+                        StepKind::Deliver,
+                        &packet,
+                        &packet,
+                        "DELIVERED",
+                        note,
+                    ));
+                    return Some((at, packet));
+                }
+                Hop::Dropped(reason) => {
+                    trace.outcome.dropped = true;
+                    trace.outcome.reason = Some(reason);
+                    if let Some((node, refused)) = self.rejected.take() {
+                        self.send_icmp_unreachable(trace, &node, &refused, &sender);
+                    }
+                    return None;
+                }
+                Hop::To(next) => {
+                    let note = Text::new(
+                        format!("The packet leaves {} for {}.", at.label(), next.label()),
+                        format!("数据包离开 {}，发往 {}。", at.label(), next.label()),
+                    );
+                    trace.steps.push(step(
+                        at.name(),
+                        direction,
+                        StepKind::Wire,
+                        &packet,
+                        &packet,
+                        &format!("→ {}", next.name()),
+                        note,
+                    ));
+                    at = next;
+                }
+            }
+        }
+        trace.outcome.dropped = true;
+        trace.outcome.reason = Some("the packet went round in circles (more than 16 hops)".into());
+        None
+    }
+}
+
+pub(super) fn step(
+    node: &str,
+    direction: Direction,
+    kind: StepKind,
+    before: &Packet,
+    after: &Packet,
+    verdict: &str,
+    note: Text,
+) -> Step {
+    Step {
+        node: node.to_string(),
+        direction,
+        kind,
+        hook: None,
+        table: None,
+        chain: None,
+        rule: None,
+        rule_at: None,
+        verdict: verdict.to_string(),
+        skipped: 0,
+        skipped_rules: Vec::new(),
+        before: before.clone(),
+        after: after.clone(),
+        note,
+        conntrack: None,
+    }
+}

@@ -1,0 +1,146 @@
+//! The address rewrites: a NAT target a rule fired (DNAT, SNAT, MASQUERADE with its port search)
+//! carried out on the packet and bound in the pending conntrack entry, and a confirmed entry's
+//! stored NAT applied to the later packets and the replies of its connection.
+
+use std::net::SocketAddrV4;
+
+use super::ct::Ct;
+use super::{Host, Sim, step};
+use crate::conntrack::Dir;
+use crate::netfilter::Hook;
+use crate::netfilter::eval::NatTarget;
+use crate::packet::{Packet, Tuple};
+use crate::trace::{Direction, StepKind, Text, Trace};
+
+impl<'a> Sim<'a> {
+    /// Carries out a NAT target on the packet and records the binding in the pending entry.
+    pub(super) fn apply_nat_target(
+        &mut self,
+        node: &str,
+        packet: &mut Packet,
+        nat: NatTarget,
+        next: Option<&Host>,
+    ) -> Option<(SocketAddrV4, SocketAddrV4)> {
+        let tuple = packet.tuple().ok()?;
+        match nat {
+            NatTarget::Dnat { ip, port } => {
+                let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.dst.port()));
+                packet.set_dst(to).ok()?;
+                if let Some(entry) = self.pending_mut(node) {
+                    entry.set_dnat(to);
+                }
+                Some((tuple.dst, to))
+            }
+            NatTarget::Snat { ip, port } => {
+                let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.src.port()));
+                packet.set_src(to).ok()?;
+                if let Some(entry) = self.pending_mut(node) {
+                    entry.set_snat(to);
+                }
+                Some((tuple.src, to))
+            }
+            NatTarget::Masquerade { random_fully } => {
+                // MASQUERADE takes the address of the interface the packet leaves by
+                // (nf_nat_masquerade.c, `inet_select_addr`): the bridge's gateway address toward a
+                // local pod, the node's own address toward anything else.
+                let this = self.cluster.node(node)?;
+                let ip = match next {
+                    Some(Host::Pod { node: pod_node, .. }) if pod_node == node => {
+                        this.pod_cidr.nth(1).unwrap_or(this.ip)
+                    }
+                    _ => this.ip,
+                };
+                // `--random-fully` draws the port (nf_nat_proto.c, `nf_nat_l4proto_unique_tuple`
+                // with NF_NAT_RANGE_PROTO_RANDOM_FULLY) from 1024–65535 for a source port ≥ 1024.
+                let mut port = tuple.src.port();
+                let now = self.env.now;
+                for _ in 0..64 {
+                    if random_fully {
+                        port = self.env.rng.range_u16(1024, 65535);
+                    }
+                    let reply = Tuple { src: tuple.dst, dst: SocketAddrV4::new(ip, port), proto: tuple.proto };
+                    let used = self.conntrack.get(node).is_some_and(|table| table.reply_in_use(&reply, now));
+                    if !used {
+                        break;
+                    }
+                    if !random_fully {
+                        port = port.wrapping_add(1).max(1024);
+                    }
+                }
+                let to = SocketAddrV4::new(ip, port);
+                packet.set_src(to).ok()?;
+                if let Some(entry) = self.pending_mut(node) {
+                    entry.set_snat(to);
+                }
+                Some((tuple.src, to))
+            }
+        }
+    }
+
+    /// Applies a confirmed entry's stored NAT to a later packet (nf_nat_core.c `nf_nat_packet`).
+    pub(super) fn apply_stored_nat(
+        &mut self,
+        trace: &mut Trace,
+        node: &str,
+        packet: &mut Packet,
+        direction: Direction,
+        ct: &Ct,
+        hook: Hook,
+    ) {
+        let Some((_, dir)) = ct.existing else { return };
+        let Some(entry) = self.entry(node, ct).cloned() else { return };
+        let Ok(tuple) = packet.tuple() else { return };
+        let dst_manip = matches!(hook, Hook::Prerouting | Hook::Output);
+        let change = match (dst_manip, dir) {
+            (true, Dir::Original) if entry.dnat => Some((false, entry.reply.src)),
+            (true, Dir::Reply) if entry.snat => Some((false, entry.original.src)),
+            (false, Dir::Original) if entry.snat => Some((true, entry.reply.dst)),
+            (false, Dir::Reply) if entry.dnat && !entry.ipvs => Some((true, entry.original.dst)),
+            _ => None,
+        };
+        let Some((source, to)) = change else { return };
+        let before = packet.clone();
+        let (field_en, field_zh, from) =
+            if source { ("source", "源地址", tuple.src) } else { ("destination", "目的地址", tuple.dst) };
+        let ok = if source { packet.set_src(to) } else { packet.set_dst(to) };
+        if ok.is_err() {
+            return;
+        }
+        let why_en = match (source, dir) {
+            (true, Dir::Reply) => "this undoes the DNAT, so the client sees the reply come from the address it called",
+            (false, Dir::Reply) => "this undoes the SNAT, so the reply reaches the real client",
+            _ => "the same rewrite as the connection's first packet",
+        };
+        let why_zh = match (source, dir) {
+            (true, Dir::Reply) => "这是撤销 DNAT，客户端看到应答来自它所访问的地址",
+            (false, Dir::Reply) => "这是撤销 SNAT，应答得以回到真正的客户端",
+            _ => "与该连接第一个包相同的改写",
+        };
+        let note = Text::new(
+            format!(
+                "conntrack NAT at {}: {field_en} {from} → {to}; {why_en}. Both checksums are recomputed.",
+                hook.as_str()
+            ),
+            format!(
+                "conntrack 在 {} 做 NAT：{field_zh} {from} → {to}；{why_zh}。IP 与 TCP 校验和随之重算。",
+                hook.as_str()
+            ),
+        );
+        let mut s = step(
+            node,
+            direction,
+            StepKind::Conntrack,
+            &before,
+            packet,
+            if source { "UN-DNAT" } else { "UN-SNAT" },
+            note,
+        );
+        if matches!(dir, Dir::Original) {
+            s.verdict = if source { "SNAT".into() } else { "DNAT".into() };
+        }
+        s.hook = Some(hook.as_str());
+        s.table = Some("nat");
+        trace.steps.push(s);
+        self.tag_last(trace, node, ct);
+    }
+}
