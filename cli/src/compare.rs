@@ -9,12 +9,13 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use lbplay_core::dataplane::{CtState, Env, Hook, Meta};
 use lbplay_core::kubeproxy::userspace::{self, Balancer};
 use lbplay_core::kubeproxy::{self};
 use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::eval::{self, Env, Meta};
-use lbplay_core::netfilter::{CtState, Hook, TableName};
+use lbplay_core::netfilter::TableName;
+use lbplay_core::netfilter::eval;
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::walk::{self, Host, Request};
 use lbplay_core::{StepKind, Trace, synthetic};

@@ -11,6 +11,7 @@
 //! Architecture invariant: a drop is a verdict, not an error. `Err` means malformed input.
 
 pub mod conntrack;
+pub mod dataplane;
 pub mod ipvs;
 pub mod kubeproxy;
 pub mod model;

@@ -9,12 +9,13 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use expect_test::expect_file;
+use lbplay_core::dataplane::{CtState, Env, Hook, Meta, Verdict};
 use lbplay_core::ipvs::{IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED_MH_PORT, Scheduler};
 use lbplay_core::kubeproxy::ipvs::{self, VipKind};
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::eval::{self, Env, Meta, Verdict};
-use lbplay_core::netfilter::{CtState, Hook, TableName};
+use lbplay_core::netfilter::TableName;
+use lbplay_core::netfilter::eval;
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::{Cluster, kubeproxy, scenarios};

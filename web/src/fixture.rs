@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
-use lbplay_core::netfilter::render::Line;
+use lbplay_core::dataplane::Line;
 use lbplay_core::packet::{Packet, TcpFlags};
 use lbplay_core::trace::{Direction, Outcome, RuleAt, Step, StepKind, Text, Trace};
 

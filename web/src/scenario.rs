@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use lbplay_core::dataplane::Line;
 use lbplay_core::kubeproxy;
 use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::render::Line;
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;

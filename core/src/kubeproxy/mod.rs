@@ -15,8 +15,9 @@ pub mod nftables;
 pub mod topology;
 pub mod userspace;
 
+use crate::dataplane::Line;
 use crate::model::{Cluster, ProxyMode};
-use crate::netfilter::render::{self, Line};
+use crate::netfilter::render;
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
 /// (`iptables-save` for iptables mode; `ipvsadm -Ln`, `ipset save -sorted` and `iptables-save` for

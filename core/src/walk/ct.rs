@@ -4,7 +4,7 @@
 
 use super::{Sim, step};
 use crate::conntrack::{self, Dir, Entry};
-use crate::netfilter::{CtState, Hook};
+use crate::dataplane::{CtState, Hook};
 use crate::packet::{Packet, TupleProto};
 use crate::trace::{Direction, StepKind, Text, Trace};
 

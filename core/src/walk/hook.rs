@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use super::ct::Ct;
 use super::narrate::{narrate, narrate_nft};
 use super::{Hop, Host, Sim, step};
-use crate::netfilter::eval::{self, Meta, Verdict};
-use crate::netfilter::{Hook, Ruleset, TableName};
+use crate::dataplane::{Hook, Meta, Verdict};
+use crate::netfilter::eval;
+use crate::netfilter::{Ruleset, TableName};
 use crate::packet::{Packet, Tuple};
 use crate::trace::{Direction, StepKind, Text, Trace};
 
@@ -226,7 +227,7 @@ impl<'a> Sim<'a> {
             Verdict::Drop => Err(Hop::Dropped(format!("dropped by {table} {chain} on {node}"))),
             Verdict::Reject(with) => {
                 let (en, zh) = match with {
-                    crate::netfilter::RejectWith::IcmpPortUnreachable => (
+                    crate::dataplane::RejectWith::IcmpPortUnreachable => (
                         format!(
                             "REJECT answers {} with an ICMP port unreachable (type 3, code 3); the client's connect() fails at once with ECONNREFUSED — \"connection refused\", not a timeout.",
                             tuple.src
@@ -236,7 +237,7 @@ impl<'a> Sim<'a> {
                             tuple.src
                         ),
                     ),
-                    crate::netfilter::RejectWith::TcpReset => (
+                    crate::dataplane::RejectWith::TcpReset => (
                         format!("REJECT answers {} with a TCP RST; the client sees \"connection refused\".", tuple.src),
                         format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
                     ),

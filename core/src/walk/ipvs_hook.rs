@@ -6,7 +6,7 @@
 use super::ct::Ct;
 use super::{Hop, Sim, step};
 use crate::conntrack::Dir;
-use crate::netfilter::Hook;
+use crate::dataplane::Hook;
 use crate::packet::Packet;
 use crate::trace::{Direction, StepKind, Text, Trace};
 

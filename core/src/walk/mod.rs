@@ -31,11 +31,11 @@ use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::conntrack::{self, Entry};
+use crate::dataplane::Env;
 use crate::kubeproxy::iptables;
 use crate::kubeproxy::ipvs::IpvsState;
 use crate::model::{Cluster, ProxyMode};
 use crate::net::Proto;
-use crate::netfilter::eval::Env;
 use crate::packet::{Packet, TcpFlags};
 use crate::trace::{Direction, Step, StepKind, Text, Trace};
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddrV4;
 
-use crate::netfilter::eval::{self, Meta};
+use crate::dataplane::{Event, Meta, Origin};
 use crate::packet::Packet;
 use crate::trace::Text;
 
@@ -18,7 +18,7 @@ pub(super) fn describe(packet: &Packet) -> String {
 
 /// One sentence, in both languages, on what a matched rule or a policy did and why.
 pub(super) fn narrate(
-    event: &eval::Event,
+    event: &Event,
     before: &Packet,
     after: &Packet,
     rewrite: Option<&(SocketAddrV4, SocketAddrV4)>,
@@ -171,10 +171,7 @@ pub(super) fn narrate(
 }
 
 /// One sentence, in both languages, on what an nftables rule or base-chain policy did.
-pub(super) fn narrate_nft(
-    event: &crate::nftables::eval::Event,
-    rewrite: Option<&(SocketAddrV4, SocketAddrV4)>,
-) -> Text {
+pub(super) fn narrate_nft(event: &Event, rewrite: Option<&(SocketAddrV4, SocketAddrV4)>) -> Text {
     let chain = event.chain.as_str();
     let skipped = event.skipped.len();
     let skipped_en = if skipped > 0 {
@@ -187,9 +184,13 @@ pub(super) fn narrate_nft(
     let detail_en = event.detail.clone().map(|d| format!(" [{d}]")).unwrap_or_default();
     let verdict = event.verdict.as_str();
     if event.rule.is_none() {
+        let (base_chain, priority) = match &event.origin {
+            Origin::BaseChain { name, priority } => (name.as_str(), *priority),
+            Origin::Table(_) => (chain, 0),
+        };
         return Text::new(
-            format!("The base chain {} (priority {}) ends: {verdict}.{skipped_en}", event.base_chain, event.priority),
-            format!("基础链 {}（优先级 {}）结束：{verdict}。{skipped_zh}", event.base_chain, event.priority),
+            format!("The base chain {base_chain} (priority {priority}) ends: {verdict}.{skipped_en}"),
+            format!("基础链 {base_chain}（优先级 {priority}）结束：{verdict}。{skipped_zh}"),
         );
     }
     if let Some((from, to)) = rewrite {

@@ -7,8 +7,7 @@ use std::net::SocketAddrV4;
 use super::ct::Ct;
 use super::{Host, Sim, step};
 use crate::conntrack::Dir;
-use crate::netfilter::Hook;
-use crate::netfilter::eval::NatTarget;
+use crate::dataplane::{Hook, NatTarget};
 use crate::packet::{Packet, Tuple};
 use crate::trace::{Direction, StepKind, Text, Trace};
 

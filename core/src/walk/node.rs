@@ -6,7 +6,7 @@
 use super::ct::Ct;
 use super::routing::Route;
 use super::{Hop, Host, Sim};
-use crate::netfilter::Hook;
+use crate::dataplane::Hook;
 use crate::packet::Packet;
 use crate::trace::{Direction, Trace};
 
