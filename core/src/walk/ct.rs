@@ -2,14 +2,14 @@
 //! reply that flips an entry), the unconfirmed entry a new connection carries through the node,
 //! its confirmation as the packet leaves, and the entry each step shows.
 
-use super::{Sim, step};
+use super::{Pass, Sim};
 use crate::conntrack::{self, Dir, Entry};
 use crate::dataplane::{CtState, Hook};
-use crate::packet::{Packet, TupleProto};
-use crate::trace::{Direction, StepKind, Text, Trace};
+use crate::packet::TupleProto;
+use crate::trace::{StepKind, Text};
 
 /// Which conntrack entry a packet belongs to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Ct {
     /// The packet created a new entry (pending confirmation).
     pub(super) new: bool,
@@ -43,15 +43,11 @@ impl<'a> Sim<'a> {
         states
     }
 
-    pub(super) fn conntrack_in(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &Packet,
-        direction: Direction,
-        hook: Hook,
-    ) -> Ct {
-        let Ok(tuple) = packet.tuple() else { return Ct { new: false, existing: None } };
+    /// Conntrack at the packet's first hook on the node: the entry it belongs to, or a new
+    /// unconfirmed one; it becomes the pass's `ct`.
+    pub(super) fn conntrack_in(&mut self, pass: &mut Pass, hook: Hook) {
+        let node = pass.node;
+        let tuple = pass.flight.tuple();
         let now = self.env.now;
         let found = self.conntrack.get(node).and_then(|table| table.lookup(&tuple, now));
         let (ct, note, verdict) = match found {
@@ -103,32 +99,24 @@ impl<'a> Sim<'a> {
                 (Ct { new: true, existing: None }, note, "NEW")
             }
         };
-        let mut s = step(node, direction, StepKind::Conntrack, packet, packet, verdict, note);
-        s.hook = Some(hook.as_str());
-        trace.steps.push(s);
-        self.tag_last(trace, node, &ct);
-        ct
+        pass.ct = ct;
+        pass.push_at(hook.as_str(), StepKind::Conntrack, verdict, note);
+        self.tag_last(pass);
     }
 
-    /// Sets the last step's conntrack entry to this connection's entry on `node`, as it stands now.
-    pub(super) fn tag_last(&self, trace: &mut Trace, node: &str, ct: &Ct) {
-        let line = self.entry(node, ct).map(|entry| entry.to_string());
-        if let Some(step) = trace.steps.last_mut() {
+    /// Sets the last step's conntrack entry to this connection's entry on the pass's node, as it
+    /// stands now.
+    pub(super) fn tag_last(&self, pass: &mut Pass) {
+        let line = self.entry(pass.node, &pass.ct).map(|entry| entry.to_string());
+        if let Some(step) = pass.trace.steps.last_mut() {
             step.conntrack = line;
         }
     }
 
     /// Confirms a new entry as the packet leaves the last hook, or marks a reply as seen.
-    pub(super) fn confirm(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &Packet,
-        direction: Direction,
-        ct: &Ct,
-        hook: Hook,
-    ) {
-        if ct.new {
+    pub(super) fn confirm(&mut self, pass: &mut Pass, hook: Hook) {
+        let node = pass.node;
+        if pass.ct.new {
             let Some(position) = self.pending.iter().position(|(at, _)| at == node) else { return };
             let (_, mut entry) = self.pending.swap_remove(position);
             entry.expires = self.env.now
@@ -148,10 +136,8 @@ impl<'a> Sim<'a> {
                     hook.as_str()
                 ),
             );
-            let mut s = step(node, direction, StepKind::Conntrack, packet, packet, "CONFIRMED", note);
-            s.hook = Some(hook.as_str());
-            trace.steps.push(s);
-            if let Some(step) = trace.steps.last_mut() {
+            pass.push_at(hook.as_str(), StepKind::Conntrack, "CONFIRMED", note);
+            if let Some(step) = pass.trace.steps.last_mut() {
                 step.conntrack = Some(line.clone());
             }
         }

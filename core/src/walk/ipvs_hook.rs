@@ -3,12 +3,10 @@
 //! and at FORWARD or LOCAL_IN for its replies (`ip_vs_out`); the kernel's IPVS itself
 //! (services, schedulers) is `crate::ipvs`.
 
-use super::ct::Ct;
-use super::{Hop, Sim, step};
+use super::{Next, Pass, Sim};
 use crate::conntrack::Dir;
 use crate::dataplane::Hook;
-use crate::packet::Packet;
-use crate::trace::{Direction, StepKind, Text, Trace};
+use crate::trace::{Direction, StepKind, Text};
 
 /// The TIME_WAIT timeout of an IPVS TCP connection (ip_vs_proto_tcp.c, `tcp_timeouts`).
 pub(super) const IPVS_TCP_FIN_TIMEOUT: u64 = 120;
@@ -29,19 +27,12 @@ impl<'a> Sim<'a> {
     /// server (`ip_vs_nat_xmit`), which also alters conntrack's reply tuple
     /// (`ip_vs_update_conntrack`, net.ipv4.vs.conntrack=1). `Ok(false)` when the packet is for no
     /// virtual server.
-    pub(super) fn ipvs_request(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        ct: &Ct,
-        hook: Hook,
-    ) -> Result<bool, Hop> {
-        if direction != Direction::Original || !ct.new {
+    pub(super) fn ipvs_request(&mut self, pass: &mut Pass, hook: Hook) -> Result<bool, Next> {
+        if pass.direction != Direction::Original || !pass.ct.new {
             return Ok(false);
         }
-        let Ok(tuple) = packet.tuple() else { return Ok(false) };
+        let node = pass.node;
+        let tuple = pass.flight.tuple();
         let Some(proto) = tuple.proto.as_proto() else { return Ok(false) };
         let now = self.env.now;
         let Some(state) = self.ipvs.get_mut(node) else { return Ok(false) };
@@ -76,7 +67,7 @@ impl<'a> Sim<'a> {
                 (decision.chosen, decision.explanation)
             }
         };
-        let before = packet.clone();
+        let before = pass.flight.packet().clone();
         let Some(dest_index) = chosen else {
             let note = Text::new(
                 format!(
@@ -98,10 +89,10 @@ impl<'a> Sim<'a> {
                     why.zh
                 ),
             );
-            let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "NO DESTINATION", note);
+            let mut s = pass.step(StepKind::Ipvs, &before, "NO DESTINATION", note);
             s.hook = Some(hook.as_str());
-            trace.steps.push(s);
-            return Err(Hop::Dropped(format!("IPVS on {node} found no real server for {}", tuple.dst)));
+            pass.trace.steps.push(s);
+            return Err(Next::Dropped(format!("IPVS on {node} found no real server for {}", tuple.dst)));
         };
         if persistent {
             self.templates.insert(key, (dest_index, now + u64::from(service.timeout)));
@@ -111,8 +102,8 @@ impl<'a> Sim<'a> {
         let chosen_at = crate::ipvs::real_server_at(service, dest_index);
         let conn = service.conn_open(dest_index);
         self.ipvs_conns.push(IpvsConn { node: node.to_string(), service: vs_index, conn, expires: None });
-        if packet.set_dst(dest).is_err() {
-            return Err(Hop::Dropped("the packet could not be rewritten".into()));
+        if pass.flight.set_dst(dest).is_err() {
+            return Err(Next::Dropped("the packet could not be rewritten".into()));
         }
         if let Some(entry) = self.pending_mut(node) {
             entry.set_dnat(dest);
@@ -139,33 +130,25 @@ impl<'a> Sim<'a> {
                 tuple.dst
             ),
         );
-        let mut s = step(node, direction, StepKind::Ipvs, &before, packet, &format!("MASQ → {dest}"), note);
+        let mut s = pass.step(StepKind::Ipvs, &before, &format!("MASQ → {dest}"), note);
         s.hook = Some(hook.as_str());
         s.rule_at = Some(chosen_at);
-        trace.steps.push(s);
-        self.tag_last(trace, node, ct);
+        pass.trace.steps.push(s);
+        self.tag_last(pass);
         Ok(true)
     }
 
     /// IPVS undoing its rewrite on a reply (`ip_vs_out`, at FORWARD or LOCAL_IN): the source goes
     /// back from the real server to the virtual server.
-    pub(super) fn ipvs_reply(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        ct: &Ct,
-        hook: Hook,
-    ) {
-        let Some((_, Dir::Reply)) = ct.existing else { return };
-        let Some(entry) = self.entry(node, ct).cloned() else { return };
+    pub(super) fn ipvs_reply(&mut self, pass: &mut Pass, hook: Hook) {
+        let Some((_, Dir::Reply)) = pass.ct.existing else { return };
+        let Some(entry) = self.entry(pass.node, &pass.ct).cloned() else { return };
         if !entry.ipvs {
             return;
         }
-        let before = packet.clone();
-        let Ok(tuple) = packet.tuple() else { return };
-        if packet.set_src(entry.original.dst).is_err() {
+        let before = pass.flight.packet().clone();
+        let tuple = pass.flight.tuple();
+        if pass.flight.set_src(entry.original.dst).is_err() {
             return;
         }
         let note = Text::new(
@@ -182,9 +165,9 @@ impl<'a> Sim<'a> {
                 entry.original.dst
             ),
         );
-        let mut s = step(node, direction, StepKind::Ipvs, &before, packet, "UN-MASQ", note);
+        let mut s = pass.step(StepKind::Ipvs, &before, "UN-MASQ", note);
         s.hook = Some(hook.as_str());
-        trace.steps.push(s);
-        self.tag_last(trace, node, ct);
+        pass.trace.steps.push(s);
+        self.tag_last(pass);
     }
 }

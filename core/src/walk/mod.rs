@@ -36,13 +36,13 @@ use crate::kubeproxy::iptables;
 use crate::kubeproxy::ipvs::IpvsState;
 use crate::model::{Cluster, ProxyMode};
 use crate::net::Proto;
-use crate::packet::{Packet, TcpFlags};
+use crate::packet::{Packet, PacketError, TcpFlags, Tuple};
 use crate::trace::{Direction, Step, StepKind, Text, Trace};
 
+use ct::Ct;
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
-use narrate::describe;
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub struct Sim<'a> {
 }
 
 /// Where a packet goes next after a host has handled it.
-pub(super) enum Hop {
+enum Next {
     /// To another host (a node, a pod, a client), over a link.
     To(Host),
     /// Delivered to a socket on this host.
@@ -225,7 +225,9 @@ impl<'a> Sim<'a> {
         Ok(trace)
     }
 
-    pub(super) fn make_packet(
+    /// A new packet from `src` to `dst` (a TCP segment with `flags`, or a UDP datagram), with the
+    /// next IP identification.
+    pub(crate) fn make_packet(
         &mut self,
         src: SocketAddrV4,
         dst: SocketAddrV4,
@@ -243,87 +245,53 @@ impl<'a> Sim<'a> {
     }
 
     /// Moves a packet from `sender` until it is delivered (returning the receiving host and the
-    /// packet as it arrived) or dropped.
-    pub(super) fn walk(
+    /// packet as it arrived) or dropped. `None` also for a packet that is not IPv4 TCP or UDP.
+    pub(crate) fn walk(
         &mut self,
         trace: &mut Trace,
         sender: Host,
         packet: Packet,
         direction: Direction,
     ) -> Option<(Host, Packet)> {
-        let tuple = packet.tuple().ok()?;
-        let send_note = match (&direction, packet.tcp_flags().as_deref()) {
-            (Direction::Original, Some(_)) => Text::new(
-                format!(
-                    "{} opens a TCP connection: it sends a SYN from {} to {}.",
-                    sender.label(),
-                    tuple.src,
-                    tuple.dst
-                ),
-                format!("{} 发起 TCP 连接：从 {} 向 {} 发送 SYN。", sender.label(), tuple.src, tuple.dst),
-            ),
-            (Direction::Reply, Some(_)) => Text::new(
-                format!(
-                    "{} answers with a SYN-ACK from {} to {}: it only knows the addresses it received.",
-                    sender.label(),
-                    tuple.src,
-                    tuple.dst
-                ),
-                format!(
-                    "{} 回复 SYN-ACK，从 {} 发往 {}：它只知道自己收到的地址。",
-                    sender.label(),
-                    tuple.src,
-                    tuple.dst
-                ),
-            ),
-            (_, None) => Text::new(
-                format!("{} sends a UDP datagram from {} to {}.", sender.label(), tuple.src, tuple.dst),
-                format!("{} 从 {} 向 {} 发送 UDP 数据报。", sender.label(), tuple.src, tuple.dst),
-            ),
-        };
-        trace.steps.push(step(sender.name(), direction, StepKind::Send, &packet, &packet, "SEND", send_note));
-        let mut packet = packet;
+        let mut flight = InFlight::new(packet).ok()?;
+        let note = narrate::send(&sender, direction, &flight);
+        trace.steps.push(step(
+            sender.name(),
+            direction,
+            StepKind::Send,
+            flight.packet(),
+            flight.packet(),
+            "SEND",
+            note,
+        ));
         let mut at = sender.clone();
         let mut first_hop = true;
         for _ in 0..16 {
-            let hop = match &at {
+            let next = match &at {
                 Host::Node { name, .. } => {
                     let name = name.clone();
-                    if first_hop {
-                        self.node_output(trace, &name, &mut packet, direction)
-                    } else {
-                        self.node_receive(trace, &name, &mut packet, direction)
-                    }
+                    let mut pass = Pass::new(trace, &name, direction, &mut flight);
+                    if first_hop { self.node_output(&mut pass) } else { self.node_receive(&mut pass) }
                 }
                 Host::Pod { node, .. } if first_hop => {
                     let node = self.cluster.node(node).map(|n| Host::Node { name: n.name.clone(), ip: n.ip });
                     match node {
-                        Some(node) => Hop::To(node),
-                        None => Hop::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
+                        Some(node) => Next::To(node),
+                        None => Next::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
                     }
                 }
-                Host::Client { .. } if first_hop => self.client_route(&packet),
-                _ => Hop::Local,
+                Host::Client { .. } if first_hop => self.client_route(flight.tuple()),
+                _ => Next::Local,
             };
             first_hop = false;
-            match hop {
-                Hop::Local => {
-                    let note = Text::new(
-                        format!("{} receives the packet: {}.", at.label(), describe(&packet)),
-                        format!("{} 收到数据包：{}。", at.label(), describe(&packet)),
-                    );
-                    trace.steps.push(step(
-                        at.name(),
-                        direction,
-                        StepKind::Deliver,
-                        &packet,
-                        &packet,
-                        "DELIVERED",
-                        note,
-                    ));
-                    return Some((at, packet));
+            match next {
+                Next::Local => {
+                    let note = narrate::received(&at, flight.packet());
+                    let packet = flight.packet();
+                    trace.steps.push(step(at.name(), direction, StepKind::Deliver, packet, packet, "DELIVERED", note));
+                    return Some((at, flight.into_packet()));
                 }
-                Hop::Dropped(reason) => {
+                Next::Dropped(reason) => {
                     trace.outcome.dropped = true;
                     trace.outcome.reason = Some(reason);
                     if let Some((node, refused)) = self.rejected.take() {
@@ -331,20 +299,11 @@ impl<'a> Sim<'a> {
                     }
                     return None;
                 }
-                Hop::To(next) => {
-                    let note = Text::new(
-                        format!("The packet leaves {} for {}.", at.label(), next.label()),
-                        format!("数据包离开 {}，发往 {}。", at.label(), next.label()),
-                    );
-                    trace.steps.push(step(
-                        at.name(),
-                        direction,
-                        StepKind::Wire,
-                        &packet,
-                        &packet,
-                        &format!("→ {}", next.name()),
-                        note,
-                    ));
+                Next::To(next) => {
+                    let note = narrate::leaves(&at, &next);
+                    let packet = flight.packet();
+                    let verdict = format!("→ {}", next.name());
+                    trace.steps.push(step(at.name(), direction, StepKind::Wire, packet, packet, &verdict, note));
                     at = next;
                 }
             }
@@ -355,7 +314,89 @@ impl<'a> Sim<'a> {
     }
 }
 
-pub(super) fn step(
+/// A packet on its way, with the tuple read from its bytes: read once when it is sent and again
+/// after each rewrite, so that no stage parses the packet itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InFlight {
+    packet: Packet,
+    tuple: Tuple,
+}
+
+impl InFlight {
+    /// A packet that can be walked: IPv4 with TCP or UDP.
+    pub(crate) fn new(packet: Packet) -> Result<InFlight, PacketError> {
+        let tuple = packet.tuple()?;
+        Ok(InFlight { packet, tuple })
+    }
+
+    pub(crate) fn packet(&self) -> &Packet {
+        &self.packet
+    }
+
+    pub(crate) fn tuple(&self) -> Tuple {
+        self.tuple
+    }
+
+    pub(crate) fn into_packet(self) -> Packet {
+        self.packet
+    }
+
+    /// Rewrites the source address and port (both checksums recomputed).
+    pub(crate) fn set_src(&mut self, to: SocketAddrV4) -> Result<(), PacketError> {
+        self.packet.set_src(to)?;
+        self.reread()
+    }
+
+    /// Rewrites the destination address and port (both checksums recomputed).
+    pub(crate) fn set_dst(&mut self, to: SocketAddrV4) -> Result<(), PacketError> {
+        self.packet.set_dst(to)?;
+        self.reread()
+    }
+
+    /// Decreases the TTL, as forwarding does (the header checksum changes too).
+    pub(crate) fn decrement_ttl(&mut self) -> Result<(), PacketError> {
+        self.packet.decrement_ttl()
+    }
+
+    fn reread(&mut self) -> Result<(), PacketError> {
+        self.tuple = self.packet.tuple()?;
+        Ok(())
+    }
+}
+
+/// One packet's pass through one node: what every stage there reads and updates, in place of a
+/// long argument list. The hook and, at POSTROUTING, the next host are the stage's own arguments.
+struct Pass<'p> {
+    trace: &'p mut Trace,
+    node: &'p str,
+    direction: Direction,
+    flight: &'p mut InFlight,
+    /// The conntrack entry the packet belongs to, as its first hook on this node found it.
+    ct: Ct,
+    /// The skb mark, as the rules of this node set it.
+    mark: u32,
+}
+
+impl<'p> Pass<'p> {
+    fn new(trace: &'p mut Trace, node: &'p str, direction: Direction, flight: &'p mut InFlight) -> Pass<'p> {
+        Pass { trace, node, direction, flight, ct: Ct::default(), mark: 0 }
+    }
+
+    /// A step on this node, from `before` to the packet as it is now.
+    fn step(&self, kind: StepKind, before: &Packet, verdict: &str, note: Text) -> Step {
+        step(self.node, self.direction, kind, before, self.flight.packet(), verdict, note)
+    }
+
+    /// A step on this node that leaves the packet as it is, at `hook`.
+    pub(super) fn push_at(&mut self, hook: &'static str, kind: StepKind, verdict: &str, note: Text) {
+        let packet = self.flight.packet();
+        let mut s = step(self.node, self.direction, kind, packet, packet, verdict, note);
+        s.hook = Some(hook);
+        self.trace.steps.push(s);
+    }
+}
+
+fn step(
     node: &str,
     direction: Direction,
     kind: StepKind,

@@ -4,9 +4,65 @@
 
 use std::net::SocketAddrV4;
 
+use super::{Host, InFlight};
 use crate::dataplane::{Event, Meta, Origin};
 use crate::packet::Packet;
-use crate::trace::Text;
+use crate::trace::{Direction, Text};
+
+/// What a sender's first packet is: a SYN that opens a connection, the SYN-ACK that answers it,
+/// or a UDP datagram.
+pub(super) fn send(sender: &Host, direction: Direction, flight: &InFlight) -> Text {
+    let tuple = flight.tuple();
+    match (&direction, flight.packet().tcp_flags().as_deref()) {
+        (Direction::Original, Some(_)) => Text::new(
+            format!("{} opens a TCP connection: it sends a SYN from {} to {}.", sender.label(), tuple.src, tuple.dst),
+            format!("{} 发起 TCP 连接：从 {} 向 {} 发送 SYN。", sender.label(), tuple.src, tuple.dst),
+        ),
+        (Direction::Reply, Some(_)) => Text::new(
+            format!(
+                "{} answers with a SYN-ACK from {} to {}: it only knows the addresses it received.",
+                sender.label(),
+                tuple.src,
+                tuple.dst
+            ),
+            format!("{} 回复 SYN-ACK，从 {} 发往 {}：它只知道自己收到的地址。", sender.label(), tuple.src, tuple.dst),
+        ),
+        (_, None) => Text::new(
+            format!("{} sends a UDP datagram from {} to {}.", sender.label(), tuple.src, tuple.dst),
+            format!("{} 从 {} 向 {} 发送 UDP 数据报。", sender.label(), tuple.src, tuple.dst),
+        ),
+    }
+}
+
+/// A host receiving the packet.
+pub(super) fn received(at: &Host, packet: &Packet) -> Text {
+    Text::new(
+        format!("{} receives the packet: {}.", at.label(), describe(packet)),
+        format!("{} 收到数据包：{}。", at.label(), describe(packet)),
+    )
+}
+
+/// The packet crossing a link.
+pub(super) fn leaves(at: &Host, next: &Host) -> Text {
+    Text::new(
+        format!("The packet leaves {} for {}.", at.label(), next.label()),
+        format!("数据包离开 {}，发往 {}。", at.label(), next.label()),
+    )
+}
+
+/// What a matched rule or a policy did, in the words of the dataplane that reported it.
+pub(super) fn rule(
+    event: &Event,
+    before: &Packet,
+    after: &Packet,
+    rewrite: Option<&(SocketAddrV4, SocketAddrV4)>,
+    meta: &Meta,
+) -> Text {
+    match event.origin {
+        Origin::Table(_) => narrate(event, before, after, rewrite, meta),
+        Origin::BaseChain { .. } => narrate_nft(event, rewrite),
+    }
+}
 
 pub(super) fn describe(packet: &Packet) -> String {
     match (packet.tuple(), packet.tcp_flags()) {
@@ -17,7 +73,7 @@ pub(super) fn describe(packet: &Packet) -> String {
 }
 
 /// One sentence, in both languages, on what a matched rule or a policy did and why.
-pub(super) fn narrate(
+fn narrate(
     event: &Event,
     before: &Packet,
     after: &Packet,
@@ -171,7 +227,7 @@ pub(super) fn narrate(
 }
 
 /// One sentence, in both languages, on what an nftables rule or base-chain policy did.
-pub(super) fn narrate_nft(event: &Event, rewrite: Option<&(SocketAddrV4, SocketAddrV4)>) -> Text {
+fn narrate_nft(event: &Event, rewrite: Option<&(SocketAddrV4, SocketAddrV4)>) -> Text {
     let chain = event.chain.as_str();
     let skipped = event.skipped.len();
     let skipped_en = if skipped > 0 {

@@ -4,27 +4,27 @@
 
 use std::net::SocketAddrV4;
 
-use super::ct::Ct;
-use super::{Host, Sim, step};
+use super::{Host, Pass, Sim};
 use crate::conntrack::Dir;
 use crate::dataplane::{Hook, NatTarget};
-use crate::packet::{Packet, Tuple};
-use crate::trace::{Direction, StepKind, Text, Trace};
+use crate::packet::Tuple;
+use crate::trace::{StepKind, Text};
 
 impl<'a> Sim<'a> {
     /// Carries out a NAT target on the packet and records the binding in the pending entry.
+    /// `next` is the host the packet leaves for; the rewrite's old and new address come back.
     pub(super) fn apply_nat_target(
         &mut self,
-        node: &str,
-        packet: &mut Packet,
+        pass: &mut Pass,
         nat: NatTarget,
         next: Option<&Host>,
     ) -> Option<(SocketAddrV4, SocketAddrV4)> {
-        let tuple = packet.tuple().ok()?;
+        let node = pass.node;
+        let tuple = pass.flight.tuple();
         match nat {
             NatTarget::Dnat { ip, port } => {
                 let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.dst.port()));
-                packet.set_dst(to).ok()?;
+                pass.flight.set_dst(to).ok()?;
                 if let Some(entry) = self.pending_mut(node) {
                     entry.set_dnat(to);
                 }
@@ -32,7 +32,7 @@ impl<'a> Sim<'a> {
             }
             NatTarget::Snat { ip, port } => {
                 let to = SocketAddrV4::new(ip, port.unwrap_or(tuple.src.port()));
-                packet.set_src(to).ok()?;
+                pass.flight.set_src(to).ok()?;
                 if let Some(entry) = self.pending_mut(node) {
                     entry.set_snat(to);
                 }
@@ -67,7 +67,7 @@ impl<'a> Sim<'a> {
                     }
                 }
                 let to = SocketAddrV4::new(ip, port);
-                packet.set_src(to).ok()?;
+                pass.flight.set_src(to).ok()?;
                 if let Some(entry) = self.pending_mut(node) {
                     entry.set_snat(to);
                 }
@@ -77,18 +77,10 @@ impl<'a> Sim<'a> {
     }
 
     /// Applies a confirmed entry's stored NAT to a later packet (nf_nat_core.c `nf_nat_packet`).
-    pub(super) fn apply_stored_nat(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        ct: &Ct,
-        hook: Hook,
-    ) {
-        let Some((_, dir)) = ct.existing else { return };
-        let Some(entry) = self.entry(node, ct).cloned() else { return };
-        let Ok(tuple) = packet.tuple() else { return };
+    pub(super) fn apply_stored_nat(&mut self, pass: &mut Pass, hook: Hook) {
+        let Some((_, dir)) = pass.ct.existing else { return };
+        let Some(entry) = self.entry(pass.node, &pass.ct).cloned() else { return };
+        let tuple = pass.flight.tuple();
         let dst_manip = matches!(hook, Hook::Prerouting | Hook::Output);
         let change = match (dst_manip, dir) {
             (true, Dir::Original) if entry.dnat => Some((false, entry.reply.src)),
@@ -98,10 +90,10 @@ impl<'a> Sim<'a> {
             _ => None,
         };
         let Some((source, to)) = change else { return };
-        let before = packet.clone();
+        let before = pass.flight.packet().clone();
         let (field_en, field_zh, from) =
             if source { ("source", "源地址", tuple.src) } else { ("destination", "目的地址", tuple.dst) };
-        let ok = if source { packet.set_src(to) } else { packet.set_dst(to) };
+        let ok = if source { pass.flight.set_src(to) } else { pass.flight.set_dst(to) };
         if ok.is_err() {
             return;
         }
@@ -125,21 +117,13 @@ impl<'a> Sim<'a> {
                 hook.as_str()
             ),
         );
-        let mut s = step(
-            node,
-            direction,
-            StepKind::Conntrack,
-            &before,
-            packet,
-            if source { "UN-DNAT" } else { "UN-SNAT" },
-            note,
-        );
+        let mut s = pass.step(StepKind::Conntrack, &before, if source { "UN-DNAT" } else { "UN-SNAT" }, note);
         if matches!(dir, Dir::Original) {
             s.verdict = if source { "SNAT".into() } else { "DNAT".into() };
         }
         s.hook = Some(hook.as_str());
         s.table = Some("nat");
-        trace.steps.push(s);
-        self.tag_last(trace, node, ct);
+        pass.trace.steps.push(s);
+        self.tag_last(pass);
     }
 }

@@ -2,149 +2,86 @@
 //! arrives, PREROUTING, routing (with the TTL decrement of forwarding), INPUT with IPVS's
 //! LOCAL_IN or FORWARD, then POSTROUTING; for a packet the node sends, OUTPUT with IPVS's
 //! LOCAL_OUT, the reroute, then POSTROUTING (net/ipv4/ip_input.c, ip_forward.c, ip_output.c).
+//! Each stage is a method taking the packet's `Pass` through the node; a stage that ends the
+//! packet's way (a drop, a REJECT) answers `Err(Next)`.
 
-use super::ct::Ct;
 use super::routing::Route;
-use super::{Hop, Host, Sim};
+use super::{Host, Next, Pass, Sim};
 use crate::dataplane::Hook;
-use crate::packet::Packet;
-use crate::trace::{Direction, Trace};
 
 impl<'a> Sim<'a> {
     /// A packet arriving on a node from a link: PREROUTING, routing, INPUT or FORWARD, POSTROUTING.
-    pub(super) fn node_receive(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-    ) -> Hop {
-        let mut mark = 0u32;
-        let ct = self.conntrack_in(trace, node, packet, direction, Hook::Prerouting);
-        if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Prerouting, &ct, &mut mark, None) {
-            return hop;
-        }
-        let route = match self.route_or_drop(trace, node, packet, direction) {
-            Ok(route) => route,
-            Err(hop) => return hop,
-        };
-        // A forwarded packet has its TTL decreased before the FORWARD hook (net/ipv4/ip_forward.c,
-        // `ip_decrease_ttl`), which changes the header checksum too.
-        let before_route = packet.clone();
-        if !matches!(route, Route::Local) {
-            let _ = packet.decrement_ttl();
-        }
-        self.push_route_from(trace, node, &before_route, packet, direction, &route, false);
-        match route {
-            Route::Local => {
-                if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Input, &ct, &mut mark, None) {
-                    return hop;
-                }
-                self.ipvs_reply(trace, node, packet, direction, &ct, Hook::Input);
-                // IPVS's LOCAL_IN hook (`ip_vs_remote_request4`, priority NF_IP_PRI_NAT_SRC - 1)
-                // takes packets for a virtual server and sends them on to the real server.
-                match self.ipvs_request(trace, node, packet, direction, &ct, Hook::Input) {
-                    Err(hop) => return hop,
-                    Ok(true) => return self.after_ipvs(trace, node, packet, direction, &ct, &mut mark),
-                    Ok(false) => {}
-                }
-                self.confirm(trace, node, packet, direction, &ct, Hook::Input);
-                Hop::Local
-            }
-            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
-                if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Forward, &ct, &mut mark, None) {
-                    return hop;
-                }
-                self.ipvs_reply(trace, node, packet, direction, &ct, Hook::Forward);
-                if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
-                    return hop;
-                }
-                Hop::To(next)
-            }
-        }
+    pub(super) fn node_receive(&mut self, pass: &mut Pass) -> Next {
+        self.node_receive_stages(pass).unwrap_or_else(|next| next)
     }
 
     /// A packet sent by a process on the node: OUTPUT (conntrack, nat, filter), reroute, POSTROUTING.
-    pub(super) fn node_output(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-    ) -> Hop {
-        let mut mark = 0u32;
-        let ct = self.conntrack_in(trace, node, packet, direction, Hook::Output);
-        if let Err(hop) = self.run_hook(trace, node, packet, direction, Hook::Output, &ct, &mut mark, None) {
-            return hop;
+    pub(super) fn node_output(&mut self, pass: &mut Pass) -> Next {
+        self.node_output_stages(pass).unwrap_or_else(|next| next)
+    }
+
+    fn node_receive_stages(&mut self, pass: &mut Pass) -> Result<Next, Next> {
+        self.conntrack_in(pass, Hook::Prerouting);
+        self.run_hook(pass, Hook::Prerouting, None)?;
+        let route = self.route_or_drop(pass)?;
+        // A forwarded packet has its TTL decreased before the FORWARD hook (net/ipv4/ip_forward.c,
+        // `ip_decrease_ttl`), which changes the header checksum too.
+        let before_route = pass.flight.packet().clone();
+        if !matches!(route, Route::Local) {
+            let _ = pass.flight.decrement_ttl();
         }
+        self.push_route(pass, &before_route, &route, false);
+        match route {
+            Route::Local => {
+                self.run_hook(pass, Hook::Input, None)?;
+                self.ipvs_reply(pass, Hook::Input);
+                // IPVS's LOCAL_IN hook (`ip_vs_remote_request4`, priority NF_IP_PRI_NAT_SRC - 1)
+                // takes packets for a virtual server and sends them on to the real server.
+                if self.ipvs_request(pass, Hook::Input)? {
+                    return self.after_ipvs(pass);
+                }
+                self.confirm(pass, Hook::Input);
+                Ok(Next::Local)
+            }
+            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
+                self.run_hook(pass, Hook::Forward, None)?;
+                self.ipvs_reply(pass, Hook::Forward);
+                self.postrouting(pass, &next)?;
+                Ok(Next::To(next))
+            }
+        }
+    }
+
+    fn node_output_stages(&mut self, pass: &mut Pass) -> Result<Next, Next> {
+        self.conntrack_in(pass, Hook::Output);
+        self.run_hook(pass, Hook::Output, None)?;
         // IPVS's LOCAL_OUT hook (`ip_vs_local_request4`) serves virtual servers for local processes.
-        match self.ipvs_request(trace, node, packet, direction, &ct, Hook::Output) {
-            Err(hop) => return hop,
-            Ok(true) => return self.after_ipvs(trace, node, packet, direction, &ct, &mut mark),
-            Ok(false) => {}
-        }
-        let route = match self.route_or_drop(trace, node, packet, direction) {
-            Ok(route) => route,
-            Err(hop) => return hop,
-        };
-        self.push_route(trace, node, packet, direction, &route, true);
+        self.ipvs_request(pass, Hook::Output)?;
+        self.after_ipvs(pass)
+    }
+
+    /// After OUTPUT, or after IPVS rewrote a packet to its real server: the reroute, then out
+    /// through POSTROUTING (`ip_vs_nat_xmit` re-injects it at LOCAL_OUT).
+    fn after_ipvs(&mut self, pass: &mut Pass) -> Result<Next, Next> {
+        let route = self.route_or_drop(pass)?;
+        let before = pass.flight.packet().clone();
+        self.push_route(pass, &before, &route, true);
         match route {
             Route::Local => {
-                self.confirm(trace, node, packet, direction, &ct, Hook::Output);
-                Hop::Local
+                self.confirm(pass, Hook::Output);
+                Ok(Next::Local)
             }
             Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
-                if let Err(hop) = self.postrouting(trace, node, packet, direction, &ct, &mut mark, &next) {
-                    return hop;
-                }
-                Hop::To(next)
+                self.postrouting(pass, &next)?;
+                Ok(Next::To(next))
             }
         }
     }
 
-    /// After IPVS rewrote a packet to its real server: routing, then out through POSTROUTING
-    /// (`ip_vs_nat_xmit` re-injects it at LOCAL_OUT).
-    pub(super) fn after_ipvs(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        ct: &Ct,
-        mark: &mut u32,
-    ) -> Hop {
-        let route = match self.route_or_drop(trace, node, packet, direction) {
-            Ok(route) => route,
-            Err(hop) => return hop,
-        };
-        self.push_route(trace, node, packet, direction, &route, true);
-        match route {
-            Route::Local => {
-                self.confirm(trace, node, packet, direction, ct, Hook::Output);
-                Hop::Local
-            }
-            Route::Pod(next) | Route::Node(next, _) | Route::Default(next, _) => {
-                if let Err(hop) = self.postrouting(trace, node, packet, direction, ct, mark, &next) {
-                    return hop;
-                }
-                Hop::To(next)
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn postrouting(
-        &mut self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &mut Packet,
-        direction: Direction,
-        ct: &Ct,
-        mark: &mut u32,
-        next: &Host,
-    ) -> Result<(), Hop> {
-        self.run_hook(trace, node, packet, direction, Hook::Postrouting, ct, mark, Some(next))?;
-        self.confirm(trace, node, packet, direction, ct, Hook::Postrouting);
+    /// POSTROUTING's rules, then conntrack's confirmation as the packet leaves.
+    fn postrouting(&mut self, pass: &mut Pass, next: &Host) -> Result<(), Next> {
+        self.run_hook(pass, Hook::Postrouting, Some(next))?;
+        self.confirm(pass, Hook::Postrouting);
         Ok(())
     }
 }

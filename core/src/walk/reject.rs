@@ -1,11 +1,47 @@
 //! REJECT's answer: the ICMP port unreachable the node sends back to the client, quoting the
 //! refused packet, and the client's connect() failing with ECONNREFUSED.
 
-use super::{Host, Sim, step};
-use crate::packet::Packet;
+use super::{Host, Next, Pass, Sim, step};
+use crate::dataplane::{Hook, RejectWith};
+use crate::packet::{Packet, Tuple};
 use crate::trace::{Direction, StepKind, Text, Trace};
 
 impl<'a> Sim<'a> {
+    /// A REJECT verdict at `hook`: the refusal's step, and the packet kept so that the walk sends
+    /// the ICMP error back once the drop is recorded. `tuple` is the packet as the rules saw it.
+    pub(super) fn reject(
+        &mut self,
+        pass: &mut Pass,
+        hook: Hook,
+        table: &'static str,
+        with: RejectWith,
+        tuple: Tuple,
+    ) -> Next {
+        let (en, zh) = match with {
+            RejectWith::IcmpPortUnreachable => (
+                format!(
+                    "REJECT answers {} with an ICMP port unreachable (type 3, code 3); the client's connect() fails at once with ECONNREFUSED — \"connection refused\", not a timeout.",
+                    tuple.src
+                ),
+                format!(
+                    "REJECT 向 {} 回送 ICMP 端口不可达（类型 3，代码 3）；客户端的 connect() 立即以 ECONNREFUSED 失败——是“连接被拒绝”，而不是超时。",
+                    tuple.src
+                ),
+            ),
+            RejectWith::TcpReset => (
+                format!("REJECT answers {} with a TCP RST; the client sees \"connection refused\".", tuple.src),
+                format!("REJECT 向 {} 回送 TCP RST；客户端看到“连接被拒绝”。", tuple.src),
+            ),
+        };
+        self.rejected = Some((pass.node.to_string(), pass.flight.packet().clone()));
+        let mut s = pass.step(StepKind::Drop, pass.flight.packet(), "REJECTED", Text::new(en, zh));
+        s.hook = Some(hook.as_str());
+        s.table = Some(table);
+        pass.trace.steps.push(s);
+        let rule = pass.trace.steps.iter().rev().find_map(|s| s.rule.clone()).unwrap_or_default();
+        Next::Dropped(format!("rejected on {}: {rule}", pass.node))
+    }
+
     /// What the client receives after a REJECT: the node builds an ICMP port unreachable quoting
     /// the refused packet and sends it back; it is RELATED to the connection, so conntrack and the
     /// rules let it through, and the client's connect() fails with ECONNREFUSED.

@@ -4,9 +4,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Hop, Host, Sim, step};
-use crate::packet::Packet;
-use crate::trace::{Direction, StepKind, Text, Trace};
+use super::{Host, Next, Pass, Sim};
+use crate::packet::{Packet, Tuple};
+use crate::trace::{StepKind, Text};
 
 /// A routing decision.
 pub(super) enum Route {
@@ -23,18 +23,17 @@ pub(super) enum Route {
 impl<'a> Sim<'a> {
     /// Where an external client's packet goes: to the node it addresses, or to a node that owns
     /// the load balancer's IP (the cloud load balancer forwards to a node).
-    pub(super) fn client_route(&self, packet: &Packet) -> Hop {
-        let Ok(tuple) = packet.tuple() else { return Hop::Dropped("unreadable packet".into()) };
+    pub(super) fn client_route(&self, tuple: Tuple) -> Next {
         let dst = *tuple.dst.ip();
         if let Some(node) = self.cluster.nodes.iter().find(|node| node.ip == dst) {
-            return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
+            return Next::To(Host::Node { name: node.name.clone(), ip: node.ip });
         }
         let lb =
             self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
         if lb && let Some(node) = self.cluster.nodes.first() {
-            return Hop::To(Host::Node { name: node.name.clone(), ip: node.ip });
+            return Next::To(Host::Node { name: node.name.clone(), ip: node.ip });
         }
-        Hop::Dropped(format!(
+        Next::Dropped(format!(
             "{dst} is not reachable from outside the cluster: only node addresses, external IPs and load balancer IPs are"
         ))
     }
@@ -56,17 +55,10 @@ impl<'a> Sim<'a> {
     }
 
     /// The routing decision for a packet, or a drop step when there is no route.
-    pub(super) fn route_or_drop(
-        &self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &Packet,
-        direction: Direction,
-    ) -> Result<Route, Hop> {
-        let Ok(tuple) = packet.tuple() else { return Err(Hop::Dropped("unreadable packet".into())) };
-        self.route(node, *tuple.dst.ip()).map_err(|reason| {
-            self.push_drop(trace, node, packet, direction, &reason);
-            Hop::Dropped(reason)
+    pub(super) fn route_or_drop(&self, pass: &mut Pass) -> Result<Route, Next> {
+        self.route(pass.node, *pass.flight.tuple().dst.ip()).map_err(|reason| {
+            push_drop(pass, &reason);
+            Next::Dropped(reason)
         })
     }
 
@@ -93,30 +85,11 @@ impl<'a> Sim<'a> {
         Ok(Route::Default(Host::Client { name: "gateway".to_string(), ip: dst }, this.ip))
     }
 
-    pub(super) fn push_route(
-        &self,
-        trace: &mut Trace,
-        node: &str,
-        packet: &Packet,
-        direction: Direction,
-        route: &Route,
-        local_out: bool,
-    ) {
-        self.push_route_from(trace, node, packet, packet, direction, route, local_out);
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn push_route_from(
-        &self,
-        trace: &mut Trace,
-        node: &str,
-        before: &Packet,
-        packet: &Packet,
-        direction: Direction,
-        route: &Route,
-        local_out: bool,
-    ) {
-        let Ok(tuple) = packet.tuple() else { return };
+    /// The routing step: where the packet goes and why, from `before` (the packet before the
+    /// TTL decrement of forwarding) to the packet as it leaves routing.
+    pub(super) fn push_route(&self, pass: &mut Pass, before: &Packet, route: &Route, local_out: bool) {
+        let node = pass.node;
+        let tuple = pass.flight.tuple();
         let dst = tuple.dst.ip();
         let (verdict, en, zh) = match route {
             Route::Local => (
@@ -174,6 +147,7 @@ impl<'a> Sim<'a> {
                 format!("路由：经由 {}（本节点接口 {via}）到达 {dst}；数据包被转发，经过 FORWARD。", next.label()),
             ),
         };
+        let packet = pass.flight.packet();
         let ttl_en = if before != packet {
             " The TTL drops by one (ip_decrease_ttl), so the header checksum changes too."
         } else {
@@ -181,21 +155,16 @@ impl<'a> Sim<'a> {
         };
         let ttl_zh =
             if before != packet { "TTL 减一（ip_decrease_ttl），头部校验和随之改变。" } else { "" };
-        let mut s = step(
-            node,
-            direction,
-            StepKind::Routing,
-            before,
-            packet,
-            &verdict,
-            Text::new(format!("{en}{ttl_en}"), format!("{zh}{ttl_zh}")),
-        );
+        let mut s =
+            pass.step(StepKind::Routing, before, &verdict, Text::new(format!("{en}{ttl_en}"), format!("{zh}{ttl_zh}")));
         s.hook = Some("routing");
-        trace.steps.push(s);
+        pass.trace.steps.push(s);
     }
+}
 
-    pub(super) fn push_drop(&self, trace: &mut Trace, node: &str, packet: &Packet, direction: Direction, reason: &str) {
-        let note = Text::new(format!("Dropped: {reason}."), format!("丢弃：{reason}。"));
-        trace.steps.push(step(node, direction, StepKind::Drop, packet, packet, "DROP", note));
-    }
+/// A drop step on the pass's node, for a packet with nowhere to go.
+pub(super) fn push_drop(pass: &mut Pass, reason: &str) {
+    let note = Text::new(format!("Dropped: {reason}."), format!("丢弃：{reason}。"));
+    let s = pass.step(StepKind::Drop, pass.flight.packet(), "DROP", note);
+    pass.trace.steps.push(s);
 }
