@@ -210,11 +210,8 @@ impl<'a> Sim<'a> {
         };
         trace.outcome.delivered_to = Some(server.label());
         let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
-        if let Host::Node { name, .. } = &server
-            && self.userspace.get(name).and_then(|(state, _)| state.proxy_at(proto, tuple.dst.port())).is_some()
-        {
-            let node = name.clone();
-            self.relay(&mut trace, &node, &source, &received, proto);
+        if let Some(proxy) = self.proxy_at(&server, tuple) {
+            self.run_proxy(&mut trace, &proxy, &source, &received);
             return Ok(trace);
         }
         let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
