@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Loaded, Severity, Source};
-use lbplay_core::walk::{Request, Sim};
+use lbplay_core::walk::{self, Request};
 use lbplay_core::{Lang, kubeproxy, scenarios};
 use serde_json::json;
 
@@ -299,27 +299,15 @@ fn send_command(args: &[String]) -> Result<String, String> {
     if connections == 0 || connections > 1_000_000 {
         return Err("--connections must be between 1 and 1000000".into());
     }
-    let mut sim = Sim::new(&loaded.cluster, args.number("seed", 1)?, 0).map_err(|err| err.to_string())?;
-    let mut rows = Vec::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for index in 0..connections {
-        let trace = sim.connect(from, to, proto).map_err(|err| err.to_string())?;
-        let backend = trace.outcome.delivered_to.clone().unwrap_or_else(|| "dropped".to_string());
-        *counts.entry(backend.clone()).or_default() += 1;
-        rows.push(json!({
-            "index": index,
-            "backend": backend,
-            "dropped": trace.outcome.dropped,
-            "reason": trace.outcome.reason,
-        }));
-        // Each connection opens one second after the previous one. Without --keep it is closed
-        // first: that changes nothing in iptables or nftables mode, but IPVS's lc, wlc, sed and
-        // nq count open (and recently closed) connections.
-        if !args.flags.iter().any(|flag| flag == "keep") {
-            sim.close_all();
-        }
-        sim.advance(1);
-    }
+    let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.number("seed", 1)?, now: 0 };
+    let keep = args.flags.iter().any(|flag| flag == "keep");
+    let sends = walk::send(&loaded.cluster, &request, connections as usize, keep).map_err(|err| err.to_string())?;
+    let counts = &sends.counts;
+    let rows: Vec<serde_json::Value> = sends
+        .connections
+        .iter()
+        .map(|sent| json!({"index": sent.index, "backend": sent.backend, "dropped": sent.dropped, "reason": sent.reason}))
+        .collect();
     if format == "json" {
         let value = json!({"connections": rows, "counts": counts});
         return Ok(format!("{}\n", serde_json::to_string_pretty(&value).map_err(|err| err.to_string())?));
@@ -329,7 +317,7 @@ fn send_command(args: &[String]) -> Result<String, String> {
         out.push_str(&format!("{:>6}  {}\n", row["index"], row["backend"].as_str().unwrap_or("")));
     }
     out.push_str("\ncounts:\n");
-    for (backend, count) in &counts {
+    for (backend, count) in counts {
         let share = *count as f64 * 100.0 / connections as f64;
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }

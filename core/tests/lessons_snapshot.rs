@@ -63,28 +63,17 @@ fn check_walk(builtin: &scenarios::Builtin, mode: ProxyMode) {
 }
 
 fn sends(cluster: &Cluster, builtin: &scenarios::Builtin, keep: bool) -> String {
-    let mut sim = match walk::Sim::new(cluster, builtin.seed, 0) {
-        Ok(sim) => sim,
-        Err(err) => return format!("error: {err}\n"),
+    let request = Request {
+        from: builtin.from.to_string(),
+        to: builtin.to.to_string(),
+        proto: Proto::Tcp,
+        seed: builtin.seed,
+        now: 0,
     };
-    let mut out = String::new();
-    for index in 0..12 {
-        match sim.connect(builtin.from, builtin.to, Proto::Tcp) {
-            Ok(trace) => {
-                let backend = trace.outcome.delivered_to.unwrap_or_else(|| "dropped".into());
-                out.push_str(&format!("{index:>2} {backend}\n"));
-            }
-            Err(err) => {
-                out.push_str(&format!("{index:>2} error: {err}\n"));
-                break;
-            }
-        }
-        if !keep {
-            sim.close_all();
-        }
-        sim.advance(1);
+    match walk::send(cluster, &request, 12, keep) {
+        Ok(sends) => sends.connections.iter().map(|sent| format!("{:>2} {}\n", sent.index, sent.backend)).collect(),
+        Err(err) => format!("error: {err}\n"),
     }
-    out
 }
 
 fn check_sends(builtin: &scenarios::Builtin, mode: ProxyMode) {

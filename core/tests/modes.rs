@@ -18,17 +18,9 @@ fn cluster(mode: ProxyMode, scheduler: &str) -> Cluster {
 
 /// Opens `n` connections from the client pod to the ClusterIP; `keep` leaves them open.
 fn send(cluster: &Cluster, n: usize, keep: bool, seed: u64) -> Vec<String> {
-    let mut sim = Sim::new(cluster, seed, 0).unwrap();
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let trace = sim.connect("pod/client", "10.96.100.10:80", Proto::Tcp).unwrap();
-        out.push(trace.outcome.delivered_to.unwrap_or_else(|| "dropped".into()));
-        if !keep {
-            sim.close_all();
-        }
-        sim.advance(1);
-    }
-    out
+    let request = Request { from: "pod/client".into(), to: "10.96.100.10:80".into(), proto: Proto::Tcp, seed, now: 0 };
+    let sends = lbplay_core::walk::send(cluster, &request, n, keep).unwrap();
+    sends.connections.into_iter().map(|sent| sent.backend).collect()
 }
 
 fn short(backends: &[String]) -> String {

@@ -14,7 +14,7 @@
 //! `host` (who sends and receives), `node` (the order of one node's hooks), `routing`, `hook`
 //! (the rules of one netfilter hook), `ct` (conntrack's entry), `nat` (the rewrites), `ipvs_hook`
 //! (IPVS), `reject` (REJECT's ICMP error), `proxy` (a process that accepts a connection and opens
-//! another) and `narrate` (the sentences of each step).
+//! another) and `narrate` (the sentences of each step). `send` opens many connections in a row.
 
 mod ct;
 mod hook;
@@ -26,6 +26,7 @@ mod node;
 mod proxy;
 mod reject;
 mod routing;
+mod send;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -43,6 +44,7 @@ use ct::Ct;
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
+pub use send::{Sends, Sent, send};
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
