@@ -143,3 +143,59 @@ impl<'a> Sim<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    fn check(id: &str, mode: ProxyMode, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, mode, from, to);
+        let ct = fixture::lines(&trace, |step| step.kind == StepKind::Conntrack);
+        let entries: Vec<&str> = trace.steps.iter().filter_map(|step| step.conntrack.as_deref()).collect();
+        expect.assert_eq(&format!("{ct}last entry: {}\n", entries.last().unwrap_or(&"none")));
+    }
+
+    #[test]
+    fn new_then_confirmed_then_established_on_the_way_back() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Iptables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 PREROUTING NEW
+            node-1 POSTROUTING CONFIRMED
+            node-3 PREROUTING NEW
+            node-3 POSTROUTING CONFIRMED
+            node-3 PREROUTING ESTABLISHED
+            node-1 PREROUTING ESTABLISHED
+            node-1 nat POSTROUTING UN-DNAT | tcp 10.244.3.9:8080 → 10.244.1.20:42361 ⇒ tcp 10.96.100.10:80 → 10.244.1.20:42361
+            last entry: tcp      6 60 SYN_RECV src=10.244.1.20 dst=10.96.100.10 sport=42361 dport=80 src=10.244.3.9 dst=10.244.1.20 sport=8080 dport=42361 mark=0 use=1
+        "#]],
+        );
+    }
+
+    #[test]
+    fn nftables_confirms_the_same_way() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Nftables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 PREROUTING NEW
+            node-1 POSTROUTING CONFIRMED
+            node-3 PREROUTING NEW
+            node-3 POSTROUTING CONFIRMED
+            node-3 PREROUTING ESTABLISHED
+            node-1 PREROUTING ESTABLISHED
+            node-1 nat POSTROUTING UN-DNAT | tcp 10.244.3.9:8080 → 10.244.1.20:42361 ⇒ tcp 10.96.100.10:80 → 10.244.1.20:42361
+            last entry: tcp      6 60 SYN_RECV src=10.244.1.20 dst=10.96.100.10 sport=42361 dport=80 src=10.244.3.9 dst=10.244.1.20 sport=8080 dport=42361 mark=0 use=1
+        "#]],
+        );
+    }
+}

@@ -165,3 +165,108 @@ fn push_rule_step(pass: &mut Pass, hook: Hook, table: &'static str, before: &Pac
     }
     pass.trace.steps.push(s);
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::{Direction, StepKind};
+    use crate::walk::fixture;
+
+    /// The rule steps of the first packet, with how many rules each skipped.
+    fn check(id: &str, mode: ProxyMode, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, mode, from, to);
+        let mut out = String::new();
+        for step in trace.steps.iter().filter(|s| s.kind == StepKind::Netfilter && s.direction == Direction::Original) {
+            out.push_str(&format!("{} {} skipped {}\n", step.stage(), step.verdict, step.skipped));
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn iptables_tables_in_hook_order() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Iptables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            nat PREROUTING JUMP:KUBE-SERVICES skipped 0
+            nat PREROUTING KUBE-SERVICES JUMP:KUBE-SVC-CDGGSHYLG3RE2FKL skipped 0
+            nat PREROUTING KUBE-SVC-CDGGSHYLG3RE2FKL JUMP:KUBE-SEP-RBX5X5TOEG5GD3RO skipped 3
+            nat PREROUTING KUBE-SEP-RBX5X5TOEG5GD3RO DNAT skipped 1
+            filter FORWARD JUMP:KUBE-PROXY-FIREWALL skipped 0
+            filter FORWARD JUMP:KUBE-FORWARD skipped 0
+            filter FORWARD JUMP:KUBE-SERVICES skipped 3
+            filter FORWARD JUMP:KUBE-EXTERNAL-SERVICES skipped 0
+            filter FORWARD ACCEPT skipped 0
+            nat POSTROUTING JUMP:KUBE-POSTROUTING skipped 0
+            nat POSTROUTING KUBE-POSTROUTING RETURN skipped 0
+            nat POSTROUTING ACCEPT skipped 0
+            nat PREROUTING JUMP:KUBE-SERVICES skipped 0
+            nat PREROUTING ACCEPT skipped 2
+            filter FORWARD JUMP:KUBE-PROXY-FIREWALL skipped 0
+            filter FORWARD JUMP:KUBE-FORWARD skipped 0
+            filter FORWARD JUMP:KUBE-SERVICES skipped 3
+            filter FORWARD JUMP:KUBE-EXTERNAL-SERVICES skipped 0
+            filter FORWARD ACCEPT skipped 0
+            nat POSTROUTING JUMP:KUBE-POSTROUTING skipped 0
+            nat POSTROUTING KUBE-POSTROUTING RETURN skipped 0
+            nat POSTROUTING ACCEPT skipped 0
+        "#]],
+        );
+    }
+
+    #[test]
+    fn nftables_base_chains_in_priority_order() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Nftables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            kube-proxy PREROUTING filter-prerouting jump firewall-check skipped 0
+            kube-proxy PREROUTING filter-prerouting policy accept skipped 1
+            kube-proxy PREROUTING nat-prerouting jump services skipped 0
+            kube-proxy PREROUTING services goto service-SUSTUHLJ-default/web/tcp/http skipped 0
+            kube-proxy PREROUTING service-SUSTUHLJ-default/web/tcp/http goto endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080 skipped 1
+            kube-proxy PREROUTING endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080 dnat skipped 1
+            kube-proxy FORWARD filter-forward jump service-endpoints-check skipped 0
+            kube-proxy FORWARD filter-forward jump cluster-ips-check skipped 1
+            kube-proxy FORWARD filter-forward policy accept skipped 2
+            kube-proxy POSTROUTING nat-postrouting jump masquerading skipped 0
+            kube-proxy POSTROUTING masquerading return skipped 0
+            kube-proxy POSTROUTING nat-postrouting policy accept skipped 0
+            kube-proxy PREROUTING filter-prerouting jump firewall-check skipped 0
+            kube-proxy PREROUTING filter-prerouting policy accept skipped 1
+            kube-proxy PREROUTING nat-prerouting jump services skipped 0
+            kube-proxy PREROUTING nat-prerouting policy accept skipped 2
+            kube-proxy FORWARD filter-forward jump service-endpoints-check skipped 0
+            kube-proxy FORWARD filter-forward jump cluster-ips-check skipped 1
+            kube-proxy FORWARD filter-forward policy accept skipped 2
+            kube-proxy POSTROUTING nat-postrouting jump masquerading skipped 0
+            kube-proxy POSTROUTING masquerading return skipped 0
+            kube-proxy POSTROUTING nat-postrouting policy accept skipped 0
+        "#]],
+        );
+    }
+
+    #[test]
+    fn a_reject_ends_the_hook() {
+        check(
+            "no-endpoints",
+            ProxyMode::Iptables,
+            "pod/client",
+            "10.96.66.6:80",
+            expect![[r#"
+            nat PREROUTING JUMP:KUBE-SERVICES skipped 0
+            nat PREROUTING ACCEPT skipped 1
+            filter FORWARD JUMP:KUBE-PROXY-FIREWALL skipped 0
+            filter FORWARD JUMP:KUBE-FORWARD skipped 0
+            filter FORWARD JUMP:KUBE-SERVICES skipped 3
+            filter FORWARD KUBE-SERVICES REJECT skipped 0
+        "#]],
+        );
+    }
+}

@@ -80,3 +80,33 @@ pub fn resolve_host(cluster: &Cluster, text: &str) -> Result<Host, WalkError> {
     }
     Ok(Host::Client { name: ip.to_string(), ip })
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::walk::fixture;
+
+    fn check(text: &str, expect: Expect) {
+        let cluster = fixture::lesson("host-network", ProxyMode::Iptables);
+        let got = match super::resolve_host(&cluster, text) {
+            Ok(host) => format!("{} {} {}", host.label(), host.name(), host.ip()),
+            Err(err) => format!("error: {err}"),
+        };
+        expect.assert_eq(&got);
+    }
+
+    #[test]
+    fn names_and_addresses() {
+        check("node/node-1", expect!["node/node-1 node-1 192.168.1.10"]);
+        check("192.168.1.11", expect!["node/node-2 node-2 192.168.1.11"]);
+        check("203.0.113.9", expect!["client/203.0.113.9 203.0.113.9 203.0.113.9"]);
+        check("pod/nobody", expect!["error: no pod named `nobody` (pods: web-a, web-b, web-c, client)"]);
+        check("node/none", expect!["error: no node named `none`"]);
+        check(
+            "not-an-address",
+            expect!["error: `not-an-address` is not a source: use pod/NAME, node/NAME, client/NAME or an IPv4 address"],
+        );
+    }
+}

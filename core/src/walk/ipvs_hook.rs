@@ -171,3 +171,47 @@ impl<'a> Sim<'a> {
         self.tag_last(pass);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    fn check(id: &str, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, ProxyMode::Ipvs, from, to);
+        expect.assert_eq(&fixture::lines(&trace, |step| step.kind == StepKind::Ipvs));
+    }
+
+    #[test]
+    fn masq_there_and_un_masq_back() {
+        check(
+            "clusterip-ipvs",
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 INPUT MASQ → 10.244.3.9:8080 | tcp 10.244.1.20:42361 → 10.96.100.10:80 ⇒ tcp 10.244.1.20:42361 → 10.244.3.9:8080
+            node-1 FORWARD UN-MASQ | tcp 10.244.3.9:8080 → 10.244.1.20:42361 ⇒ tcp 10.96.100.10:80 → 10.244.1.20:42361
+        "#]],
+        );
+    }
+
+    #[test]
+    fn no_real_server_drops() {
+        check(
+            "no-endpoints",
+            "pod/client",
+            "10.96.66.6:80",
+            expect![[r#"
+            node-1 INPUT NO DESTINATION
+        "#]],
+        );
+    }
+
+    #[test]
+    fn not_a_virtual_server_is_left_alone() {
+        check("clusterip-ipvs", "pod/client", "10.244.2.10:8080", expect![[""]]);
+    }
+}

@@ -422,3 +422,41 @@ fn step(
         conntrack: None,
     }
 }
+
+/// Small walks for the stages' own tests: a built-in lesson in a mode, and its steps as lines.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use super::{Request, trace};
+    use crate::model::{Cluster, ProxyMode};
+    use crate::net::Proto;
+    use crate::trace::{Step, Trace};
+
+    /// The built-in lesson `id` with kube-proxy in `mode`.
+    pub(crate) fn lesson(id: &str, mode: ProxyMode) -> Cluster {
+        let builtin = crate::scenarios::get(id).expect("a built-in lesson");
+        let source = crate::scenario::Source { name: builtin.id, text: builtin.yaml };
+        let mut cluster = crate::scenario::load(&[source]).expect("the lesson loads").cluster;
+        cluster.kube_proxy.mode = mode;
+        cluster
+    }
+
+    /// The lesson's walk from `from` to `to`, with the lesson's own seed.
+    pub(crate) fn walk(id: &str, mode: ProxyMode, from: &str, to: &str) -> Trace {
+        let seed = crate::scenarios::get(id).map_or(1, |builtin| builtin.seed);
+        let request = Request { from: from.into(), to: to.into(), proto: Proto::Tcp, seed, now: 0 };
+        trace(&lesson(id, mode), &request).expect("the walk runs")
+    }
+
+    /// One line per step that `keep` keeps: where, the verdict, and the tuple before ⇒ after
+    /// when the step rewrote it.
+    pub(crate) fn lines(trace: &Trace, keep: impl Fn(&Step) -> bool) -> String {
+        let mut out = String::new();
+        for step in trace.steps.iter().filter(|step| keep(step)) {
+            let before = step.before.tuple().map(|t| t.to_string()).unwrap_or_default();
+            let after = step.after.tuple().map(|t| t.to_string()).unwrap_or_default();
+            let moved = if before == after { String::new() } else { format!(" | {before} ⇒ {after}") };
+            out.push_str(&format!("{} {} {}{moved}\n", step.node, step.stage(), step.verdict));
+        }
+        out
+    }
+}

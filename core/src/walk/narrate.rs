@@ -297,3 +297,93 @@ fn narrate_nft(event: &Event, rewrite: Option<&(SocketAddrV4, SocketAddrV4)>) ->
         format!("{chain} 中的 {verdict}：{zh}。{detail_en}{skipped_zh}"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::{Direction, StepKind};
+    use crate::walk::fixture;
+
+    /// The English notes of the first packet's rule steps.
+    fn check(mode: ProxyMode, expect: Expect) {
+        let trace = fixture::walk("clusterip-iptables", mode, "pod/client", "10.96.100.10:80");
+        let mut out = String::new();
+        for step in trace.steps.iter().filter(|s| s.kind == StepKind::Netfilter && s.direction == Direction::Original) {
+            out.push_str(&step.note.en);
+            out.push('\n');
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn iptables_rules_in_words() {
+        check(
+            ProxyMode::Iptables,
+            expect![[r#"
+            Jump to KUBE-SERVICES: rule "kubernetes service portals" matched.
+            Jump to KUBE-SVC-CDGGSHYLG3RE2FKL: 10.96.100.10:80 is the ClusterIP and port of default/web:http.
+            Jump to KUBE-SEP-RBX5X5TOEG5GD3RO: this rule picks the endpoint 10.244.3.9:8080. (3 rules before it did not match.)
+            DNAT: the destination 10.96.100.10:80 is rewritten to the chosen endpoint 10.244.3.9:8080. The IPv4 header checksum and the TCP/UDP checksum are recomputed, and conntrack records the binding so the reply can be reversed.
+            Jump to KUBE-PROXY-FIREWALL: rule "kubernetes load balancer firewall" matched.
+            Jump to KUBE-FORWARD: rule "kubernetes forwarding rules" matched.
+            Jump to KUBE-SERVICES: rule "kubernetes service portals" matched. (3 rules before it did not match.)
+            Jump to KUBE-EXTERNAL-SERVICES: rule "kubernetes externally-visible service portals" matched.
+            The end of the built-in chain FORWARD is reached: its policy ACCEPT applies.
+            Jump to KUBE-POSTROUTING: rule "kubernetes postrouting rules" matched.
+            RETURN from KUBE-POSTROUTING: the packet carries no masquerade mark, so no SNAT is needed.
+            The end of the built-in chain POSTROUTING is reached: its policy ACCEPT applies.
+            Jump to KUBE-SERVICES: rule "kubernetes service portals" matched.
+            The end of the built-in chain PREROUTING is reached: its policy ACCEPT applies. (2 rules before it did not match.)
+            Jump to KUBE-PROXY-FIREWALL: rule "kubernetes load balancer firewall" matched.
+            Jump to KUBE-FORWARD: rule "kubernetes forwarding rules" matched.
+            Jump to KUBE-SERVICES: rule "kubernetes service portals" matched. (3 rules before it did not match.)
+            Jump to KUBE-EXTERNAL-SERVICES: rule "kubernetes externally-visible service portals" matched.
+            The end of the built-in chain FORWARD is reached: its policy ACCEPT applies.
+            Jump to KUBE-POSTROUTING: rule "kubernetes postrouting rules" matched.
+            RETURN from KUBE-POSTROUTING: the packet carries no masquerade mark, so no SNAT is needed.
+            The end of the built-in chain POSTROUTING is reached: its policy ACCEPT applies.
+        "#]],
+        );
+    }
+
+    #[test]
+    fn nftables_rules_in_words() {
+        check(
+            ProxyMode::Nftables,
+            expect![[r#"
+            jump firewall-check: the rule in filter-prerouting matched.
+            The base chain filter-prerouting (priority -110) ends: policy accept. (1 rule before it did not match.)
+            jump services: the rule in nat-prerouting matched.
+            goto service-SUSTUHLJ-default/web/tcp/http: the destination is a Service's address and port, found in a verdict map. [@service-ips has 10.96.100.10 . tcp . 80 : goto service-SUSTUHLJ-default/web/tcp/http]
+            goto endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080: numgen picked this endpoint. [numgen: drew 3203108257, (3203108257 × 3) >> 32 = 2 → goto endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080] (1 rule before it did not match.)
+            dnat in endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080: 10.96.100.10:80 is rewritten to 10.244.3.9:8080; both checksums are recomputed and conntrack records the binding. (1 rule before it did not match.)
+            jump service-endpoints-check: the destination is a Service's address and port, found in a verdict map.
+            jump cluster-ips-check: the rule in filter-forward matched. (1 rule before it did not match.)
+            The base chain filter-forward (priority -110) ends: policy accept. (2 rules before it did not match.)
+            jump masquerading: the rule in nat-postrouting matched.
+            return in masquerading: back to the calling chain.
+            The base chain nat-postrouting (priority 100) ends: policy accept.
+            jump firewall-check: the rule in filter-prerouting matched.
+            The base chain filter-prerouting (priority -110) ends: policy accept. (1 rule before it did not match.)
+            jump services: the rule in nat-prerouting matched.
+            The base chain nat-prerouting (priority -100) ends: policy accept. (2 rules before it did not match.)
+            jump service-endpoints-check: the destination is a Service's address and port, found in a verdict map.
+            jump cluster-ips-check: the rule in filter-forward matched. (1 rule before it did not match.)
+            The base chain filter-forward (priority -110) ends: policy accept. (2 rules before it did not match.)
+            jump masquerading: the rule in nat-postrouting matched.
+            return in masquerading: back to the calling chain.
+            The base chain nat-postrouting (priority 100) ends: policy accept.
+        "#]],
+        );
+    }
+
+    #[test]
+    fn every_note_has_both_languages() {
+        for mode in [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs, ProxyMode::Userspace] {
+            let trace = fixture::walk("clusterip-iptables", mode, "pod/client", "10.96.100.10:80");
+            assert!(trace.steps.iter().all(|step| !step.note.en.is_empty() && !step.note.zh.is_empty()), "{mode:?}");
+        }
+    }
+}

@@ -127,3 +127,64 @@ impl<'a> Sim<'a> {
         self.tag_last(pass);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::walk::fixture;
+
+    /// The steps that rewrote the packet.
+    fn check(id: &str, mode: ProxyMode, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, mode, from, to);
+        let rewrote = |step: &crate::trace::Step| step.before.tuple().ok() != step.after.tuple().ok();
+        expect.assert_eq(&fixture::lines(&trace, rewrote));
+    }
+
+    #[test]
+    fn dnat_there_and_un_dnat_back() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Iptables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 nat PREROUTING KUBE-SEP-RBX5X5TOEG5GD3RO DNAT | tcp 10.244.1.20:42361 → 10.96.100.10:80 ⇒ tcp 10.244.1.20:42361 → 10.244.3.9:8080
+            node-1 nat POSTROUTING UN-DNAT | tcp 10.244.3.9:8080 → 10.244.1.20:42361 ⇒ tcp 10.96.100.10:80 → 10.244.1.20:42361
+        "#]],
+        );
+    }
+
+    #[test]
+    fn masquerade_for_a_hairpin() {
+        check(
+            "hairpin",
+            ProxyMode::Iptables,
+            "pod/web-a",
+            "10.96.100.10:80",
+            expect![[r#"
+                node-1 nat PREROUTING KUBE-SEP-AFGSLHOD2HFNCBX4 DNAT | tcp 10.244.1.5:50663 → 10.96.100.10:80 ⇒ tcp 10.244.1.5:50663 → 10.244.1.5:8080
+                node-1 nat POSTROUTING KUBE-POSTROUTING MASQUERADE | tcp 10.244.1.5:50663 → 10.244.1.5:8080 ⇒ tcp 10.244.1.1:25090 → 10.244.1.5:8080
+                node-1 nat PREROUTING UN-SNAT | tcp 10.244.1.5:8080 → 10.244.1.1:25090 ⇒ tcp 10.244.1.5:8080 → 10.244.1.5:50663
+                node-1 nat POSTROUTING UN-DNAT | tcp 10.244.1.5:8080 → 10.244.1.5:50663 ⇒ tcp 10.96.100.10:80 → 10.244.1.5:50663
+            "#]],
+        );
+    }
+
+    #[test]
+    fn a_node_port_is_masqueraded_and_un_snatted() {
+        check(
+            "nodeport-cluster",
+            ProxyMode::Nftables,
+            "client/laptop",
+            "192.168.1.11:30080",
+            expect![[r#"
+            node-2 kube-proxy PREROUTING endpoint-IXR2BMJD-default/web/tcp/http__10.244.3.9/8080 dnat | tcp 192.168.1.50:42361 → 192.168.1.11:30080 ⇒ tcp 192.168.1.50:42361 → 10.244.3.9:8080
+            node-2 kube-proxy POSTROUTING masquerading masquerade | tcp 192.168.1.50:42361 → 10.244.3.9:8080 ⇒ tcp 192.168.1.11:26974 → 10.244.3.9:8080
+            node-2 nat PREROUTING UN-SNAT | tcp 10.244.3.9:8080 → 192.168.1.11:26974 ⇒ tcp 10.244.3.9:8080 → 192.168.1.50:42361
+            node-2 nat POSTROUTING UN-DNAT | tcp 10.244.3.9:8080 → 192.168.1.50:42361 ⇒ tcp 192.168.1.11:30080 → 192.168.1.50:42361
+        "#]],
+        );
+    }
+}

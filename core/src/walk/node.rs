@@ -85,3 +85,187 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::walk::fixture;
+
+    /// The order of stages on the walk's nodes (not the pods' and clients' own steps).
+    fn check(id: &str, mode: ProxyMode, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, mode, from, to);
+        let mut out = String::new();
+        for step in trace.steps.iter().filter(|step| step.node.starts_with("node-")) {
+            out.push_str(&format!("{} {} {}\n", step.node, step.direction.as_str(), step.stage()));
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn forwarded_between_nodes() {
+        check(
+            "clusterip-iptables",
+            ProxyMode::Iptables,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 original PREROUTING
+            node-1 original nat PREROUTING
+            node-1 original nat PREROUTING KUBE-SERVICES
+            node-1 original nat PREROUTING KUBE-SVC-CDGGSHYLG3RE2FKL
+            node-1 original nat PREROUTING KUBE-SEP-RBX5X5TOEG5GD3RO
+            node-1 original routing
+            node-1 original filter FORWARD
+            node-1 original filter FORWARD
+            node-1 original filter FORWARD
+            node-1 original filter FORWARD
+            node-1 original filter FORWARD
+            node-1 original nat POSTROUTING
+            node-1 original nat POSTROUTING KUBE-POSTROUTING
+            node-1 original nat POSTROUTING
+            node-1 original POSTROUTING
+            node-1 original wire
+            node-3 original PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original routing
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original nat POSTROUTING
+            node-3 original nat POSTROUTING KUBE-POSTROUTING
+            node-3 original nat POSTROUTING
+            node-3 original POSTROUTING
+            node-3 original wire
+            node-3 reply PREROUTING
+            node-3 reply routing
+            node-3 reply filter FORWARD
+            node-3 reply filter FORWARD KUBE-FORWARD
+            node-3 reply wire
+            node-1 reply PREROUTING
+            node-1 reply routing
+            node-1 reply filter FORWARD
+            node-1 reply filter FORWARD KUBE-FORWARD
+            node-1 reply nat POSTROUTING
+            node-1 reply wire
+        "#]],
+        );
+    }
+
+    #[test]
+    fn sent_by_the_node_itself() {
+        check(
+            "host-network",
+            ProxyMode::Iptables,
+            "node/node-1",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 original send
+            node-1 original OUTPUT
+            node-1 original nat OUTPUT
+            node-1 original nat OUTPUT KUBE-SERVICES
+            node-1 original nat OUTPUT KUBE-SVC-CDGGSHYLG3RE2FKL
+            node-1 original nat OUTPUT KUBE-MARK-MASQ
+            node-1 original nat OUTPUT KUBE-SVC-CDGGSHYLG3RE2FKL
+            node-1 original nat OUTPUT KUBE-SEP-RBX5X5TOEG5GD3RO
+            node-1 original filter OUTPUT
+            node-1 original filter OUTPUT
+            node-1 original filter OUTPUT
+            node-1 original filter OUTPUT
+            node-1 original routing
+            node-1 original nat POSTROUTING
+            node-1 original nat POSTROUTING KUBE-POSTROUTING
+            node-1 original nat POSTROUTING KUBE-POSTROUTING
+            node-1 original POSTROUTING
+            node-1 original wire
+            node-3 original PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original routing
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original nat POSTROUTING
+            node-3 original nat POSTROUTING KUBE-POSTROUTING
+            node-3 original nat POSTROUTING
+            node-3 original POSTROUTING
+            node-3 original wire
+            node-3 reply PREROUTING
+            node-3 reply routing
+            node-3 reply filter FORWARD
+            node-3 reply filter FORWARD KUBE-FORWARD
+            node-3 reply wire
+            node-1 reply PREROUTING
+            node-1 reply nat PREROUTING
+            node-1 reply routing
+            node-1 reply filter INPUT
+            node-1 reply filter INPUT
+            node-1 reply filter INPUT
+            node-1 reply nat INPUT
+            node-1 reply deliver
+        "#]],
+        );
+    }
+
+    #[test]
+    fn ipvs_at_local_in() {
+        check(
+            "clusterip-ipvs",
+            ProxyMode::Ipvs,
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 original PREROUTING
+            node-1 original nat PREROUTING
+            node-1 original nat PREROUTING KUBE-SERVICES
+            node-1 original nat PREROUTING KUBE-SERVICES
+            node-1 original routing
+            node-1 original filter INPUT
+            node-1 original filter INPUT KUBE-IPVS-FILTER
+            node-1 original filter INPUT
+            node-1 original filter INPUT
+            node-1 original filter INPUT
+            node-1 original filter INPUT
+            node-1 original nat INPUT
+            node-1 original INPUT
+            node-1 original routing
+            node-1 original nat POSTROUTING
+            node-1 original nat POSTROUTING KUBE-POSTROUTING
+            node-1 original nat POSTROUTING
+            node-1 original POSTROUTING
+            node-1 original wire
+            node-3 original PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original nat PREROUTING
+            node-3 original routing
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original filter FORWARD
+            node-3 original nat POSTROUTING
+            node-3 original nat POSTROUTING KUBE-POSTROUTING
+            node-3 original nat POSTROUTING
+            node-3 original POSTROUTING
+            node-3 original wire
+            node-3 reply PREROUTING
+            node-3 reply routing
+            node-3 reply filter FORWARD
+            node-3 reply filter FORWARD
+            node-3 reply filter FORWARD KUBE-FORWARD
+            node-3 reply wire
+            node-1 reply PREROUTING
+            node-1 reply routing
+            node-1 reply filter FORWARD
+            node-1 reply filter FORWARD
+            node-1 reply filter FORWARD KUBE-FORWARD
+            node-1 reply FORWARD
+            node-1 reply wire
+        "#]],
+        );
+    }
+}

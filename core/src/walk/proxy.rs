@@ -352,3 +352,75 @@ impl<'a> Sim<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    /// The proxy's own steps, and where the connection ended.
+    fn check(id: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, ProxyMode::Userspace, "pod/client", to);
+        let proxy = fixture::lines(&trace, |step| step.kind == StepKind::Proxy || step.verdict == "RST");
+        expect.assert_eq(&format!("{proxy}{:?} {:?}\n", trace.outcome.delivered_to, trace.outcome.reason));
+    }
+
+    #[test]
+    fn accept_dial_relay() {
+        check(
+            "clusterip-iptables",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 proxy ACCEPTED
+            node-1 proxy DIAL 10.244.1.5:8080
+            node-1 proxy RELAYING
+            Some("pod/web-a") None
+        "#]],
+        );
+    }
+
+    #[test]
+    fn a_refused_or_silent_endpoint_is_retried() {
+        check(
+            "userspace-retry",
+            "10.96.100.10:80",
+            expect![[r#"
+                node-1 proxy ACCEPTED
+                node-1 proxy DIAL 10.244.2.7:8080
+                web-b send RST
+                node-1 proxy DIAL 10.244.1.5:8080
+                node-1 proxy RELAYING
+                Some("pod/web-a") None
+            "#]],
+        );
+    }
+
+    #[test]
+    fn no_endpoint_closes_the_client_connection() {
+        check(
+            "no-endpoints",
+            "10.96.66.6:80",
+            expect![[r#"
+            node-1 proxy ACCEPTED
+            node-1 proxy NO ENDPOINTS
+            None Some("kube-proxy has no endpoint for default/ghost:http and closes the client's connection")
+        "#]],
+        );
+    }
+
+    #[test]
+    fn only_a_proxy_socket_is_a_proxy() {
+        let cluster = fixture::lesson("clusterip-iptables", ProxyMode::Iptables);
+        let sim = crate::walk::Sim::new(&cluster, 1, 0).expect("the rules build");
+        let node = crate::walk::resolve_host(&cluster, "node/node-1").expect("a node");
+        let tuple = crate::packet::Tuple {
+            src: "10.244.1.20:40000".parse().unwrap(),
+            dst: "192.168.1.11:80".parse().unwrap(),
+            proto: crate::packet::TupleProto::Tcp,
+        };
+        assert_eq!(sim.proxy_at(&node, tuple), None);
+    }
+}

@@ -92,3 +92,47 @@ impl<'a> Sim<'a> {
         trace.steps.push(step(sender.name(), Direction::Reply, StepKind::Deliver, &icmp, &icmp, "ECONNREFUSED", note));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    fn check(mode: ProxyMode, expect: Expect) {
+        let trace = fixture::walk("no-endpoints", mode, "pod/client", "10.96.66.6:80");
+        let tail =
+            fixture::lines(&trace, |step| matches!(step.kind, StepKind::Drop | StepKind::Send | StepKind::Deliver));
+        expect.assert_eq(&format!("{tail}{:?}\n", trace.outcome.reason));
+    }
+
+    #[test]
+    fn iptables_answers_with_icmp_port_unreachable() {
+        check(
+            ProxyMode::Iptables,
+            expect![[r#"
+            client send SEND
+            node-1 filter FORWARD REJECTED
+            node-1 OUTPUT ICMP PORT UNREACHABLE
+            client deliver ECONNREFUSED
+            Some("rejected on node-1: -A KUBE-SERVICES -d 10.96.66.6/32 -p tcp -m comment --comment \"default/ghost:http has no endpoints\" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable")
+        "#]],
+        );
+    }
+
+    #[test]
+    fn nftables_answers_the_same() {
+        check(
+            ProxyMode::Nftables,
+            expect![[r#"
+            client send SEND
+            node-1 kube-proxy FORWARD REJECTED
+            node-1 OUTPUT ICMP PORT UNREACHABLE
+            client deliver ECONNREFUSED
+            Some("rejected on node-1: reject")
+        "#]],
+        );
+    }
+}

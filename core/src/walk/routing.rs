@@ -168,3 +168,72 @@ pub(super) fn push_drop(pass: &mut Pass, reason: &str) {
     let s = pass.step(StepKind::Drop, pass.flight.packet(), "DROP", note);
     pass.trace.steps.push(s);
 }
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    fn check(id: &str, from: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, ProxyMode::Iptables, from, to);
+        expect.assert_eq(&fixture::lines(&trace, |step| step.kind == StepKind::Routing));
+    }
+
+    #[test]
+    fn a_pod_on_another_node_is_forwarded() {
+        check(
+            "clusterip-iptables",
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 routing FORWARD → node/node-3
+            node-3 routing FORWARD → pod/web-c
+            node-3 routing FORWARD → node/node-1
+            node-1 routing FORWARD → pod/client
+        "#]],
+        );
+    }
+
+    #[test]
+    fn a_pod_on_the_same_node_goes_over_the_bridge() {
+        check(
+            "clusterip-same-node",
+            "pod/client",
+            "10.96.100.10:80",
+            expect![[r#"
+                node-1 routing FORWARD → pod/web-a
+                node-1 routing FORWARD → pod/client
+            "#]],
+        );
+    }
+
+    #[test]
+    fn a_node_port_is_local_first() {
+        check(
+            "nodeport-cluster",
+            "client/laptop",
+            "192.168.1.11:30080",
+            expect![[r#"
+            node-2 routing FORWARD → node/node-1
+            node-1 routing FORWARD → pod/web-a
+            node-1 routing FORWARD → node/node-2
+            node-2 routing FORWARD → client/laptop
+        "#]],
+        );
+    }
+
+    #[test]
+    fn nobody_owns_an_address_outside_the_cluster() {
+        check(
+            "clusterip-iptables",
+            "pod/client",
+            "198.51.100.1:80",
+            expect![[r#"
+            node-1 routing default route
+        "#]],
+        );
+    }
+}
