@@ -163,7 +163,7 @@ fn written(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Written, St
             }
         }
         ProxyMode::Ipvs => {
-            let state = kubeproxy::ipvs::build(cluster, node)?;
+            let state = kubeproxy::ipvs_mode::build(cluster, node)?;
             let rules = state.ruleset.rule_count();
             let entries = state.ipsets.save_lines().iter().filter(|line| line.starts_with("add ")).count();
             let services = state.services.len();

@@ -14,7 +14,7 @@ use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Loaded, Severity, Source};
 use lbplay_core::walk::{self, Request};
-use lbplay_core::{Lang, kubeproxy, scenarios};
+use lbplay_core::{Lang, kubeproxy, lessons};
 use serde_json::json;
 
 const USAGE: &str = "\
@@ -124,11 +124,11 @@ fn scenarios_command(args: &[String]) -> Result<String, String> {
     let args = Args::parse(args, &["show"], &[])?;
     if let Some(id) = args.get("show") {
         let builtin =
-            scenarios::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
+            lessons::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
         return Ok(builtin.yaml.to_string());
     }
     let mut out = String::new();
-    for builtin in scenarios::all() {
+    for builtin in lessons::all() {
         out.push_str(&format!("{:<28} {}\n", builtin.id, builtin.title_en));
     }
     Ok(out)
@@ -149,8 +149,8 @@ fn read_inputs(files: &[String]) -> Result<Vec<(String, String)>, String> {
                 .read_to_string(&mut text)
                 .map_err(|err| format!("-: cannot read standard input: {err}"))?;
             out.push(("-".to_string(), text));
-        } else if !std::path::Path::new(file).exists() && scenarios::get(file).is_some() {
-            let builtin = scenarios::get(file).expect("checked just above");
+        } else if !std::path::Path::new(file).exists() && lessons::get(file).is_some() {
+            let builtin = lessons::get(file).expect("checked just above");
             out.push((format!("{}.yaml", builtin.id), builtin.yaml.to_string()));
         } else {
             let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: cannot read: {err}"))?;

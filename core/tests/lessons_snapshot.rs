@@ -9,17 +9,17 @@
 //! numbers. Refactors of the walk keep every file byte for byte.
 
 use expect_test::expect_file;
+use lbplay_core::lessons;
 use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
 use serde_json::{Value, json};
 
 const MODES: [ProxyMode; 4] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs, ProxyMode::Userspace];
 
-fn cluster(builtin: &scenarios::Builtin, mode: ProxyMode) -> Cluster {
+fn cluster(builtin: &lessons::Builtin, mode: ProxyMode) -> Cluster {
     let mut cluster = scenario::load(&[Source { name: builtin.id, text: builtin.yaml }])
         .unwrap_or_else(|problems| panic!("{}: {problems:?}", builtin.id))
         .cluster;
@@ -46,7 +46,7 @@ fn trace_json(trace: &Trace) -> Value {
     value
 }
 
-fn check_walk(builtin: &scenarios::Builtin, mode: ProxyMode) {
+fn check_walk(builtin: &lessons::Builtin, mode: ProxyMode) {
     let request = Request {
         from: builtin.from.to_string(),
         to: builtin.to.to_string(),
@@ -62,7 +62,7 @@ fn check_walk(builtin: &scenarios::Builtin, mode: ProxyMode) {
     expect_file![path].assert_eq(&format!("{text}\n"));
 }
 
-fn sends(cluster: &Cluster, builtin: &scenarios::Builtin, keep: bool) -> String {
+fn sends(cluster: &Cluster, builtin: &lessons::Builtin, keep: bool) -> String {
     let request = Request {
         from: builtin.from.to_string(),
         to: builtin.to.to_string(),
@@ -76,7 +76,7 @@ fn sends(cluster: &Cluster, builtin: &scenarios::Builtin, keep: bool) -> String 
     }
 }
 
-fn check_sends(builtin: &scenarios::Builtin, mode: ProxyMode) {
+fn check_sends(builtin: &lessons::Builtin, mode: ProxyMode) {
     let cluster = cluster(builtin, mode);
     let text = format!("closed:\n{}\nkept:\n{}", sends(&cluster, builtin, false), sends(&cluster, builtin, true));
     let path =
@@ -86,7 +86,7 @@ fn check_sends(builtin: &scenarios::Builtin, mode: ProxyMode) {
 
 #[test]
 fn every_lesson_in_every_mode() {
-    for builtin in scenarios::all() {
+    for builtin in lessons::all() {
         for mode in MODES {
             check_walk(builtin, mode);
             check_sends(builtin, mode);

@@ -13,10 +13,10 @@ use lbplay_core::nftables::eval::{Outcome, traverse};
 use lbplay_core::nftables::render::list_ruleset_text;
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::{Cluster, kubeproxy, scenarios};
+use lbplay_core::{Cluster, kubeproxy, lessons};
 
 fn builtin_yaml(file: &str) -> Cluster {
-    let text = scenarios::all()
+    let text = lessons::all()
         .iter()
         .map(|builtin| builtin.yaml)
         .find(|yaml| yaml.contains(&format!("name: {file}\n")))

@@ -334,10 +334,10 @@ pub fn trace() -> Trace {
 }
 
 /// The fixture scenario, without a cluster model (the topology falls back to the step nodes).
-pub fn scenario() -> crate::scenario::Scenario {
+pub fn scenario() -> crate::run::Scenario {
     let mut rules = BTreeMap::new();
     rules.insert("node-1".to_string(), self::rules());
-    crate::scenario::Scenario {
+    crate::run::Scenario {
         id: "fixture".into(),
         title_en: "Fixture: ClusterIP, hand-built".into(),
         title_zh: "测试数据：手工构造的 ClusterIP".into(),

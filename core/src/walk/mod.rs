@@ -34,7 +34,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use crate::conntrack::{self, Entry};
 use crate::dataplane::Env;
 use crate::kubeproxy::iptables;
-use crate::kubeproxy::ipvs::IpvsState;
+use crate::kubeproxy::ipvs_mode::IpvsState;
 use crate::model::{Cluster, ProxyMode};
 use crate::net::Proto;
 use crate::packet::{Packet, PacketError, TcpFlags, Tuple};
@@ -128,7 +128,7 @@ impl<'a> Sim<'a> {
                     Plane::Nftables(crate::kubeproxy::nftables::build(cluster, &node.name).map_err(WalkError)?)
                 }
                 ProxyMode::Ipvs => {
-                    let state = crate::kubeproxy::ipvs::build(cluster, &node.name).map_err(WalkError)?;
+                    let state = crate::kubeproxy::ipvs_mode::build(cluster, &node.name).map_err(WalkError)?;
                     let plane = Plane::netfilter(state.ruleset.clone());
                     ipvs_states.insert(node.name.clone(), state);
                     plane
@@ -433,7 +433,7 @@ pub(crate) mod fixture {
 
     /// The built-in lesson `id` with kube-proxy in `mode`.
     pub(crate) fn lesson(id: &str, mode: ProxyMode) -> Cluster {
-        let builtin = crate::scenarios::get(id).expect("a built-in lesson");
+        let builtin = crate::lessons::get(id).expect("a built-in lesson");
         let source = crate::scenario::Source { name: builtin.id, text: builtin.yaml };
         let mut cluster = crate::scenario::load(&[source]).expect("the lesson loads").cluster;
         cluster.kube_proxy.mode = mode;
@@ -442,7 +442,7 @@ pub(crate) mod fixture {
 
     /// The lesson's walk from `from` to `to`, with the lesson's own seed.
     pub(crate) fn walk(id: &str, mode: ProxyMode, from: &str, to: &str) -> Trace {
-        let seed = crate::scenarios::get(id).map_or(1, |builtin| builtin.seed);
+        let seed = crate::lessons::get(id).map_or(1, |builtin| builtin.seed);
         let request = Request { from: from.into(), to: to.into(), proto: Proto::Tcp, seed, now: 0 };
         trace(&lesson(id, mode), &request).expect("the walk runs")
     }

@@ -53,7 +53,7 @@ mod tests {
 
     /// The ClusterIP lesson's three pods behind one Service, in `mode`.
     fn lesson(mode: ProxyMode) -> Cluster {
-        let builtin = crate::scenarios::get("clusterip-iptables").expect("the lesson exists");
+        let builtin = crate::lessons::get("clusterip-iptables").expect("the lesson exists");
         let source = crate::scenario::Source { name: builtin.id, text: builtin.yaml };
         let mut cluster = crate::scenario::load(&[source]).expect("the lesson loads").cluster;
         cluster.kube_proxy.mode = mode;

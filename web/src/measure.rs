@@ -1,4 +1,4 @@
-//! Experiments: "send N connections" through the simulator and count which backend served each,
+//! The experiments' measurements (the pane is `components::experiment`): "send N connections" through the simulator and count which backend served each,
 //! as `lbplay send` does, through the same core function (`walk::send`), so the counts are the
 //! ones the CLI prints for the same scenario, walk and seed.
 
@@ -81,7 +81,7 @@ pub fn scaling(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::load_builtin;
+    use crate::run::load_builtin;
 
     #[test]
     fn test_iptables_statistic_spreads_about_evenly() {
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn test_ipvs_rr_is_exact_and_sh_sticks() {
-        let scenario = crate::scenario::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
+        let scenario = crate::run::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
         let rr = send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
         assert_eq!(rr.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");

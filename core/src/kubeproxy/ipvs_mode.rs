@@ -1,5 +1,6 @@
 //! kube-proxy's IPVS mode: the virtual servers, the kube-ipvs0 addresses, the ipsets and the few
-//! iptables rules it leaves on a node.
+//! iptables rules it leaves on a node. (The kernel's IPVS itself, its virtual servers and
+//! schedulers, is `crate::ipvs`.)
 //!
 //! This follows pkg/proxy/ipvs/proxier.go (`syncProxyRules`, `writeIptablesRules`,
 //! `acceptIPVSTraffic`, `createAndLinkKubeChain`, `syncService`, `syncEndpoint`) and
