@@ -3,19 +3,14 @@
 //! Every number comes from the core: the rules each mode's builder writes on the node, and the
 //! steps of `walk::trace` for a connection's first packet (rules evaluated = every matched
 //! netfilter step plus the rules skipped before it, on the whole way to the pod). This module
-//! only counts and lays out. Until the walk models the userspace mode, its column is computed
-//! from `kubeproxy::userspace` alone: the nat rules that send the packet to kube-proxy (evaluated
-//! with `netfilter::eval`) and the balancer's dial; what only the walk can say is shown as "—".
+//! only counts and lays out; every mode's column, userspace's relay included, comes from the walk.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 
-use lbplay_core::kubeproxy::userspace::{self, Balancer};
+use lbplay_core::kubeproxy::userspace;
 use lbplay_core::kubeproxy::{self};
 use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::eval::{self, Env, Meta};
-use lbplay_core::netfilter::{CtState, Hook, TableName};
-use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::walk::{self, Host, Request};
 use lbplay_core::{StepKind, Trace, synthetic};
 
@@ -85,9 +80,6 @@ pub(crate) fn compare(cluster: &Cluster, options: &Options<'_>) -> Result<String
         let request = Request { from: from.clone(), to: to.to_string(), proto, seed: options.seed, now: 0 };
         let column = match walk::trace(&moded, &request) {
             Ok(trace) => from_trace(&trace, mode, &moded, written),
-            Err(_) if mode == ProxyMode::Userspace => {
-                userspace_column(&moded, &node, &source, &service_port, to, proto, options.seed, written)?
-            }
             Err(err) => return Err(err.to_string()),
         };
         columns.push((mode, column));
@@ -120,11 +112,6 @@ pub(crate) fn compare(cluster: &Cluster, options: &Options<'_>) -> Result<String
     out.push_str(
         "\nrules evaluated: every rule the first packet was matched against on its way to the pod (matched rules and those skipped before them), on every node it crossed.\n",
     );
-    if columns.iter().any(|(_, column)| column.evaluated.contains('—')) {
-        out.push_str(
-            "userspace \"N + —\": the N nat rules that send the packet to kube-proxy's socket; what follows (the relay's own connection to the pod) is not known until the packet walk models the mode. Its source address is the one the kernel picks for kube-proxy's connection.\n",
-        );
-    }
     Ok(out)
 }
 
@@ -176,7 +163,7 @@ fn written(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Written, St
             }
         }
         ProxyMode::Ipvs => {
-            let state = kubeproxy::ipvs::build(cluster, node)?;
+            let state = kubeproxy::ipvs_mode::build(cluster, node)?;
             let rules = state.ruleset.rule_count();
             let entries = state.ipsets.save_lines().iter().filter(|line| line.starts_with("add ")).count();
             let services = state.services.len();
@@ -269,77 +256,6 @@ fn from_trace(trace: &Trace, mode: ProxyMode, cluster: &Cluster, written: Writte
     }
 }
 
-/// The userspace column from the mode's own state, for as long as the walk cannot trace it.
-#[allow(clippy::too_many_arguments)]
-fn userspace_column(
-    cluster: &Cluster,
-    node: &str,
-    source: &Host,
-    service_port: &str,
-    to: SocketAddrV4,
-    proto: Proto,
-    seed: u64,
-    written: Written,
-) -> Result<Column, String> {
-    let state = userspace::build(cluster, node)?;
-    let to_proxy = rules_to_proxy(cluster, &state, node, source, to, proto);
-    let mut balancer = Balancer::new(&state, seed);
-    let dial = balancer.dial(cluster, service_port, source.ip(), 0);
-    // kube-proxy's own connection leaves from the node: the kernel picks the source address of
-    // the route to the endpoint, the pod bridge's for a pod on this node, the node's otherwise.
-    let source_seen = match dial.connected {
-        Some(endpoint) => {
-            let this = cluster.node(node);
-            let local = this.is_some_and(|this| this.pod_cidr.contains(*endpoint.ip()));
-            let ip = match this {
-                Some(this) if local => this.pod_cidr.nth(1).unwrap_or(this.ip),
-                Some(this) => this.ip,
-                None => Ipv4Addr::UNSPECIFIED,
-            };
-            format!("{ip} ({})", if local { "node's bridge" } else { "node" })
-        }
-        None => "— (connection closed)".into(),
-    };
-    Ok(Column {
-        written: written.text,
-        evaluated: format!("{to_proxy} + —"),
-        lookups: "0".into(),
-        source_seen,
-        retry: retry(ProxyMode::Userspace),
-        decision: decision(ProxyMode::Userspace, cluster, None),
-    })
-}
-
-/// The nat rules the first packet meets before kube-proxy gets it: PREROUTING on the node for a
-/// pod or another host, OUTPUT for the node's own process.
-fn rules_to_proxy(
-    cluster: &Cluster,
-    state: &userspace::UserspaceState,
-    node: &str,
-    source: &Host,
-    to: SocketAddrV4,
-    proto: Proto,
-) -> usize {
-    let this = cluster.node(node);
-    let node_ip = this.map(|node| node.ip).unwrap_or(Ipv4Addr::UNSPECIFIED);
-    let bridge = this.and_then(|node| node.pod_cidr.nth(1));
-    let hook = if matches!(source, Host::Node { .. }) { Hook::Output } else { Hook::Prerouting };
-    let meta = Meta {
-        tuple: Tuple {
-            src: SocketAddrV4::new(source.ip(), 40000),
-            dst: to,
-            proto: if proto == Proto::Udp { TupleProto::Udp } else { TupleProto::Tcp },
-        },
-        mark: 0,
-        ct_states: vec![CtState::New],
-        local_addrs: std::iter::once(node_ip).chain(bridge).collect(),
-    };
-    let mut env = Env::new(0, 0);
-    env.in_iface_addr = if matches!(source, Host::Pod { .. }) { bridge } else { Some(node_ip) };
-    let outcome = eval::traverse(&state.ruleset, TableName::Nat, hook, &meta, &mut env);
-    outcome.events.iter().map(|event| event.skipped.len() + usize::from(event.rule.is_some())).sum()
-}
-
 /// `lbplay compare --scaling`: rules written and rules evaluated for a first packet from the
 /// node to the last Service, for growing synthetic clusters of ten endpoints per Service.
 ///
@@ -357,16 +273,8 @@ pub(crate) fn scaling(sizes: &[usize]) -> Result<String, String> {
             cluster.kube_proxy.mode = mode;
             let written = written(&cluster, "node-1", mode)?;
             let request = Request { from: "node/node-1".into(), to: to.clone(), proto: Proto::Tcp, seed: 1, now: 0 };
-            let evaluated = match walk::trace(&cluster, &request) {
-                Ok(trace) => group(trace.rules_evaluated()),
-                Err(_) if mode == ProxyMode::Userspace => {
-                    let state = userspace::build(&cluster, "node-1")?;
-                    let source = walk::resolve_host(&cluster, "node/node-1").map_err(|err| err.to_string())?;
-                    let to: SocketAddrV4 = to.parse().map_err(|_| format!("bad address {to}"))?;
-                    format!("{} + —", group(rules_to_proxy(&cluster, &state, "node-1", &source, to, Proto::Tcp)))
-                }
-                Err(err) => return Err(err.to_string()),
-            };
+            let trace = walk::trace(&cluster, &request).map_err(|err| err.to_string())?;
+            let evaluated = group(trace.rules_evaluated());
             rows.push(vec![
                 group(size),
                 mode.as_str().to_string(),
@@ -382,7 +290,7 @@ pub(crate) fn scaling(sizes: &[usize]) -> Result<String, String> {
     out.push_str(&table(&rows));
     out.push_str(
         "\nrules written: iptables and userspace count iptables rules; nftables adds set and map elements; ipvs adds ipset entries, virtual servers and real servers.\n\
-         userspace \"+ —\": the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES), before the relay's own connection, which the walk does not model yet.\n\
+         userspace: the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES) and those its own connection to the pod meets.\n\
          Published figures as spec/kube-proxy.md §7 cites them: the Kubernetes blog \"NFTables mode for kube-proxy\" (2025-02-28), KEP-3453, vendor guidance (Huawei Cloud CCE, AWS EKS), and a 2019 flftuu.com benchmark (secondary, URL not retained).\n",
     );
     Ok(out)

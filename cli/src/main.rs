@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Loaded, Severity, Source};
-use lbplay_core::walk::{Request, Sim};
-use lbplay_core::{Lang, kubeproxy, scenarios};
+use lbplay_core::walk::{self, Request};
+use lbplay_core::{Lang, kubeproxy, lessons};
 use serde_json::json;
 
 const USAGE: &str = "\
@@ -124,11 +124,11 @@ fn scenarios_command(args: &[String]) -> Result<String, String> {
     let args = Args::parse(args, &["show"], &[])?;
     if let Some(id) = args.get("show") {
         let builtin =
-            scenarios::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
+            lessons::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
         return Ok(builtin.yaml.to_string());
     }
     let mut out = String::new();
-    for builtin in scenarios::all() {
+    for builtin in lessons::all() {
         out.push_str(&format!("{:<28} {}\n", builtin.id, builtin.title_en));
     }
     Ok(out)
@@ -149,8 +149,8 @@ fn read_inputs(files: &[String]) -> Result<Vec<(String, String)>, String> {
                 .read_to_string(&mut text)
                 .map_err(|err| format!("-: cannot read standard input: {err}"))?;
             out.push(("-".to_string(), text));
-        } else if !std::path::Path::new(file).exists() && scenarios::get(file).is_some() {
-            let builtin = scenarios::get(file).expect("checked just above");
+        } else if !std::path::Path::new(file).exists() && lessons::get(file).is_some() {
+            let builtin = lessons::get(file).expect("checked just above");
             out.push((format!("{}.yaml", builtin.id), builtin.yaml.to_string()));
         } else {
             let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: cannot read: {err}"))?;
@@ -299,27 +299,15 @@ fn send_command(args: &[String]) -> Result<String, String> {
     if connections == 0 || connections > 1_000_000 {
         return Err("--connections must be between 1 and 1000000".into());
     }
-    let mut sim = Sim::new(&loaded.cluster, args.number("seed", 1)?, 0).map_err(|err| err.to_string())?;
-    let mut rows = Vec::new();
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for index in 0..connections {
-        let trace = sim.connect(from, to, proto).map_err(|err| err.to_string())?;
-        let backend = trace.outcome.delivered_to.clone().unwrap_or_else(|| "dropped".to_string());
-        *counts.entry(backend.clone()).or_default() += 1;
-        rows.push(json!({
-            "index": index,
-            "backend": backend,
-            "dropped": trace.outcome.dropped,
-            "reason": trace.outcome.reason,
-        }));
-        // Each connection opens one second after the previous one. Without --keep it is closed
-        // first: that changes nothing in iptables or nftables mode, but IPVS's lc, wlc, sed and
-        // nq count open (and recently closed) connections.
-        if !args.flags.iter().any(|flag| flag == "keep") {
-            sim.close_all();
-        }
-        sim.advance(1);
-    }
+    let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.number("seed", 1)?, now: 0 };
+    let keep = args.flags.iter().any(|flag| flag == "keep");
+    let sends = walk::send(&loaded.cluster, &request, connections as usize, keep).map_err(|err| err.to_string())?;
+    let counts = &sends.counts;
+    let rows: Vec<serde_json::Value> = sends
+        .connections
+        .iter()
+        .map(|sent| json!({"index": sent.index, "backend": sent.backend, "dropped": sent.dropped, "reason": sent.reason}))
+        .collect();
     if format == "json" {
         let value = json!({"connections": rows, "counts": counts});
         return Ok(format!("{}\n", serde_json::to_string_pretty(&value).map_err(|err| err.to_string())?));
@@ -329,7 +317,7 @@ fn send_command(args: &[String]) -> Result<String, String> {
         out.push_str(&format!("{:>6}  {}\n", row["index"], row["backend"].as_str().unwrap_or("")));
     }
     out.push_str("\ncounts:\n");
-    for (backend, count) in &counts {
+    for (backend, count) in counts {
         let share = *count as f64 * 100.0 / connections as f64;
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }

@@ -84,7 +84,7 @@ fn scaling_to_a_thousand_services() {
             1,000     nftables   24,024         14
 
             rules written: iptables and userspace count iptables rules; nftables adds set and map elements; ipvs adds ipset entries, virtual servers and real servers.
-            userspace "+ —": the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES), before the relay's own connection, which the walk does not model yet.
+            userspace: the nat rules to kube-proxy's socket (its portals are as linear as KUBE-SERVICES) and those its own connection to the pod meets.
             Published figures as spec/kube-proxy.md §7 cites them: the Kubernetes blog "NFTables mode for kube-proxy" (2025-02-28), KEP-3453, vendor guidance (Huawei Cloud CCE, AWS EKS), and a 2019 flftuu.com benchmark (secondary, URL not retained).
         "#]],
     );

@@ -358,7 +358,7 @@ fn walk_events(trace: &lbplay_core::Trace, node: &str) -> String {
 /// Builds the node of `walk` in namespaces, opens a real connection, and checks that the kernel's
 /// sequence of matched rules and policies is one lbplay's walk produces for the same endpoint.
 fn check_walk_against_kernel(walk: &Walk) {
-    let builtin = lbplay_core::scenarios::get(walk.scenario).expect("a built-in scenario");
+    let builtin = lbplay_core::lessons::get(walk.scenario).expect("a built-in scenario");
     let source = lbplay_core::scenario::Source { name: walk.scenario, text: builtin.yaml };
     let cluster = lbplay_core::scenario::load(&[source]).expect("the scenario loads").cluster;
     let node = cluster.node(walk.node).expect("the node exists");

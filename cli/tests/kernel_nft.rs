@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use lbplay_core::model::ProxyMode;
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::{kubeproxy, scenarios};
+use lbplay_core::{kubeproxy, lessons};
 
 /// A small table in `nft list ruleset`'s own layout (nft 1.0.6), for proving the harness.
 const TINY: &str = "table ip kube-proxy {
@@ -58,7 +58,7 @@ fn every_scenario_round_trips_through_nft() {
     }
     let mut checked = 0;
     let mut failures = Vec::new();
-    for builtin in scenarios::all() {
+    for builtin in lessons::all() {
         let sources = [Source { name: "scenario.yaml", text: builtin.yaml }];
         let cluster = match scenario::load(&sources) {
             Ok(loaded) => loaded.cluster,
@@ -100,7 +100,7 @@ fn every_scenario_round_trips_through_nft() {
 /// The command line gives the same text as the library, so the round trip above covers it.
 #[test]
 fn cli_prints_the_same_table() {
-    let builtin = scenarios::get("clusterip-iptables").expect("the built-in scenario exists");
+    let builtin = lessons::get("clusterip-iptables").expect("the built-in scenario exists");
     let sources = [Source { name: "scenario.yaml", text: builtin.yaml }];
     let cluster = scenario::load(&sources).expect("it loads").cluster;
     let expected = kubeproxy::rules_text(&cluster, "node-1", ProxyMode::Nftables).unwrap();
@@ -352,7 +352,7 @@ fn kernel_steps(raw: &str, to: SocketAddrV4) -> Vec<NftTraceLine> {
 fn check_nft_walk_against_kernel(walk: &NftWalk) {
     use common::harness::{Outcome, Topology};
 
-    let builtin = scenarios::get(walk.scenario).expect("a built-in scenario");
+    let builtin = lessons::get(walk.scenario).expect("a built-in scenario");
     let mut cluster =
         scenario::load(&[Source { name: walk.scenario, text: builtin.yaml }]).expect("the scenario loads").cluster;
     cluster.kube_proxy.mode = ProxyMode::Nftables;

@@ -26,7 +26,7 @@ fn every_scenario_capture_opens_in_tshark_with_good_checksums() {
     let dir = std::env::temp_dir().join(format!("lbplay-pcap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let mut checked = 0;
-    for builtin in lbplay_core::scenarios::all() {
+    for builtin in lbplay_core::lessons::all() {
         let file = dir.join(format!("{}.pcap", builtin.id));
         let seed = builtin.seed.to_string();
         let proto = if builtin.to.ends_with(":53") { "udp" } else { "tcp" };

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use common::{ENDPOINTS, SERVICES, figure, median};
 use lbplay_core::ipvs::{Dest, Scheduler, Service};
-use lbplay_core::kubeproxy::{self, iptables, ipvs, nftables};
+use lbplay_core::kubeproxy::{self, iptables, ipvs_mode, nftables};
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::netfilter::render;
@@ -35,7 +35,7 @@ fn main() {
 
     // IPVS mode: virtual servers, ipsets and the remaining iptables rules, then the three tools'
     // texts (`ipvsadm -Ln`, `ipset save -sorted`, `iptables-save`) as `rules_lines` joins them.
-    let (build_ms, state) = median(5, &clock, || ipvs::build(&cluster, "node-1").expect("ipvs build"));
+    let (build_ms, state) = median(5, &clock, || ipvs_mode::build(&cluster, "node-1").expect("ipvs build"));
     let (render_ms, lines) = median(5, &clock, || {
         let mut count = lbplay_core::ipvs::render_ipvsadm_ln(&state.services).lines().count();
         count += state.ipsets.save_lines().len();

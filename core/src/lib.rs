@@ -11,10 +11,12 @@
 //! Architecture invariant: a drop is a verdict, not an error. `Err` means malformed input.
 
 pub mod conntrack;
+pub mod dataplane;
 pub mod dns;
 pub mod http;
 pub mod ipvs;
 pub mod kubeproxy;
+pub mod lessons;
 pub mod model;
 pub mod net;
 pub mod netfilter;
@@ -23,7 +25,6 @@ pub mod packet;
 pub mod pcap;
 pub mod rng;
 pub mod scenario;
-pub mod scenarios;
 pub mod sort;
 pub mod synthetic;
 pub mod trace;

@@ -4,6 +4,9 @@
 //! `services` ClusterIP Services `default/svc-N` with `endpoints` ready endpoints each, every
 //! endpoint on that node. Addresses are dense and deterministic: Service N gets
 //! `10.96.0.0/12 + 10 + N`, its endpoints come from 10.244.0.0/16 in order.
+//!
+//! `with_more_services(cluster, extra)` grows a scenario instead: copies of its first Service,
+//! for the page's scaling experiment, which starts from the lesson the learner is on.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -77,6 +80,48 @@ pub fn last_service(cluster: &Cluster) -> Option<String> {
     Some(format!("{}:80", last.cluster_ip?))
 }
 
+/// Adds `extra` copies of the cluster's first Service with a ClusterIP (each with its own name,
+/// ClusterIP and EndpointSlice, the same endpoints, no node port), as a cluster with many
+/// Services has. The copies' names (`svc-00001`, …) sort before most real names.
+pub fn with_more_services(cluster: &Cluster, extra: usize) -> Result<Cluster, String> {
+    let mut out = cluster.clone();
+    let template = cluster
+        .services
+        .iter()
+        .find(|service| service.cluster_ip.is_some() && !service.ports.is_empty())
+        .ok_or("the scenario has no Service with a ClusterIP to copy")?
+        .clone();
+    let slices: Vec<_> = cluster
+        .endpoint_slices
+        .iter()
+        .filter(|slice| slice.namespace == template.namespace && slice.service == template.name)
+        .cloned()
+        .collect();
+    let used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|service| service.cluster_ip).collect();
+    let mut candidates = (1..u32::from(u16::MAX)).map(|n| Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 100, 0, 0)) + n));
+    for index in 0..extra {
+        let ip = candidates.by_ref().find(|ip| !used.contains(ip)).ok_or("out of ClusterIPs")?;
+        let mut service = template.clone();
+        service.name = format!("svc-{index:05}");
+        service.kind = ServiceType::ClusterIp;
+        service.cluster_ip = Some(ip);
+        for port in &mut service.ports {
+            port.node_port = None;
+        }
+        service.load_balancer_ips.clear();
+        service.external_ips.clear();
+        service.health_check_node_port = None;
+        for slice in &slices {
+            let mut slice = slice.clone();
+            slice.name = format!("{}-{index:05}", service.name);
+            slice.service = service.name.clone();
+            out.endpoint_slices.push(slice);
+        }
+        out.services.push(service);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -86,5 +131,17 @@ mod tests {
         assert_eq!(cluster.endpoint_slices.iter().map(|s| s.endpoints.len()).sum::<usize>(), 36);
         // "svc-9" sorts after "svc-11" as a string: kube-proxy's order is by name, not number.
         assert_eq!(super::last_service(&cluster).as_deref(), Some("10.96.0.19:80"));
+    }
+
+    #[test]
+    fn more_services_are_copies_with_their_own_cluster_ips() {
+        let grown = super::with_more_services(&super::cluster(1, 2), 3).expect("the cluster has a Service to copy");
+        let names: Vec<&str> = grown.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["svc-0", "svc-00000", "svc-00001", "svc-00002"]);
+        let mut ips: Vec<_> = grown.services.iter().filter_map(|s| s.cluster_ip).collect();
+        ips.dedup();
+        assert_eq!(ips.len(), 4, "{ips:?}");
+        assert_eq!(grown.endpoint_slices.iter().map(|s| s.endpoints.len()).collect::<Vec<_>>(), [2, 2, 2, 2]);
+        assert!(super::with_more_services(&crate::Cluster::default(), 1).is_err());
     }
 }

@@ -9,18 +9,19 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use expect_test::expect_file;
+use lbplay_core::dataplane::{CtState, Env, Hook, Meta, Verdict};
 use lbplay_core::ipvs::{IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED_MH_PORT, Scheduler};
-use lbplay_core::kubeproxy::ipvs::{self, VipKind};
+use lbplay_core::kubeproxy::ipvs_mode::{self, VipKind};
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::eval::{self, Env, Meta, Verdict};
-use lbplay_core::netfilter::{CtState, Hook, TableName};
+use lbplay_core::netfilter::TableName;
+use lbplay_core::netfilter::eval;
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::{Cluster, kubeproxy, scenarios};
+use lbplay_core::{Cluster, kubeproxy, lessons};
 
 fn builtin(id: &str) -> Cluster {
-    let builtin = scenarios::get(id).expect("the built-in scenario exists");
+    let builtin = lessons::get(id).expect("the built-in scenario exists");
     let sources = [Source { name: "builtin.yaml", text: builtin.yaml }];
     scenario::load(&sources).expect("the built-in scenario loads").cluster
 }
@@ -67,7 +68,7 @@ fn the_three_parts_are_headed_by_the_tool_that_prints_them() {
 
 #[test]
 fn addresses_virtual_servers_and_real_servers() {
-    let state = ipvs::build(&external(), "node-2").unwrap();
+    let state = ipvs_mode::build(&external(), "node-2").unwrap();
     let ip = |t: &str| t.parse::<Ipv4Addr>().unwrap();
     // Every ClusterIP, externalIP and LoadBalancer IP is bound to kube-ipvs0; node addresses are not.
     assert_eq!(
@@ -103,7 +104,7 @@ fn addresses_virtual_servers_and_real_servers() {
 fn the_scheduler_comes_from_the_kube_proxy_configuration() {
     let mut cluster = builtin("clusterip-iptables");
     cluster.kube_proxy.ipvs_scheduler = "mh".into();
-    let state = ipvs::build(&cluster, "node-1").unwrap();
+    let state = ipvs_mode::build(&cluster, "node-1").unwrap();
     let svc = &state.services[state.lookup(Proto::Tcp, sa("10.96.100.10:80")).unwrap()];
     assert_eq!(svc.scheduler(), Scheduler::Mh);
     // kube-proxy sets FlagSourceHash (0x10) for mh, which ipvsadm shows as `mh-port`.
@@ -112,7 +113,7 @@ fn the_scheduler_comes_from_the_kube_proxy_configuration() {
     assert!(text.contains("TCP  10.96.100.10:80 mh (mh-port)\n"), "{text}");
 
     cluster.kube_proxy.ipvs_scheduler = "fastest".into();
-    let error = ipvs::build(&cluster, "node-1").unwrap_err();
+    let error = ipvs_mode::build(&cluster, "node-1").unwrap_err();
     assert!(error.contains("`fastest`"), "{error}");
 }
 
@@ -131,7 +132,7 @@ fn verdicts(outcome: &eval::Outcome) -> Vec<String> {
 
 #[test]
 fn set_matches_are_evaluated_against_the_nodes_ipsets() {
-    let state = ipvs::build(&builtin("clusterip-iptables"), "node-1").unwrap();
+    let state = ipvs_mode::build(&builtin("clusterip-iptables"), "node-1").unwrap();
     let mut env = Env::new(1, 0);
     env.ipsets = Some(state.ipsets.clone());
     let local = ["192.168.1.10", "10.244.1.1", "10.96.100.10"];

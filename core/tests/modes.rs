@@ -6,10 +6,10 @@ use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::walk::{Request, Sim};
-use lbplay_core::{Cluster, Lang, StepKind, scenarios};
+use lbplay_core::{Cluster, Lang, StepKind, lessons};
 
 fn cluster(mode: ProxyMode, scheduler: &str) -> Cluster {
-    let builtin = scenarios::get("clusterip-iptables").unwrap();
+    let builtin = lessons::get("clusterip-iptables").unwrap();
     let mut cluster = scenario::load(&[Source { name: "clusterip.yaml", text: builtin.yaml }]).unwrap().cluster;
     cluster.kube_proxy.mode = mode;
     cluster.kube_proxy.ipvs_scheduler = scheduler.to_string();
@@ -18,17 +18,9 @@ fn cluster(mode: ProxyMode, scheduler: &str) -> Cluster {
 
 /// Opens `n` connections from the client pod to the ClusterIP; `keep` leaves them open.
 fn send(cluster: &Cluster, n: usize, keep: bool, seed: u64) -> Vec<String> {
-    let mut sim = Sim::new(cluster, seed, 0).unwrap();
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let trace = sim.connect("pod/client", "10.96.100.10:80", Proto::Tcp).unwrap();
-        out.push(trace.outcome.delivered_to.unwrap_or_else(|| "dropped".into()));
-        if !keep {
-            sim.close_all();
-        }
-        sim.advance(1);
-    }
-    out
+    let request = Request { from: "pod/client".into(), to: "10.96.100.10:80".into(), proto: Proto::Tcp, seed, now: 0 };
+    let sends = lbplay_core::walk::send(cluster, &request, n, keep).unwrap();
+    sends.connections.into_iter().map(|sent| sent.backend).collect()
 }
 
 fn short(backends: &[String]) -> String {
@@ -104,7 +96,7 @@ fn ipvs_lc_spreads_kept_open_connections_evenly() {
 
 #[test]
 fn iptables_affinity_sends_later_connections_to_the_same_pod_until_the_timeout() {
-    let builtin = scenarios::get("affinity").unwrap();
+    let builtin = lessons::get("affinity").unwrap();
     let cluster = scenario::load(&[Source { name: "affinity.yaml", text: builtin.yaml }]).unwrap().cluster;
     let mut sim = Sim::new(&cluster, 3, 0).unwrap();
     let first = sim.connect("pod/shopper", "10.96.20.20:80", Proto::Tcp).unwrap().outcome.delivered_to;
@@ -126,7 +118,7 @@ fn iptables_affinity_sends_later_connections_to_the_same_pod_until_the_timeout()
 
 #[test]
 fn userspace_relays_and_retries_a_refusing_pod() {
-    let builtin = scenarios::get("userspace-retry").unwrap();
+    let builtin = lessons::get("userspace-retry").unwrap();
     let cluster = scenario::load(&[Source { name: "userspace.yaml", text: builtin.yaml }]).unwrap().cluster;
     let request =
         Request { from: builtin.from.into(), to: builtin.to.into(), proto: Proto::Tcp, seed: builtin.seed, now: 0 };
@@ -148,7 +140,7 @@ fn userspace_relays_and_retries_a_refusing_pod() {
 
 #[test]
 fn ipvs_wrr_follows_the_pod_weights() {
-    let builtin = scenarios::get("ipvs-wrr").unwrap();
+    let builtin = lessons::get("ipvs-wrr").unwrap();
     let cluster = scenario::load(&[Source { name: "ipvs-wrr.yaml", text: builtin.yaml }]).unwrap().cluster;
     let backends = send(&cluster, 12, false, 1);
     // Weights 3, 2, 1 (gcd 1, max 3): per cycle of 6 connections a gets 3, b 2, c 1.

@@ -7,17 +7,16 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use expect_test::expect_file;
+use lbplay_core::dataplane::{CtState, Env, Hook, Meta, NatTarget, Verdict};
 use lbplay_core::model::ProxyMode;
-use lbplay_core::netfilter::eval::{Env, Meta, NatTarget, Verdict};
-use lbplay_core::netfilter::{CtState, Hook};
 use lbplay_core::nftables::eval::{Outcome, traverse};
 use lbplay_core::nftables::render::list_ruleset_text;
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::{Cluster, kubeproxy, scenarios};
+use lbplay_core::{Cluster, kubeproxy, lessons};
 
 fn builtin_yaml(file: &str) -> Cluster {
-    let text = scenarios::all()
+    let text = lessons::all()
         .iter()
         .map(|builtin| builtin.yaml)
         .find(|yaml| yaml.contains(&format!("name: {file}\n")))

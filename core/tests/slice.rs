@@ -8,10 +8,10 @@ use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::walk::{self, Request};
-use lbplay_core::{Cluster, Lang, kubeproxy, scenarios};
+use lbplay_core::{Cluster, Lang, kubeproxy, lessons};
 
 fn builtin(id: &str) -> Cluster {
-    let builtin = scenarios::get(id).expect("the built-in scenario exists");
+    let builtin = lessons::get(id).expect("the built-in scenario exists");
     let sources = [Source { name: "clusterip-iptables.yaml", text: builtin.yaml }];
     scenario::load(&sources).expect("the built-in scenario loads").cluster
 }

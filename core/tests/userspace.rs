@@ -11,11 +11,12 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use expect_test::{Expect, expect};
+use lbplay_core::dataplane::{CtState, Env, Hook, Meta, NatTarget, Verdict};
 use lbplay_core::kubeproxy::userspace::{self, Balancer, DialResult, Health};
 use lbplay_core::kubeproxy::{self};
 use lbplay_core::model::{Cluster, ProxyMode};
-use lbplay_core::netfilter::eval::{self, Env, Meta, NatTarget, Verdict};
-use lbplay_core::netfilter::{CtState, Hook, Rule, Ruleset, Table, TableName, Target};
+use lbplay_core::netfilter::eval;
+use lbplay_core::netfilter::{Rule, Ruleset, Table, TableName, Target};
 use lbplay_core::packet::{Tuple, TupleProto};
 use lbplay_core::scenario::{self, Source};
 

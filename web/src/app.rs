@@ -7,7 +7,7 @@ use std::rc::Rc;
 use gloo_events::{EventListener, EventListenerOptions};
 use gloo_timers::callback::Timeout;
 use lbplay_core::Lang;
-use lbplay_core::scenarios;
+use lbplay_core::lessons;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
@@ -21,7 +21,7 @@ use crate::components::rules::Rules;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::scenario::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
+use crate::run::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
 use crate::state::{Action, DEFAULT_SCENARIO, Filter, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
@@ -315,7 +315,7 @@ pub fn App(props: &AppProps) -> Html {
                     <label class="picker">
                         <span class="sr-only">{ text.scenario }</span>
                         <select onchange={onscenario} data-testid="scenario" aria-label={text.scenario}>
-                            for builtin in scenarios::all() {
+                            for builtin in lessons::all() {
                                 <option value={builtin.id} selected={builtin.id == scenario.id}>
                                     { if state.lang == Lang::Zh { builtin.title_zh } else { builtin.title_en } }
                                 </option>

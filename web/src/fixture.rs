@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
-use lbplay_core::netfilter::render::Line;
+use lbplay_core::dataplane::Line;
 use lbplay_core::packet::{Packet, TcpFlags};
 use lbplay_core::trace::{Direction, Outcome, RuleAt, Step, StepKind, Text, Trace};
 
@@ -340,10 +340,10 @@ pub fn trace() -> Trace {
 }
 
 /// The fixture scenario, without a cluster model (the topology falls back to the step nodes).
-pub fn scenario() -> crate::scenario::Scenario {
+pub fn scenario() -> crate::run::Scenario {
     let mut rules = BTreeMap::new();
     rules.insert("node-1".to_string(), self::rules());
-    crate::scenario::Scenario {
+    crate::run::Scenario {
         id: "fixture".into(),
         title_en: "Fixture: ClusterIP, hand-built".into(),
         title_zh: "测试数据：手工构造的 ClusterIP".into(),

@@ -8,9 +8,9 @@
 
 pub mod app;
 pub mod components;
-pub mod experiment;
 pub mod fixture;
 pub mod i18n;
-pub mod scenario;
+pub mod measure;
+pub mod run;
 pub mod state;
 pub mod view;

@@ -16,7 +16,7 @@ use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::StepKind;
 use yew::Reducible;
 
-use crate::scenario::Scenario;
+use crate::run::Scenario;
 
 /// The fragment format version this build writes.
 pub const FRAGMENT_VERSION: u32 = 1;

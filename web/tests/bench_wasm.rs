@@ -145,7 +145,7 @@ const VIEWPORTS: [(&str, u32, u32); 2] = [("desktop 1400×900", 1400, 900), ("ph
 /// with the step they selected and what changed on the page.
 #[wasm_bindgen_test]
 async fn stepping_a_60_step_trace() {
-    let builtin = lbplay_web::scenario::load_builtin("clusterip-iptables");
+    let builtin = lbplay_web::run::load_builtin("clusterip-iptables");
     let mut scenario = (*builtin).clone();
     let real = scenario.trace.steps.clone();
     assert!(!real.is_empty(), "the built-in scenario walks: {:?}", scenario.problems);
@@ -170,7 +170,7 @@ async fn stepping_a_60_step_trace() {
 }
 
 /// Mounts the app in a `width`×`height` iframe and presses → through the trace `ROUNDS` times.
-async fn step_through(scenario: &Rc<lbplay_web::scenario::Scenario>, width: u32, height: u32) -> Vec<Press> {
+async fn step_through(scenario: &Rc<lbplay_web::run::Scenario>, width: u32, height: u32) -> Vec<Press> {
     let document = web_sys::window().and_then(|window| window.document()).expect("a document");
     let frame: web_sys::HtmlIFrameElement =
         document.create_element("iframe").expect("an iframe").dyn_into().expect("an iframe element");

@@ -71,7 +71,7 @@ impl Drop for Mounted {
 }
 
 /// Mounts the app at `hash`, with the hand-built fixture unless `scenario` is `None`.
-async fn mount(hash: &str, scenario: Option<Rc<lbplay_web::scenario::Scenario>>) -> Mounted {
+async fn mount(hash: &str, scenario: Option<Rc<lbplay_web::run::Scenario>>) -> Mounted {
     let window = web_sys::window().expect("a window");
     if let Ok(Some(storage)) = window.local_storage() {
         let _ = storage.clear();
@@ -259,7 +259,7 @@ async fn the_builtin_slice_renders_with_its_rules() {
 
 #[wasm_bindgen_test]
 async fn every_builtin_scenario_mounts_and_steps() {
-    for builtin in lbplay_core::scenarios::all() {
+    for builtin in lbplay_core::lessons::all() {
         let app = mount(&format!("#v=1&s={}&lang=en", builtin.id), None).await;
         assert!(app.try_find(r#"[data-testid="problems"]"#).is_none(), "{}", builtin.id);
         let steps = app.count(r#"[data-testid="step-list"] [data-testid="step"]"#);
@@ -301,7 +301,7 @@ async fn the_topology_fits_every_lesson() {
     // the page's stylesheet and the topology pane on screen (a narrow test window shows it as
     // the first tab).
     let _style = Stylesheet::add();
-    for builtin in lbplay_core::scenarios::all() {
+    for builtin in lbplay_core::lessons::all() {
         let app = mount(&format!("#v=1&s={}&lang=en", builtin.id), None).await;
         let nodes = app.root.query_selector_all(".topology .node").expect("nodes");
         assert!(nodes.length() >= 1, "{}", builtin.id);
@@ -464,7 +464,7 @@ async fn ipvs_real_servers_show_their_weight() {
 
 #[wasm_bindgen_test]
 async fn library_cards_load_a_scenario() {
-    let all = lbplay_core::scenarios::all();
+    let all = lbplay_core::lessons::all();
     let app = mount("#v=1&s=clusterip-iptables&lang=zh", None).await;
     press("s").await;
     assert_eq!(app.count(r#"[data-testid="library"] [data-testid="card"]"#), all.len() as u32);

@@ -11,7 +11,7 @@ const NATIVE: &str = include_str!("../../core/tests/snapshots/clusterip-iptables
 
 #[wasm_bindgen_test]
 fn wasm_trace_equals_the_native_snapshot() {
-    let scenario = lbplay_web::scenario::load_builtin("clusterip-iptables");
+    let scenario = lbplay_web::run::load_builtin("clusterip-iptables");
     assert!(scenario.problems.is_empty(), "{:?}", scenario.problems);
     let json = serde_json::to_string_pretty(&scenario.trace.to_json()).expect("JSON") + "\n";
     if json != NATIVE {

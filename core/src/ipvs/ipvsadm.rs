@@ -17,8 +17,8 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::net::SocketAddrV4;
 
+use crate::dataplane::Line;
 use crate::net::Proto;
-use crate::netfilter::render::Line;
 use crate::trace::RuleAt;
 
 use super::{

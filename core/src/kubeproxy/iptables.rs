@@ -8,11 +8,12 @@
 
 use std::net::Ipv4Addr;
 
+use crate::dataplane::{CtState, RejectWith};
 use crate::kubeproxy::hash::{endpoint_hash, port_proto_hash};
 use crate::kubeproxy::topology::{self, ServicePortInfo};
 use crate::model::Cluster;
 use crate::net::Ipv4Net;
-use crate::netfilter::{CtState, Match, Neg, Recent, RecentOp, RejectWith, Rule, Ruleset, Table, TableName, Target};
+use crate::netfilter::{Match, Neg, Recent, RecentOp, Rule, Ruleset, Table, TableName, Target};
 
 pub const KUBE_SERVICES: &str = "KUBE-SERVICES";
 pub const KUBE_EXTERNAL_SERVICES: &str = "KUBE-EXTERNAL-SERVICES";

@@ -1,7 +1,7 @@
 //! kube-proxy: what each proxy mode writes into a node's dataplane, as data.
 //!
 //! `topology` is what every mode shares (service ports, endpoint selection by traffic policy);
-//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs` the IPVS mode's virtual
+//! `iptables` builds the iptables mode's `netfilter::Ruleset`, `ipvs_mode` the IPVS mode's virtual
 //! servers, ipsets and remaining rules, `nftables` the nftables mode's table, and `userspace` the
 //! removed userspace mode's proxy sockets, redirect rules and round-robin balancer. Each mode's state is data first and text second: the walk
 //! evaluates exactly the rules that `rules_lines` prints.
@@ -10,13 +10,14 @@
 pub mod example;
 pub mod hash;
 pub mod iptables;
-pub mod ipvs;
+pub mod ipvs_mode;
 pub mod nftables;
 pub mod topology;
 pub mod userspace;
 
+use crate::dataplane::Line;
 use crate::model::{Cluster, ProxyMode};
-use crate::netfilter::render::{self, Line};
+use crate::netfilter::render;
 
 /// The dataplane state kube-proxy leaves on `node`, as the real tools print it
 /// (`iptables-save` for iptables mode; `ipvsadm -Ln`, `ipset save -sorted` and `iptables-save` for
@@ -24,7 +25,7 @@ use crate::netfilter::render::{self, Line};
 pub fn rules_lines(cluster: &Cluster, node: &str, mode: ProxyMode) -> Result<Vec<Line>, String> {
     match mode {
         ProxyMode::Iptables => Ok(render::iptables_save(&iptables::build(cluster, node)?)),
-        ProxyMode::Ipvs => Ok(ipvs_lines(&ipvs::build(cluster, node)?)),
+        ProxyMode::Ipvs => Ok(ipvs_lines(&ipvs_mode::build(cluster, node)?)),
         ProxyMode::Nftables => Ok(crate::nftables::render::list_ruleset(&nftables::build(cluster, node)?)),
         ProxyMode::Userspace => Ok(userspace_lines(&userspace::build(cluster, node)?)),
     }
@@ -54,9 +55,9 @@ fn userspace_lines(state: &userspace::UserspaceState) -> Vec<Line> {
 /// `ipvsadm -Ln`, then `ipset save -sorted` (chosen over `ipset list` because its every byte can
 /// be reproduced: `ipset list` adds the kernel's memory use and each hash set's random `initval`),
 /// then `iptables-save`. A one-line note on the mode's history comes first.
-fn ipvs_lines(state: &ipvs::IpvsState) -> Vec<Line> {
+fn ipvs_lines(state: &ipvs_mode::IpvsState) -> Vec<Line> {
     let plain = |text: &str| Line { text: text.to_string(), rule: None };
-    let mut lines = vec![plain(ipvs::HISTORY_NOTE), plain(""), plain("# ipvsadm -Ln")];
+    let mut lines = vec![plain(ipvs_mode::HISTORY_NOTE), plain(""), plain("# ipvsadm -Ln")];
     lines.extend(crate::ipvs::ipvsadm_ln_lines(&state.services));
     lines.push(plain(""));
     lines.push(plain("# ipset save -sorted"));

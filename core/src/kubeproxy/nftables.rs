@@ -20,11 +20,11 @@ use std::net::Ipv4Addr;
 use data_encoding::BASE32;
 use sha2::{Digest, Sha256};
 
+use crate::dataplane::Hook;
 use crate::kubeproxy::iptables::masquerade_mark;
 use crate::kubeproxy::topology::{self, ServicePortInfo};
 use crate::model::{Cluster, ServiceEndpoint};
 use crate::net::Ipv4Net;
-use crate::netfilter::Hook;
 use crate::nftables::{
     AddrField, AddrRhs, BaseChain, ChainType, DataType, Element, Expr, Family, KeyExpr, KeyType, MarkOp, Policy, Rule,
     Ruleset, Set, SetFlag, Table, Value, Verdict,

@@ -23,10 +23,11 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sha2::{Digest, Sha256};
 
+use crate::dataplane::CtState;
 use crate::kubeproxy::topology::{self, ServicePortInfo};
 use crate::model::Cluster;
 use crate::net::Proto;
-use crate::netfilter::{CtState, Match, Neg, Rule, Ruleset, Table, TableName, Target};
+use crate::netfilter::{Match, Neg, Rule, Ruleset, Table, TableName, Target};
 use crate::rng::Rng;
 use crate::trace::Text;
 

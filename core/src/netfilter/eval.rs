@@ -11,66 +11,11 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use crate::ipvs::ipset::{IpSets, Probe};
+use crate::dataplane::{Env, Event, Hook, Meta, NatTarget, Origin, Verdict};
+use crate::ipvs::ipset::Probe;
 use crate::netfilter::render::rule_text;
-use crate::netfilter::{AddrType, CtState, Hook, Match, Neg, RecentOp, RejectWith, Rule, Ruleset, TableName, Target};
-use crate::packet::Tuple;
-use crate::rng::Rng;
+use crate::netfilter::{AddrType, Match, Neg, RecentOp, Rule, Ruleset, TableName, Target};
 use crate::trace::RuleAt;
-
-/// What the rules can see of a packet besides its bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Meta {
-    pub tuple: Tuple,
-    /// The skb mark.
-    pub mark: u32,
-    /// The conntrack state of the packet (`--ctstate`).
-    pub ct_states: Vec<CtState>,
-    /// The addresses this host owns, for `-m addrtype --src-type/--dst-type LOCAL`.
-    pub local_addrs: Vec<Ipv4Addr>,
-}
-
-impl Meta {
-    fn is_local(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.local_addrs.contains(&ip)
-    }
-}
-
-/// State that lives across packets: the `xt_recent` lists, the random source and the clock.
-#[derive(Debug, Clone)]
-pub struct Env {
-    pub rng: Rng,
-    /// Seconds on the scenario clock.
-    pub now: u64,
-    /// `xt_recent` lists by name: source address → the times it was last set.
-    pub recent: BTreeMap<String, BTreeMap<Ipv4Addr, u64>>,
-    /// The ipsets of the node whose table is being traversed, for `-m set`. The caller sets them
-    /// before each traversal (kube-proxy's IPVS mode gives every node its own sets); with `None`
-    /// every set is missing and no `--match-set` matches.
-    pub ipsets: Option<IpSets>,
-    /// Whether the packet entered the node through a bridge port, for `-m physdev
-    /// --physdev-is-in`. The caller sets it before each traversal; it is false by default.
-    pub physdev_is_in: bool,
-    /// The primary IPv4 address of the interface the packet came in on, which `-j REDIRECT` at
-    /// PREROUTING makes the new destination (nf_nat_redirect.c, `nf_nat_redirect_ipv4`: the first
-    /// `ifa_local` of the in-device). For a pod's packet that is the pod bridge's address (the
-    /// pod's gateway), for a packet from the wire the node's own address. The caller sets it
-    /// before each traversal; with `None` the first of `Meta::local_addrs` is taken.
-    pub in_iface_addr: Option<Ipv4Addr>,
-}
-
-impl Env {
-    pub fn new(seed: u64, now: u64) -> Env {
-        Env {
-            rng: Rng::new(seed),
-            now,
-            recent: BTreeMap::new(),
-            ipsets: None,
-            physdev_is_in: false,
-            in_iface_addr: None,
-        }
-    }
-}
 
 /// The address `-j REDIRECT` sends a packet to at `hook` (nf_nat_redirect.c,
 /// `nf_nat_redirect_ipv4`): 127.0.0.1 for a locally generated packet (NF_INET_LOCAL_OUT),
@@ -81,40 +26,6 @@ pub fn redirect_addr(hook: Hook, meta: &Meta, env: &Env) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::LOCALHOST);
     }
     env.in_iface_addr.or_else(|| meta.local_addrs.first().copied())
-}
-
-/// One matched rule, or a built-in chain's policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    pub table: TableName,
-    pub chain: String,
-    /// The rule's position and its `iptables-save` text; `None` for a policy.
-    pub rule: Option<(RuleAt, String)>,
-    /// As design.md spells it: `JUMP:X`, `GOTO:X`, `RETURN`, `CONTINUE`, `ACCEPT`, `DROP`, `REJECT`,
-    /// or the NAT target's name.
-    pub verdict: String,
-    pub skipped: Vec<RuleAt>,
-    /// What the rule's matches saw, in words, for the narration (the statistic draw, the recent
-    /// list's entry).
-    pub detail: Option<String>,
-}
-
-/// How the table's traversal ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Accept,
-    Drop,
-    Reject(RejectWith),
-    /// A NAT target fired: the binding to set up, and the packet continues (accepted).
-    Nat(NatTarget),
-}
-
-/// The NAT a target asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NatTarget {
-    Dnat { ip: Ipv4Addr, port: Option<u16> },
-    Snat { ip: Ipv4Addr, port: Option<u16> },
-    Masquerade { random_fully: bool },
 }
 
 /// The result of one table at one hook.
@@ -192,7 +103,7 @@ pub fn traverse_indexed(
             let policy =
                 table.chain(builtin).and_then(|chain| chain.policy).unwrap_or(crate::netfilter::Policy::Accept);
             events.push(Event {
-                table: table_name,
+                origin: Origin::Table(table_name),
                 chain: builtin.to_string(),
                 rule: None,
                 verdict: policy.as_str().to_string(),
@@ -214,7 +125,7 @@ pub fn traverse_indexed(
         };
         let text = rule_text(&chain_name, rule);
         let mut event = |verdict: String| Event {
-            table: table_name,
+            origin: Origin::Table(table_name),
             chain: chain_name.clone(),
             rule: Some((at.clone(), text.clone())),
             verdict,

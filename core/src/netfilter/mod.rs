@@ -11,6 +11,7 @@
 pub mod eval;
 pub mod render;
 
+use crate::dataplane::{CtState, Hook, RejectWith};
 use std::net::Ipv4Addr;
 
 use crate::net::{Ipv4Net, Proto};
@@ -196,30 +197,6 @@ pub enum Match {
     State(Neg<Vec<CtState>>),
 }
 
-/// The conntrack states kube-proxy matches on (xt_conntrack `--ctstate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum CtState {
-    Invalid,
-    New,
-    Related,
-    Established,
-    Dnat,
-    Snat,
-}
-
-impl CtState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CtState::Invalid => "INVALID",
-            CtState::New => "NEW",
-            CtState::Related => "RELATED",
-            CtState::Established => "ESTABLISHED",
-            CtState::Dnat => "DNAT",
-            CtState::Snat => "SNAT",
-        }
-    }
-}
-
 /// Address types of `-m addrtype` (the kernel's RTN_* route types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddrType {
@@ -286,44 +263,8 @@ pub enum Target {
     },
 }
 
-/// The answer a REJECT sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectWith {
-    IcmpPortUnreachable,
-    TcpReset,
-}
-
-impl RejectWith {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RejectWith::IcmpPortUnreachable => "icmp-port-unreachable",
-            RejectWith::TcpReset => "tcp-reset",
-        }
-    }
-}
-
-/// The hooks of the IPv4 netfilter pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Hook {
-    Prerouting,
-    Input,
-    Forward,
-    Output,
-    Postrouting,
-}
-
+/// iptables' tables at each hook; the hook itself is `dataplane::Hook`.
 impl Hook {
-    /// The built-in chain's name, which is also how the kernel's trace names the hook.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hook::Prerouting => "PREROUTING",
-            Hook::Input => "INPUT",
-            Hook::Forward => "FORWARD",
-            Hook::Output => "OUTPUT",
-            Hook::Postrouting => "POSTROUTING",
-        }
-    }
-
     /// The tables registered at this hook, in priority order (include/uapi/linux/netfilter_ipv4.h,
     /// `NF_IP_PRI_RAW` −300, `NF_IP_PRI_MANGLE` −150, `NF_IP_PRI_NAT_DST` −100, `NF_IP_PRI_FILTER` 0,
     /// `NF_IP_PRI_NAT_SRC` 100).

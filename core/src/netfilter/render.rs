@@ -9,6 +9,7 @@
 //! (extensions/libxt_*.c). Counters are always `[0:0]` and the `# Generated`/`# Completed`
 //! comment lines are left out, as design.md's contract says.
 
+use crate::dataplane::Line;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -16,22 +17,6 @@ use crate::net::{push_ipv4, push_u16};
 
 use crate::netfilter::{Chain, Match, Neg, RecentOp, Rule, Ruleset, Table, Target};
 use crate::trace::RuleAt;
-
-/// One line of rendered output; a rule's line knows which rule it is, for highlighting (so does an
-/// IPVS real server's line of `ipvsadm -Ln`, in table `ipvs`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub text: String,
-    pub rule: Option<RuleAt>,
-}
-
-impl Line {
-    /// Whether the line is a rule a packet is matched against (iptables or nftables), as rule
-    /// counts count them; an IPVS real server is not one.
-    pub fn is_rule(&self) -> bool {
-        self.rule.as_ref().is_some_and(|at| at.table != "ipvs")
-    }
-}
 
 /// The chains of a table in `iptables-save` order: built-in chains first, then user chains by name.
 pub fn save_order(table: &Table) -> Vec<&Chain> {

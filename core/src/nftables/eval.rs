@@ -15,13 +15,12 @@
 //! `meta.ct_states` holds `NEW`.
 //!
 //! Every matched rule becomes an `Event` with the rules evaluated without matching since the
-//! previous event, which is what `nft monitor trace` lists. This module reuses `netfilter::eval`'s
-//! `Meta`, `Env`, `Verdict` and `NatTarget`, so the walk can treat both modes alike.
+//! previous event, which is what `nft monitor trace` lists. Both evaluators speak `dataplane`'s
+//! `Meta`, `Env`, `Event`, `Verdict` and `NatTarget`, so the walk runs one loop over either.
 
 use std::net::Ipv4Addr;
 
-use crate::netfilter::eval::{Env, Meta, NatTarget, Verdict};
-use crate::netfilter::{CtState, Hook, RejectWith};
+use crate::dataplane::{CtState, Env, Event, Hook, Meta, NatTarget, Origin, RejectWith, Verdict};
 use crate::nftables::render::{rule_text, table_tag, verdict_text};
 use crate::nftables::{
     AddrField, AddrRhs, Chain, ChainType, Expr, KeyExpr, MarkOp, Policy, Rule, Ruleset, Set, SetFlag, Table, Value,
@@ -29,27 +28,6 @@ use crate::nftables::{
 };
 use crate::packet::Tuple;
 use crate::trace::RuleAt;
-
-/// One matched rule, or a base chain's policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// The base chain being run (the one registered at the hook).
-    pub base_chain: String,
-    /// The base chain's priority, which orders the chains of one hook.
-    pub priority: i32,
-    /// The chain the rule is in.
-    pub chain: String,
-    /// The rule's position and its text as `nft list ruleset` prints it; `None` for a policy.
-    pub rule: Option<(RuleAt, String)>,
-    /// As nft's trace spells it: `jump X`, `goto X`, `return`, `continue` (a rule without a
-    /// verdict, such as `mark set` or `update`), `accept`, `drop`, `reject`, `dnat`,
-    /// `masquerade`, or `policy accept` when a base chain falls off its end.
-    pub verdict: String,
-    pub skipped: Vec<RuleAt>,
-    /// What the rule's expressions saw, in words, for the narration: the map element that
-    /// matched, the number `numgen` drew, the affinity entry found.
-    pub detail: Option<String>,
-}
 
 /// The result of one hook.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,8 +137,7 @@ pub fn run_chain(table: &Table, base: &Chain, meta: &Meta, env: &mut Env) -> Cha
             }
             let policy = base.base.map(|b| b.policy).unwrap_or(Policy::Accept);
             events.push(Event {
-                base_chain: base.name.clone(),
-                priority,
+                origin: Origin::BaseChain { name: base.name.clone(), priority },
                 chain: base.name.clone(),
                 rule: None,
                 verdict: format!("policy {}", policy.as_str()),
@@ -183,8 +160,7 @@ pub fn run_chain(table: &Table, base: &Chain, meta: &Meta, env: &mut Env) -> Cha
         };
         mark = result.mark;
         let event = Event {
-            base_chain: base.name.clone(),
-            priority,
+            origin: Origin::BaseChain { name: base.name.clone(), priority },
             chain: chain_name.clone(),
             rule: Some((at, rule_text(rule))),
             verdict: result.end.word(),

@@ -13,8 +13,8 @@ pub mod render;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
+use crate::dataplane::{CtState, Hook};
 use crate::net::{Ipv4Net, Proto};
-use crate::netfilter::{CtState, Hook};
 
 /// Every table of a ruleset, in creation order.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -13,9 +13,8 @@
 
 use std::fmt::Write as _;
 
+use crate::dataplane::{CtState, Hook, Line};
 use crate::net::Ipv4Net;
-use crate::netfilter::render::Line;
-use crate::netfilter::{CtState, Hook};
 use crate::nftables::{
     AddrRhs, BaseChain, Chain, Element, Expr, KeyType, MarkOp, Rule, Ruleset, Set, SetFlag, Table, Value, Verdict,
 };

@@ -4,10 +4,10 @@
 use lbplay_core::Lang;
 use yew::prelude::*;
 
-use crate::experiment::SIZES;
-use crate::experiment::{self, MODES, SCALE, ScalePoint};
 use crate::i18n;
-use crate::scenario::{Scenario, ScenarioRef};
+use crate::measure::SIZES;
+use crate::measure::{self, MODES, SCALE, ScalePoint};
+use crate::run::{Scenario, ScenarioRef};
 
 #[derive(Properties, PartialEq)]
 pub struct ExperimentProps {
@@ -67,8 +67,8 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             let n = *size;
             let outcome = match &scenario.cluster {
                 Some(cluster) => {
-                    let cluster = if ipvs { experiment::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
-                    experiment::send(&cluster, &scenario.from, &scenario.to, n, seed(&scenario), *keep)
+                    let cluster = if ipvs { measure::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
+                    measure::send(&cluster, &scenario.from, &scenario.to, n, seed(&scenario), *keep)
                 }
                 None => Err("no cluster model".to_string()),
             };
@@ -88,7 +88,7 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             let outcome: Result<Vec<_>, String> = MODES
                 .into_iter()
                 .map(|mode| {
-                    experiment::scaling(cluster, mode, &scenario.from, &scenario.to, seed(&scenario), &SCALE)
+                    measure::scaling(cluster, mode, &scenario.from, &scenario.to, seed(&scenario), &SCALE)
                         .map(|points| (mode.as_str(), points))
                 })
                 .collect();
@@ -137,7 +137,7 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
 
 /// The lesson's seed, so the experiment starts from the walk the page shows.
 fn seed(scenario: &Scenario) -> u64 {
-    lbplay_core::scenarios::get(&scenario.id).map(|builtin| builtin.seed).unwrap_or(1)
+    lbplay_core::lessons::get(&scenario.id).map(|builtin| builtin.seed).unwrap_or(1)
 }
 
 fn histogram(lang: Lang, n: u32, outcome: &Result<Vec<(String, u64)>, String>) -> Html {

@@ -2,7 +2,7 @@
 //! what to watch for, in the page's language; chapters not written yet are listed as coming.
 
 use lbplay_core::Lang;
-use lbplay_core::scenarios::{self, Chapter};
+use lbplay_core::lessons::{self, Chapter};
 use yew::prelude::*;
 
 use crate::i18n;
@@ -29,7 +29,7 @@ const COMING: [(&str, &str); 4] = [
 pub fn Library(props: &LibraryProps) -> Html {
     let text = i18n::text(props.lang);
     let mut chapters: Vec<Chapter> = Vec::new();
-    for builtin in scenarios::all() {
+    for builtin in lessons::all() {
         if !chapters.contains(&builtin.chapter) {
             chapters.push(builtin.chapter);
         }
@@ -51,7 +51,7 @@ pub fn Library(props: &LibraryProps) -> Html {
                     <section class="chapter">
                         <h3>{ chapter.title().get(props.lang).to_string() }</h3>
                         <div class="cards">
-                            for builtin in scenarios::all().iter().filter(|builtin| builtin.chapter == chapter) {
+                            for builtin in lessons::all().iter().filter(|builtin| builtin.chapter == chapter) {
                                 { card(props, builtin) }
                             }
                         </div>
@@ -72,7 +72,7 @@ pub fn Library(props: &LibraryProps) -> Html {
     }
 }
 
-fn card(props: &LibraryProps, builtin: &'static scenarios::Builtin) -> Html {
+fn card(props: &LibraryProps, builtin: &'static lessons::Builtin) -> Html {
     let current = props.current == builtin.id;
     let onclick = props.onpick.reform(move |_: MouseEvent| builtin.id);
     let (title, watch) = match props.lang {

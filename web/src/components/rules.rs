@@ -10,7 +10,7 @@ use yew::prelude::*;
 
 use crate::components::step_list::keep_in_view;
 use crate::i18n;
-use crate::scenario::ScenarioRef;
+use crate::run::ScenarioRef;
 
 #[derive(Properties, PartialEq)]
 pub struct RulesProps {

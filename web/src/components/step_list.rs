@@ -6,7 +6,7 @@ use lbplay_core::trace::StepKind;
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::ScenarioRef;
+use crate::run::ScenarioRef;
 use crate::state::Filter;
 use crate::view;
 

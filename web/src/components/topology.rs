@@ -6,13 +6,13 @@
 use std::net::Ipv4Addr;
 
 use lbplay_core::Lang;
-use lbplay_core::kubeproxy::ipvs::pod_weight;
+use lbplay_core::kubeproxy::ipvs_mode::pod_weight;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::{Direction, StepKind};
 use yew::prelude::*;
 
 use crate::i18n;
-use crate::scenario::{Scenario, ScenarioRef};
+use crate::run::{Scenario, ScenarioRef};
 use crate::view;
 
 const WIDTH: f64 = 1000.0;

@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use lbplay_core::dataplane::Line;
 use lbplay_core::kubeproxy;
+use lbplay_core::lessons;
 use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
-use lbplay_core::netfilter::render::Line;
 use lbplay_core::scenario::{self, Source};
-use lbplay_core::scenarios;
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
 
@@ -116,7 +116,7 @@ pub fn load_builtin(id: &str) -> Rc<Scenario> {
 
 /// The same, with kube-proxy switched to `mode` (the same Service in another proxy mode).
 pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
-    let Some(builtin) = scenarios::get(id) else {
+    let Some(builtin) = lessons::get(id) else {
         return Rc::new(Scenario::failed(id, vec![format!("unknown scenario {id:?}")]));
     };
     let mut out = Scenario {
@@ -186,7 +186,7 @@ mod tests {
 
     #[test]
     fn test_every_builtin_loads_and_its_rules_can_be_highlighted() {
-        for builtin in scenarios::all() {
+        for builtin in lessons::all() {
             let scenario = load_builtin(builtin.id);
             assert!(scenario.problems.is_empty(), "{}: {:?}", builtin.id, scenario.problems);
             assert!(!scenario.trace.steps.is_empty(), "{}", builtin.id);
@@ -221,7 +221,7 @@ mod tests {
             assert!(scenario.trace.outcome.delivered_to.is_some(), "{mode:?}");
         }
         // Every other lesson in every mode: never a panic; what fails is a listed problem.
-        for builtin in scenarios::all() {
+        for builtin in lessons::all() {
             for mode in [ProxyMode::Nftables, ProxyMode::Ipvs] {
                 let scenario = load_builtin_in(builtin.id, Some(mode));
                 if !scenario.problems.is_empty() {

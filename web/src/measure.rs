@@ -1,15 +1,12 @@
-//! Experiments: "send N connections" through the simulator and count which backend served each,
-//! as `lbplay send` does. Runs lbplay-core's `Sim` (one clock, one seed, one conntrack) so the
-//! counts are the ones the CLI prints for the same scenario, walk and seed.
-
-use std::collections::BTreeMap;
-
-use std::net::Ipv4Addr;
+//! The experiments' measurements (the pane is `components::experiment`): "send N connections" through the simulator and count which backend served each,
+//! as `lbplay send` does, through the same core function (`walk::send`), so the counts are the
+//! ones the CLI prints for the same scenario, walk and seed.
 
 use lbplay_core::kubeproxy;
-use lbplay_core::model::{Cluster, ProxyMode, ServiceType};
+use lbplay_core::model::{Cluster, ProxyMode};
 use lbplay_core::net::Proto;
-use lbplay_core::walk::{self, Request, Sim};
+use lbplay_core::synthetic;
+use lbplay_core::walk::{self, Request};
 
 /// The numbers of connections the experiment offers.
 pub const SIZES: [u32; 4] = [10, 100, 1000, 3000];
@@ -25,18 +22,9 @@ pub fn send(
     seed: u64,
     keep: bool,
 ) -> Result<Vec<(String, u64)>, String> {
-    let mut sim = Sim::new(cluster, seed, 0).map_err(|err| err.to_string())?;
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for _ in 0..n {
-        let trace = sim.connect(from, to, Proto::Tcp).map_err(|err| err.to_string())?;
-        let backend = trace.outcome.delivered_to.unwrap_or_else(|| "dropped".to_string());
-        *counts.entry(backend).or_default() += 1;
-        if !keep {
-            sim.close_all();
-        }
-        sim.advance(1);
-    }
-    Ok(counts.into_iter().collect())
+    let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
+    let sends = walk::send(cluster, &request, n as usize, keep).map_err(|err| err.to_string())?;
+    Ok(sends.counts.into_iter().collect())
 }
 
 /// The same with IPVS's scheduler set to `scheduler` (a kernel name: `rr`, `sh`, …).
@@ -61,48 +49,6 @@ pub struct ScalePoint {
     pub evaluated: usize,
 }
 
-/// Adds `extra` copies of the cluster's first Service with a ClusterIP (each with its own name,
-/// ClusterIP and EndpointSlice, the same endpoints, no node port), as a cluster with many
-/// Services has. The copies' names (`svc-00001`, …) sort before most real names.
-pub fn with_more_services(cluster: &Cluster, extra: usize) -> Result<Cluster, String> {
-    let mut out = cluster.clone();
-    let template = cluster
-        .services
-        .iter()
-        .find(|service| service.cluster_ip.is_some() && !service.ports.is_empty())
-        .ok_or("the scenario has no Service with a ClusterIP to copy")?
-        .clone();
-    let slices: Vec<_> = cluster
-        .endpoint_slices
-        .iter()
-        .filter(|slice| slice.namespace == template.namespace && slice.service == template.name)
-        .cloned()
-        .collect();
-    let used: Vec<Ipv4Addr> = cluster.services.iter().filter_map(|service| service.cluster_ip).collect();
-    let mut candidates = (1..u32::from(u16::MAX)).map(|n| Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 100, 0, 0)) + n));
-    for index in 0..extra {
-        let ip = candidates.by_ref().find(|ip| !used.contains(ip)).ok_or("out of ClusterIPs")?;
-        let mut service = template.clone();
-        service.name = format!("svc-{index:05}");
-        service.kind = ServiceType::ClusterIp;
-        service.cluster_ip = Some(ip);
-        for port in &mut service.ports {
-            port.node_port = None;
-        }
-        service.load_balancer_ips.clear();
-        service.external_ips.clear();
-        service.health_check_node_port = None;
-        for slice in &slices {
-            let mut slice = slice.clone();
-            slice.name = format!("{}-{index:05}", service.name);
-            slice.service = service.name.clone();
-            out.endpoint_slices.push(slice);
-        }
-        out.services.push(service);
-    }
-    Ok(out)
-}
-
 /// The proxy modes the scaling experiment compares, in the source text's order (userspace, the
 /// first, is as linear as iptables: one portal rule per Service port).
 pub const MODES: [ProxyMode; 4] = [ProxyMode::Userspace, ProxyMode::Iptables, ProxyMode::Ipvs, ProxyMode::Nftables];
@@ -120,7 +66,7 @@ pub fn scaling(
     let node = cluster.nodes.first().ok_or("the scenario has no node")?.name.clone();
     let mut out = Vec::new();
     for &services in counts {
-        let mut grown = with_more_services(cluster, services.saturating_sub(1))?;
+        let mut grown = synthetic::with_more_services(cluster, services.saturating_sub(1))?;
         grown.kube_proxy.mode = mode;
         let lines = kubeproxy::rules_lines(&grown, &node, grown.kube_proxy.mode)?;
         let rules = lines.iter().filter(|line| line.is_rule()).count();
@@ -135,7 +81,7 @@ pub fn scaling(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::load_builtin;
+    use crate::run::load_builtin;
 
     #[test]
     fn test_iptables_statistic_spreads_about_evenly() {
@@ -156,7 +102,7 @@ mod tests {
 
     #[test]
     fn test_ipvs_rr_is_exact_and_sh_sticks() {
-        let scenario = crate::scenario::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
+        let scenario = crate::run::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
         let rr = send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
         assert_eq!(rr.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");

@@ -1,5 +1,6 @@
 //! kube-proxy's IPVS mode: the virtual servers, the kube-ipvs0 addresses, the ipsets and the few
-//! iptables rules it leaves on a node.
+//! iptables rules it leaves on a node. (The kernel's IPVS itself, its virtual servers and
+//! schedulers, is `crate::ipvs`.)
 //!
 //! This follows pkg/proxy/ipvs/proxier.go (`syncProxyRules`, `writeIptablesRules`,
 //! `acceptIPVSTraffic`, `createAndLinkKubeChain`, `syncService`, `syncEndpoint`) and
@@ -16,13 +17,14 @@
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use crate::dataplane::{CtState, RejectWith};
 use crate::ipvs::ipset::{Entry, IpSet, IpSets, SetDir, SetType};
 use crate::ipvs::{self, Dest, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED_MH_PORT, Scheduler};
 use crate::kubeproxy::iptables::masquerade_mark;
 use crate::kubeproxy::topology::{self, Categories, ServicePortInfo};
 use crate::model::{Cluster, Node, Pod, ServiceEndpoint};
 use crate::net::{Ipv4Net, Proto};
-use crate::netfilter::{AddrType, CtState, Match, Neg, RejectWith, Rule, Ruleset, Table, TableName, Target};
+use crate::netfilter::{AddrType, Match, Neg, Rule, Ruleset, Table, TableName, Target};
 
 /// The dummy interface that holds the Service addresses (proxier.go `defaultDummyDevice`).
 pub const DUMMY_DEVICE: &str = "kube-ipvs0";

@@ -1,0 +1,426 @@
+//! A proxy hop: a process that accepts the client's connection and opens a second one of its own
+//! to a backend (design.md: "A proxy is a hop"). The walk owns the loop, the same for every
+//! proxy: **accept** (the client's connection ends on the proxy's socket, and the proxy answers
+//! the handshake), **read** (what the proxy reads before it chooses), **choose** (the backend,
+//! and every decision that led there), **dial** (the proxy's own connection, from its own address,
+//! to each backend in turn until one answers), then relay. A `Proxy` says what each phase does
+//! for one kind of proxy.
+//!
+//! Userspace kube-proxy (pkg/proxy/userspace/proxysocket.go, `ProxyTCP`, removed in v1.26) is
+//! the first: it reads nothing (it is L4), its round robin chooses (`LoadBalancerRR`), and it
+//! dials from the node, trying the next endpoint after a RST or a timeout
+//! (`TryConnectEndpoints`); so the pod sees the node's address, never the client's.
+//!
+//! Where an L7 proxy plugs in: a new `Proxy` variant (ingress-nginx's controller pod, an Envoy
+//! sidecar), found by `Sim::proxy_at`; its `read` parses the HTTP request from the accepted
+//! connection (`Read` gains a request), its `choose` returns one `Decision` per stage that
+//! decided (`server`, `location`, `balancer`; `listener`, `route`, `cluster`, `endpoint`), each
+//! with the directive or configuration that decided, and its `dial_from` is the pod's own
+//! address.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::{Host, Sim, step};
+use crate::kubeproxy::userspace::{DialResult, ProxyPort};
+use crate::net::Proto;
+use crate::packet::{Packet, TcpFlags, Tuple};
+use crate::trace::{Direction, StepKind, Text, Trace};
+
+/// A proxy that accepted a client's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Proxy {
+    /// kube-proxy in userspace mode, on `node`: its socket for one service port.
+    Userspace { node: String, port: ProxyPort },
+}
+
+/// What a proxy read from the client's connection before choosing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Nothing: an L4 proxy chooses as soon as it accepts.
+    Nothing,
+}
+
+/// One decision a proxy took while choosing, in the order it took them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// The stage that decided: `balancer` for kube-proxy's round robin; `server`, `location`,
+    /// `balancer` for ingress-nginx; `listener`, `route`, `cluster`, `endpoint` for Envoy.
+    pub(crate) stage: &'static str,
+    /// The rule that decided, as its configuration spells it (an nginx directive, Envoy
+    /// configuration); `None` when the decision follows no written rule.
+    pub(crate) rule: Option<String>,
+    /// The step's verdict.
+    pub(crate) verdict: String,
+    pub(crate) note: Text,
+}
+
+/// What a proxy chose: the decisions that led there and the dials to try, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Choice {
+    /// Recorded as proxy steps before any dial.
+    pub(crate) decisions: Vec<Decision>,
+    /// The backends to dial, one after another until one connects; empty when there is none.
+    pub(crate) dials: Vec<Dial>,
+    /// Why the client's connection ends without a backend: when there is nothing to dial, and
+    /// when every dial failed.
+    pub(crate) no_backend: String,
+    pub(crate) all_failed: String,
+}
+
+/// One dial the proxy makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dial {
+    pub(crate) backend: SocketAddrV4,
+    /// The dial step's note.
+    pub(crate) note: Text,
+    /// How the backend answers the SYN (from the scenario).
+    pub(crate) answer: DialResult,
+    /// How long the proxy waits before it gives up on a silent backend.
+    pub(crate) timeout_ms: u64,
+}
+
+/// The connection a proxy accepted, which every dial serves.
+#[derive(Clone, Copy)]
+struct Accepted<'c> {
+    proxy: &'c Proxy,
+    /// Where the proxy runs.
+    host: &'c Host,
+    client: &'c Host,
+    /// The client's packet as the proxy received it.
+    received: Tuple,
+    proto: Proto,
+}
+
+impl Proxy {
+    /// The host the proxy runs on, which its own connections leave from.
+    fn host(&self, sim: &Sim) -> Option<Host> {
+        match self {
+            Proxy::Userspace { node, .. } => {
+                sim.cluster.node(node).map(|this| Host::Node { name: this.name.clone(), ip: this.ip })
+            }
+        }
+    }
+
+    /// Accept: which socket the client's connection ends on, as the accept step says it.
+    fn accept(&self, received: Tuple) -> Text {
+        match self {
+            Proxy::Userspace { port, .. } => Text::new(
+                format!(
+                    "kube-proxy (userspace mode, removed in v1.26) accepts the connection on its socket {} for {}. This first connection ends here, inside kube-proxy; it will open a second one to a pod and copy bytes between the two.",
+                    received.dst, port.service_port
+                ),
+                format!(
+                    "kube-proxy（userspace 模式，已在 v1.26 移除）在它的套接字 {} 上接受了 {} 的连接。第一条连接到此为止，终结在 kube-proxy 里；它会另开一条到 Pod 的连接，在两条连接之间搬运字节。",
+                    received.dst, port.service_port
+                ),
+            ),
+        }
+    }
+
+    /// Read: what the proxy reads before choosing.
+    fn read(&self) -> Read {
+        match self {
+            Proxy::Userspace { .. } => Read::Nothing,
+        }
+    }
+
+    /// Dial: the address the proxy's connection to `backend` comes from. connect() from the node
+    /// takes the address of the route's interface: the bridge's gateway toward a pod on this
+    /// node, the node's own address otherwise.
+    fn dial_from(&self, sim: &Sim, backend: SocketAddrV4, host: &Host) -> Ipv4Addr {
+        match self {
+            Proxy::Userspace { node, .. } => match sim.cluster.node(node) {
+                Some(this) if this.pod_cidr.contains(*backend.ip()) => this.pod_cidr.nth(1).unwrap_or(this.ip),
+                _ => host.ip(),
+            },
+        }
+    }
+
+    /// The note of the relay step, once a dial connected: who sees which address.
+    fn relaying(&self, client: &Host, pod: &Host, dialed: Tuple, received: Tuple) -> Text {
+        match self {
+            Proxy::Userspace { .. } => Text::new(
+                format!(
+                    "kube-proxy now relays between the two connections: {} ⇄ kube-proxy ⇄ {}. {} sees the connection coming from {}, the node — the client's address {} is hidden.",
+                    client.label(),
+                    pod.label(),
+                    pod.label(),
+                    dialed.src.ip(),
+                    received.src.ip()
+                ),
+                format!(
+                    "kube-proxy 在两条连接之间转发：{} ⇄ kube-proxy ⇄ {}。{} 看到的连接来自 {}（节点）——客户端地址 {} 被隐藏了。",
+                    client.label(),
+                    pod.label(),
+                    pod.label(),
+                    dialed.src.ip(),
+                    received.src.ip()
+                ),
+            ),
+        }
+    }
+
+    /// The note of a backend refusing the proxy's dial with a RST.
+    fn refused(&self, pod: &Host, dialed: Tuple) -> Text {
+        match self {
+            Proxy::Userspace { .. } => Text::new(
+                format!(
+                    "Nothing listens on {} in {}: its kernel answers with a RST. kube-proxy's dial fails, and it tries the next endpoint — a retry iptables mode cannot do.",
+                    dialed.dst,
+                    pod.label()
+                ),
+                format!(
+                    "{} 中没有进程监听 {}：它的内核回复 RST。kube-proxy 拨号失败，于是尝试下一个端点——这是 iptables 模式做不到的重试。",
+                    pod.label(),
+                    dialed.dst
+                ),
+            ),
+        }
+    }
+
+    /// The note of a backend that never answers the proxy's dial.
+    fn timed_out(&self, pod: &Host, timeout_ms: u64) -> Text {
+        match self {
+            Proxy::Userspace { .. } => Text::new(
+                format!(
+                    "{} does not answer. After {timeout_ms} ms kube-proxy gives up on it and tries the next endpoint.",
+                    pod.label()
+                ),
+                format!("{} 没有应答。{timeout_ms} 毫秒后 kube-proxy 放弃它，尝试下一个端点。", pod.label()),
+            ),
+        }
+    }
+}
+
+impl<'a> Sim<'a> {
+    /// The proxy that accepts a connection delivered to `server` for `tuple`, if a proxy listens
+    /// there.
+    pub(super) fn proxy_at(&self, server: &Host, tuple: Tuple) -> Option<Proxy> {
+        let Host::Node { name, .. } = server else { return None };
+        let proto = tuple.proto.as_proto()?;
+        let (state, _) = self.userspace.get(name)?;
+        let port = state.proxy_at(proto, tuple.dst.port())?.clone();
+        Some(Proxy::Userspace { node: name.clone(), port })
+    }
+
+    /// Choose: the backend, and why.
+    fn choose(&mut self, proxy: &Proxy, received: Tuple, _read: &Read) -> Choice {
+        match proxy {
+            Proxy::Userspace { node, port } => {
+                let now = self.env.now;
+                let cluster = self.cluster;
+                let Some((_, balancer)) = self.userspace.get_mut(node) else {
+                    return Choice {
+                        decisions: Vec::new(),
+                        dials: Vec::new(),
+                        no_backend: format!("kube-proxy does not run on {node}"),
+                        all_failed: String::new(),
+                    };
+                };
+                let plan = balancer.dial(cluster, &port.service_port, *received.src.ip(), now);
+                let decisions = plan
+                    .no_endpoint
+                    .iter()
+                    .map(|none| Decision {
+                        stage: "balancer",
+                        rule: None,
+                        verdict: "NO ENDPOINTS".into(),
+                        note: none.explanation.clone(),
+                    })
+                    .collect();
+                // With no endpoint left, kube-proxy closes the connection without dialling further.
+                let attempts = if plan.no_endpoint.is_some() { &[][..] } else { &plan.attempts[..] };
+                let dials = attempts
+                    .iter()
+                    .map(|attempt| Dial {
+                        backend: attempt.choice.endpoint,
+                        note: attempt.explanation.clone(),
+                        answer: attempt.result,
+                        timeout_ms: attempt.timeout_ms,
+                    })
+                    .collect();
+                Choice {
+                    decisions,
+                    dials,
+                    no_backend: format!(
+                        "kube-proxy has no endpoint for {} and closes the client's connection",
+                        port.service_port
+                    ),
+                    all_failed: format!(
+                        "every dial kube-proxy tried for {} failed; it closes the client's connection",
+                        port.service_port
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The proxy hop, after the client's first packet was delivered to the proxy's socket:
+    /// accept, read, choose, dial (with retries), relay. The trace ends with the backend that
+    /// serves the client, or with the client's connection closed.
+    pub(super) fn run_proxy(&mut self, trace: &mut Trace, proxy: &Proxy, client: &Host, received: &Packet) {
+        let Ok(tuple) = received.tuple() else { return };
+        let Some(proto) = tuple.proto.as_proto() else { return };
+        let Some(host) = proxy.host(self) else { return };
+        let node = host.name().to_string();
+        // Accept: the client's connection ends on the proxy's socket, and the proxy completes the
+        // handshake (conntrack puts the Service address back on the way).
+        let accepted = proxy.accept(tuple);
+        trace.steps.push(step(&node, Direction::Original, StepKind::Proxy, received, received, "ACCEPTED", accepted));
+        let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
+        if self.walk(trace, host.clone(), answer, Direction::Reply).is_none() {
+            return;
+        }
+        let read = proxy.read();
+        let choice = self.choose(proxy, tuple, &read);
+        for decision in choice.decisions {
+            let mut s =
+                step(&node, Direction::Original, StepKind::Proxy, received, received, &decision.verdict, decision.note);
+            s.rule = decision.rule;
+            trace.steps.push(s);
+        }
+        trace.outcome.delivered_to = None;
+        if choice.dials.is_empty() {
+            trace.outcome.dropped = true;
+            trace.outcome.reason = Some(choice.no_backend);
+            return;
+        }
+        let accepted = Accepted { proxy, host: &host, client, received: tuple, proto };
+        for dial in &choice.dials {
+            if self.dial(trace, &accepted, dial) {
+                return;
+            }
+        }
+        trace.outcome.dropped = true;
+        trace.outcome.reason = Some(choice.all_failed);
+    }
+
+    /// Dial: the proxy's own connection to one backend, from its own address and a fresh
+    /// ephemeral port. True when it connected and the proxy relays; false when the backend
+    /// refused or never answered.
+    fn dial(&mut self, trace: &mut Trace, accepted: &Accepted, dial: &Dial) -> bool {
+        let Accepted { proxy, host, client, received, proto } = *accepted;
+        let node = host.name().to_string();
+        let sport = self.env.rng.range_u16(32768, 60999);
+        let from = SocketAddrV4::new(proxy.dial_from(self, dial.backend, host), sport);
+        let syn = self.make_packet(from, dial.backend, proto, TcpFlags::Syn, 7000, 0);
+        let verdict = format!("DIAL {}", dial.backend);
+        trace.steps.push(step(&node, Direction::Original, StepKind::Proxy, &syn, &syn, &verdict, dial.note.clone()));
+        let Some((pod, arrived)) = self.walk(trace, host.clone(), syn, Direction::Original) else { return false };
+        let Ok(dialed) = arrived.tuple() else { return false };
+        match dial.answer {
+            DialResult::Connected => {
+                let answer = self.make_packet(dialed.dst, dialed.src, proto, TcpFlags::SynAck, 9000, 7001);
+                self.walk(trace, pod.clone(), answer, Direction::Reply);
+                let note = proxy.relaying(client, &pod, dialed, received);
+                trace.steps.push(step(&node, Direction::Reply, StepKind::Proxy, &arrived, &arrived, "RELAYING", note));
+                trace.outcome.delivered_to = Some(pod.label());
+                trace.outcome.dropped = false;
+                trace.outcome.reason = None;
+                true
+            }
+            DialResult::Refused => {
+                let rst = self.make_packet(dialed.dst, dialed.src, proto, TcpFlags::RstAck, 0, 7001);
+                let note = proxy.refused(&pod, dialed);
+                trace.steps.push(step(pod.name(), Direction::Reply, StepKind::Send, &rst, &rst, "RST", note));
+                self.walk_quiet(trace, pod.clone(), rst);
+                false
+            }
+            DialResult::TimedOut => {
+                let note = proxy.timed_out(&pod, dial.timeout_ms);
+                trace.steps.push(step(
+                    pod.name(),
+                    Direction::Reply,
+                    StepKind::Drop,
+                    &arrived,
+                    &arrived,
+                    "NO ANSWER",
+                    note,
+                ));
+                false
+            }
+        }
+    }
+
+    /// Walks a packet back without its sending step (used for a RST whose sending was narrated).
+    fn walk_quiet(&mut self, trace: &mut Trace, sender: Host, packet: Packet) {
+        let start = trace.steps.len();
+        self.walk(trace, sender, packet, Direction::Reply);
+        // The walk begins with a send step; the caller already narrated it.
+        if trace.steps.get(start).is_some_and(|step| step.kind == StepKind::Send) {
+            trace.steps.remove(start);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::model::ProxyMode;
+    use crate::trace::StepKind;
+    use crate::walk::fixture;
+
+    /// The proxy's own steps, and where the connection ended.
+    fn check(id: &str, to: &str, expect: Expect) {
+        let trace = fixture::walk(id, ProxyMode::Userspace, "pod/client", to);
+        let proxy = fixture::lines(&trace, |step| step.kind == StepKind::Proxy || step.verdict == "RST");
+        expect.assert_eq(&format!("{proxy}{:?} {:?}\n", trace.outcome.delivered_to, trace.outcome.reason));
+    }
+
+    #[test]
+    fn accept_dial_relay() {
+        check(
+            "clusterip-iptables",
+            "10.96.100.10:80",
+            expect![[r#"
+            node-1 proxy ACCEPTED
+            node-1 proxy DIAL 10.244.1.5:8080
+            node-1 proxy RELAYING
+            Some("pod/web-a") None
+        "#]],
+        );
+    }
+
+    #[test]
+    fn a_refused_or_silent_endpoint_is_retried() {
+        check(
+            "userspace-retry",
+            "10.96.100.10:80",
+            expect![[r#"
+                node-1 proxy ACCEPTED
+                node-1 proxy DIAL 10.244.2.7:8080
+                web-b send RST
+                node-1 proxy DIAL 10.244.1.5:8080
+                node-1 proxy RELAYING
+                Some("pod/web-a") None
+            "#]],
+        );
+    }
+
+    #[test]
+    fn no_endpoint_closes_the_client_connection() {
+        check(
+            "no-endpoints",
+            "10.96.66.6:80",
+            expect![[r#"
+            node-1 proxy ACCEPTED
+            node-1 proxy NO ENDPOINTS
+            None Some("kube-proxy has no endpoint for default/ghost:http and closes the client's connection")
+        "#]],
+        );
+    }
+
+    #[test]
+    fn only_a_proxy_socket_is_a_proxy() {
+        let cluster = fixture::lesson("clusterip-iptables", ProxyMode::Iptables);
+        let sim = crate::walk::Sim::new(&cluster, 1, 0).expect("the rules build");
+        let node = crate::walk::resolve_host(&cluster, "node/node-1").expect("a node");
+        let tuple = crate::packet::Tuple {
+            src: "10.244.1.20:40000".parse().unwrap(),
+            dst: "192.168.1.11:80".parse().unwrap(),
+            proto: crate::packet::TupleProto::Tcp,
+        };
+        assert_eq!(sim.proxy_at(&node, tuple), None);
+    }
+}
