@@ -1,316 +1,271 @@
 //! `lbplay`: the command line over lbplay-core, for terminals, docs and tests.
 //!
-//! It only reads files, calls the core and prints; every decision is the core's. Output goes to
-//! standard output, problems to standard error with a non-zero exit (design.md, "Contract: the
-//! `lbplay` command line").
+//! It only reads files, calls the core and prints; every decision is the core's. The grammar is
+//! `args.rs` (clap); this file runs a parsed command. Results go to standard output, problems to
+//! standard error, and the exit status says which kind of failure it was (`args::EXIT_STATUS`,
+//! design.md, "Contract: the `lbplay` command line"). Nothing here panics on what a user types
+//! or pipes: arguments are `OsString`s, reads are capped, and a closed pipe ends the run quietly.
 
+mod args;
 mod compare;
 
-use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{CommandFactory, Parser};
 use lbplay_core::model::ProxyMode;
-use lbplay_core::net::Proto;
-use lbplay_core::scenario::{self, Loaded, Severity, Source};
+use lbplay_core::scenario::{self, Loaded, Source};
 use lbplay_core::walk::{self, Request};
-use lbplay_core::{Lang, kubeproxy, lessons};
+use lbplay_core::{kubeproxy, lessons};
 use serde_json::json;
 
-const USAGE: &str = "\
-lbplay — see how Kubernetes load balancing really works
+use args::{Cli, Command, Format, Walk};
 
-usage:
-  lbplay scenarios [--show ID]                 list the built-in scenarios, or print one's YAML
-  lbplay check FILE…                           load manifests and print the model kube-proxy would see
-  lbplay rules [--node NAME] [--mode MODE] FILE…
-                                               the dataplane state kube-proxy leaves on a node
-  lbplay trace --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] [--format text|json] [--lang en|zh] FILE…
-                                               walk one connection's first packet there and back
-  lbplay send --from SRC --to DST --connections N [--mode MODE] [--keep] [--seed N] [--format text|json] FILE…
-                                               open N connections and count which backend served each
-  lbplay compare [--service NS/NAME] [--from SRC] [--seed N] FILE…
-                                               one Service under each kube-proxy mode, side by side
-  lbplay compare --scaling [--sizes N,N,…]     rules written and evaluated per mode for 10, 100, 1,000 and 10,000 Services
-
-  lbplay pcap --from SRC --to DST [--mode MODE] [--proto tcp|udp] [--seed N] -o FILE.pcap FILE…
-                                               write the trace's packets, as they crossed each link, to a pcap file
-
-FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
-SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT.
-";
+/// Exit status 1: the scenario loaded, but the request could not be carried out.
+const REFUSED: u8 = 1;
+/// Exit status 2: bad input (the command line, a file, a scenario that does not load).
+const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(output) => {
-            print!("{output}");
-            ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` come here too, with status 0; clap prints them to standard
+            // output and errors to standard error, and ignores a closed pipe.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(BAD_INPUT));
         }
-        Err(message) => {
-            eprintln!("{}", message.trim_end());
-            ExitCode::from(2)
+    };
+    let (output, status) = match run(cli.command) {
+        Ok(done) => (done.output, done.status),
+        Err(failure) => {
+            warn(failure.message.trim_end());
+            (Vec::new(), failure.status)
+        }
+    };
+    match write_stdout(&output) {
+        // A reader that closed the pipe (`| head`, `| grep -q`) has what it wanted.
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => {}
+        Err(error) => {
+            warn(&format!("cannot write to standard output: {error}"));
+            return ExitCode::from(BAD_INPUT);
+        }
+        Ok(()) => {}
+    }
+    ExitCode::from(status)
+}
+
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(bytes)?;
+    stdout.flush()
+}
+
+/// One line on standard error; a closed standard error is ignored rather than panicked on.
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// What a command printed and the status it exits with.
+struct Done {
+    output: Vec<u8>,
+    status: u8,
+}
+
+impl Done {
+    fn ok(text: String) -> Done {
+        Done { output: text.into_bytes(), status: 0 }
+    }
+}
+
+/// Why a command stopped, and the status that says so.
+struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    fn input(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), status: BAD_INPUT }
+    }
+
+    fn refused(message: impl Into<String>) -> Failure {
+        Failure { message: message.into(), status: REFUSED }
+    }
+}
+
+fn run(command: Command) -> Result<Done, Failure> {
+    match command {
+        Command::Scenarios(args) => scenarios_command(&args),
+        Command::Check(args) => {
+            let loaded = load(&args.inputs.files)?;
+            Ok(Done::ok(scenario::report(&loaded)))
+        }
+        Command::Rules(args) => rules_command(&args),
+        Command::Trace(args) => trace_command(&args),
+        Command::Send(args) => send_command(&args),
+        Command::Pcap(args) => pcap_command(&args),
+        Command::Compare(args) => compare_command(&args),
+        Command::Completions(args) => {
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "lbplay", &mut script);
+            Ok(Done { output: script, status: 0 })
         }
     }
 }
 
-/// Parsed options: flags with values, boolean flags, and the remaining positional arguments.
-struct Args {
-    values: BTreeMap<String, String>,
-    flags: Vec<String>,
-    files: Vec<String>,
-}
-
-impl Args {
-    fn parse(args: &[String], with_value: &[&str], boolean: &[&str]) -> Result<Args, String> {
-        let mut out = Args { values: BTreeMap::new(), flags: Vec::new(), files: Vec::new() };
-        let mut iter = args.iter();
-        while let Some(arg) = iter.next() {
-            if let Some(name) = arg.strip_prefix("--") {
-                let (name, inline) = match name.split_once('=') {
-                    Some((name, value)) => (name, Some(value.to_string())),
-                    None => (name, None),
-                };
-                if with_value.contains(&name) {
-                    let value = match inline {
-                        Some(value) => value,
-                        None => iter.next().cloned().ok_or_else(|| format!("--{name} needs a value\n\n{USAGE}"))?,
-                    };
-                    out.values.insert(name.to_string(), value);
-                } else if boolean.contains(&name) {
-                    out.flags.push(name.to_string());
-                } else {
-                    return Err(format!("unknown option --{name}\n\n{USAGE}"));
-                }
-            } else {
-                out.files.push(arg.clone());
-            }
-        }
-        Ok(out)
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.values.get(name).map(String::as_str)
-    }
-
-    fn required(&self, name: &str) -> Result<&str, String> {
-        self.get(name).ok_or_else(|| format!("--{name} is required\n\n{USAGE}"))
-    }
-
-    fn number(&self, name: &str, default: u64) -> Result<u64, String> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(text) => text.parse().map_err(|_| format!("--{name} must be a whole number, not `{text}`")),
-        }
-    }
-}
-
-fn run(args: &[String]) -> Result<String, String> {
-    let Some((command, rest)) = args.split_first() else { return Err(USAGE.to_string()) };
-    match command.as_str() {
-        "scenarios" => scenarios_command(rest),
-        "check" => check_command(rest),
-        "rules" => rules_command(rest),
-        "trace" => trace_command(rest),
-        "send" => send_command(rest),
-        "pcap" => pcap_command(rest),
-        "compare" => compare_command(rest),
-        "help" | "--help" | "-h" => Ok(USAGE.to_string()),
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
-    }
-}
-
-fn scenarios_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["show"], &[])?;
-    if let Some(id) = args.get("show") {
-        let builtin =
-            lessons::get(id).ok_or_else(|| format!("no built-in scenario `{id}`; `lbplay scenarios` lists them"))?;
-        return Ok(builtin.yaml.to_string());
+fn scenarios_command(args: &args::ScenariosArgs) -> Result<Done, Failure> {
+    if let Some(id) = &args.show {
+        let builtin = lessons::get(id).ok_or_else(|| {
+            Failure::input(format!("--show: no built-in scenario `{id}`; `lbplay scenarios` lists them"))
+        })?;
+        return Ok(Done::ok(builtin.yaml.to_string()));
     }
     let mut out = String::new();
     for builtin in lessons::all() {
         out.push_str(&format!("{:<28} {}\n", builtin.id, builtin.title_en));
     }
-    Ok(out)
+    Ok(Done::ok(out))
 }
 
-/// Reads the inputs: files, `-` for standard input, or built-in scenario ids.
-fn read_inputs(files: &[String]) -> Result<Vec<(String, String)>, String> {
-    if files.is_empty() {
-        return Err(format!(
-            "no input: give a YAML file, `-` for standard input, or a built-in scenario id\n\n{USAGE}"
-        ));
-    }
+/// Reads at most `limit` bytes from `reader`, refusing a longer stream without reading it all.
+fn read_capped(mut reader: impl Read, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.by_ref().take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() <= limit).then_some(bytes))
+}
+
+/// Reads the inputs: files, `-` for standard input, or built-in scenario ids, as (name, text).
+fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, String)>, Failure> {
+    let limit = lbplay_core::yaml::MAX_INPUT_BYTES;
     let mut out = Vec::new();
     for file in files {
-        if file == "-" {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|err| format!("-: cannot read standard input: {err}"))?;
-            out.push(("-".to_string(), text));
-        } else if !std::path::Path::new(file).exists() && lessons::get(file).is_some() {
-            let builtin = lessons::get(file).expect("checked just above");
+        let name = file.to_string_lossy().into_owned();
+        let bytes = if file.as_os_str() == "-" {
+            read_capped(std::io::stdin().lock(), limit)
+                .map_err(|err| Failure::input(format!("-: cannot read standard input: {err}")))?
+        } else if let Some(builtin) = builtin(file) {
             out.push((format!("{}.yaml", builtin.id), builtin.yaml.to_string()));
+            continue;
         } else {
-            let text = std::fs::read_to_string(file).map_err(|err| format!("{file}: cannot read: {err}"))?;
-            out.push((file.clone(), text));
-        }
+            let reader =
+                std::fs::File::open(file).map_err(|err| Failure::input(format!("{name}: cannot read: {err}")))?;
+            read_capped(reader, limit).map_err(|err| Failure::input(format!("{name}: cannot read: {err}")))?
+        };
+        let Some(bytes) = bytes else {
+            return Err(Failure::input(format!(
+                "{name}:1:1: error: the input is over lbplay's limit of {limit} bytes (32 MiB); it was not read further"
+            )));
+        };
+        let text = scenario::decode(&name, &bytes).map_err(|problem| Failure::input(problem.to_string()))?;
+        out.push((name, text.to_string()));
     }
     Ok(out)
 }
 
-fn load(files: &[String]) -> Result<Loaded, String> {
+/// The built-in scenario a file argument names, when no such file exists.
+fn builtin(file: &Path) -> Option<&'static lessons::Builtin> {
+    if file.exists() {
+        return None;
+    }
+    lessons::get(file.to_str()?)
+}
+
+fn load(files: &[PathBuf]) -> Result<Loaded, Failure> {
     let inputs = read_inputs(files)?;
     let sources: Vec<Source<'_>> = inputs.iter().map(|(name, text)| Source { name, text }).collect();
     match scenario::load(&sources) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
-                eprintln!("{}", problem_line(warning));
+                warn(&warning.to_string());
             }
             Ok(loaded)
         }
         Err(problems) => {
-            let lines: Vec<String> = problems.iter().map(problem_line).collect();
-            let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
-            Err(format!("{}\n{errors} error{} in the input", lines.join("\n"), if errors == 1 { "" } else { "s" }))
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            let errors = problems.iter().filter(|p| p.severity == scenario::Severity::Error).count();
+            Err(Failure::input(format!(
+                "{}\n{errors} error{} in the input",
+                lines.join("\n"),
+                if errors == 1 { "" } else { "s" }
+            )))
         }
     }
 }
 
-fn problem_line(problem: &scenario::Problem) -> String {
-    let severity = match problem.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-    };
-    let mut out = format!("{}:{}:{}: {severity}: ", problem.file, problem.line, problem.column);
-    if let Some(object) = &problem.object {
-        out.push_str(&format!("{object}: "));
-    }
-    if let Some(field) = &problem.field {
-        out.push_str(&format!("{field}: "));
-    }
-    out.push_str(&problem.message);
-    out
+fn mode_of(mode: Option<args::Mode>, loaded: &Loaded) -> ProxyMode {
+    mode.map_or(loaded.cluster.kube_proxy.mode, ProxyMode::from)
 }
 
-fn check_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &[], &[])?;
-    let loaded = load(&args.files)?;
-    Ok(scenario::report(&loaded))
-}
-
-fn mode_of(args: &Args, loaded: &Loaded) -> Result<ProxyMode, String> {
-    match args.get("mode") {
-        None => Ok(loaded.cluster.kube_proxy.mode),
-        Some(text) => ProxyMode::parse(text)
-            .ok_or_else(|| format!("--mode must be iptables, ipvs, nftables or userspace, not `{text}`")),
-    }
-}
-
-fn rules_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["node", "mode"], &[])?;
-    let loaded = load(&args.files)?;
-    let mode = mode_of(&args, &loaded)?;
-    let node = match args.get("node") {
-        Some(node) => node.to_string(),
-        None => loaded.cluster.nodes.first().map(|node| node.name.clone()).ok_or("the scenario has no nodes")?,
+fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
+    let loaded = load(&args.inputs.files)?;
+    let mode = mode_of(args.mode, &loaded);
+    let node = match &args.node {
+        Some(node) => node.clone(),
+        None => loaded
+            .cluster
+            .nodes
+            .first()
+            .map(|node| node.name.clone())
+            .ok_or_else(|| Failure::refused("the scenario has no nodes"))?,
     };
     if loaded.cluster.node(&node).is_none() {
         let known: Vec<&str> = loaded.cluster.nodes.iter().map(|node| node.name.as_str()).collect();
-        return Err(format!("no node named `{node}`; the nodes are {}", known.join(", ")));
+        return Err(Failure::refused(format!("--node: no node named `{node}`; the nodes are {}", known.join(", "))));
     }
-    kubeproxy::rules_text(&loaded.cluster, &node, mode)
-}
-
-fn proto_of(args: &Args) -> Result<Proto, String> {
-    match args.get("proto") {
-        None => Ok(Proto::Tcp),
-        Some(text) => match Proto::parse(text) {
-            Some(Proto::Sctp) | None => Err(format!("--proto must be tcp or udp, not `{text}`")),
-            Some(proto) => Ok(proto),
-        },
-    }
-}
-
-fn format_of(args: &Args) -> Result<&str, String> {
-    match args.get("format").unwrap_or("text") {
-        format @ ("text" | "json") => Ok(format),
-        other => Err(format!("--format must be text or json, not `{other}`")),
-    }
+    kubeproxy::rules_text(&loaded.cluster, &node, mode).map(Done::ok).map_err(Failure::refused)
 }
 
 /// The walk `--from`, `--to`, `--proto`, `--seed` and `--now` ask for.
-fn request_of(args: &Args) -> Result<Request, String> {
-    Ok(Request {
-        from: args.required("from")?.to_string(),
-        to: args.required("to")?.to_string(),
-        proto: proto_of(args)?,
-        seed: args.number("seed", 1)?,
-        now: args.number("now", 0)?,
-    })
+fn request_of(walk: &Walk, now: u64) -> Request {
+    Request { from: walk.from.clone(), to: walk.to.clone(), proto: walk.proto.into(), seed: walk.seed, now }
 }
 
-fn trace_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "lang", "now", "mode"], &[])?;
-    let format = format_of(&args)?;
-    let lang = match args.get("lang") {
-        None => Lang::En,
-        Some(text) => Lang::parse(text).ok_or_else(|| format!("--lang must be en or zh, not `{text}`"))?,
+fn to_json(value: &serde_json::Value) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map(|text| format!("{text}\n")).map_err(|err| Failure::refused(err.to_string()))
+}
+
+fn trace_command(args: &args::TraceArgs) -> Result<Done, Failure> {
+    let mut loaded = load(&args.inputs.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
+    let request = request_of(&args.walk, args.now);
+    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| Failure::refused(err.to_string()))?;
+    let output = match args.output.format {
+        Format::Json => to_json(&trace.to_json())?,
+        Format::Text => trace.to_text(args.lang.into()),
     };
-    let mut loaded = load(&args.files)?;
-    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
-    let request = request_of(&args)?;
-    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
-    Ok(match format {
-        "json" => format!("{}\n", serde_json::to_string_pretty(&trace.to_json()).map_err(|err| err.to_string())?),
-        _ => trace.to_text(lang),
-    })
+    // A dropped packet is a verdict, printed in full, and the status a script can test.
+    let status = if trace.outcome.dropped { REFUSED } else { 0 };
+    Ok(Done { output: output.into_bytes(), status })
 }
 
-fn compare_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["service", "from", "seed", "sizes"], &["scaling"])?;
-    if args.flags.iter().any(|flag| flag == "scaling") {
-        let sizes = match args.get("sizes") {
-            None => vec![10, 100, 1_000, 10_000],
-            Some(text) => text
-                .split(',')
-                .map(|size| size.trim().parse::<usize>().ok().filter(|n| (1..=100_000).contains(n)))
-                .collect::<Option<Vec<usize>>>()
-                .ok_or_else(|| format!("--sizes must be numbers from 1 to 100000 separated by commas, not `{text}`"))?,
-        };
-        return compare::scaling(&sizes);
+fn compare_command(args: &args::CompareArgs) -> Result<Done, Failure> {
+    if args.scaling {
+        let sizes: Vec<usize> = args.sizes.iter().map(|&size| size as usize).collect();
+        return compare::scaling(&sizes).map(Done::ok).map_err(Failure::refused);
     }
     let loaded = load(&args.files)?;
-    let options =
-        compare::Options { service: args.get("service"), from: args.get("from"), seed: args.number("seed", 1)? };
-    compare::compare(&loaded.cluster, &options)
+    let options = compare::Options { service: args.service.as_deref(), from: args.from.as_deref(), seed: args.seed };
+    compare::compare(&loaded.cluster, &options).map(Done::ok).map_err(Failure::refused)
 }
 
-fn send_command(args: &[String]) -> Result<String, String> {
-    let args = Args::parse(args, &["from", "to", "proto", "seed", "format", "connections", "mode"], &["keep"])?;
-    let format = format_of(&args)?;
-    let mut loaded = load(&args.files)?;
-    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
-    let from = args.required("from")?;
-    let to = args.required("to")?;
-    let proto = proto_of(&args)?;
-    let connections = args.number("connections", 1)?;
-    if connections == 0 || connections > 1_000_000 {
-        return Err("--connections must be between 1 and 1000000".into());
-    }
-    let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.number("seed", 1)?, now: 0 };
-    let keep = args.flags.iter().any(|flag| flag == "keep");
-    let sends = walk::send(&loaded.cluster, &request, connections as usize, keep).map_err(|err| err.to_string())?;
+fn send_command(args: &args::SendArgs) -> Result<Done, Failure> {
+    let mut loaded = load(&args.inputs.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
+    let (from, to, proto) = (args.walk.from.as_str(), args.walk.to.as_str(), args.walk.proto.into());
+    let connections = args.connections;
+    let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.walk.seed, now: 0 };
+    let sends = walk::send(&loaded.cluster, &request, connections as usize, args.keep)
+        .map_err(|err| Failure::refused(err.to_string()))?;
     let counts = &sends.counts;
     let rows: Vec<serde_json::Value> = sends
         .connections
         .iter()
         .map(|sent| json!({"index": sent.index, "backend": sent.backend, "dropped": sent.dropped, "reason": sent.reason}))
         .collect();
-    if format == "json" {
-        let value = json!({"connections": rows, "counts": counts});
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&value).map_err(|err| err.to_string())?));
+    if args.output.format == Format::Json {
+        return to_json(&json!({"connections": rows, "counts": counts})).map(Done::ok);
     }
     let mut out = String::new();
     for row in &rows {
@@ -321,22 +276,45 @@ fn send_command(args: &[String]) -> Result<String, String> {
         let share = *count as f64 * 100.0 / connections as f64;
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }
-    Ok(out)
+    Ok(Done::ok(out))
 }
 
-fn pcap_command(args: &[String]) -> Result<String, String> {
-    // `-o` is the one short option: rewrite it to the long form the parser knows.
-    let args: Vec<String> =
-        args.iter().map(|arg| if arg == "-o" { "--output".to_string() } else { arg.clone() }).collect();
-    let args = Args::parse(&args, &["from", "to", "proto", "seed", "now", "mode", "output"], &[])?;
-    let output = args.required("output")?.to_string();
-    let mut loaded = load(&args.files)?;
-    loaded.cluster.kube_proxy.mode = mode_of(&args, &loaded)?;
-    let request = request_of(&args)?;
-    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| err.to_string())?;
+/// Whether two paths name the same existing file (the same inode on Unix, so a hard link or a
+/// `./` prefix does not hide it).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) else { return false };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        false
+    }
+}
+
+fn pcap_command(args: &args::PcapArgs) -> Result<Done, Failure> {
+    let output = &args.output;
+    let shown = output.to_string_lossy();
+    let clobbers = |file: &PathBuf| {
+        same_file(file, output)
+            || matches!((std::fs::canonicalize(file), std::fs::canonicalize(output)), (Ok(a), Ok(b)) if a == b)
+    };
+    if let Some(input) = args.inputs.files.iter().find(|file| clobbers(file)) {
+        return Err(Failure::refused(format!(
+            "-o: `{shown}` is the input `{}`; lbplay will not overwrite its own input, so name another file",
+            input.to_string_lossy()
+        )));
+    }
+    let mut loaded = load(&args.inputs.files)?;
+    loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
+    let request = request_of(&args.walk, args.now);
+    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| Failure::refused(err.to_string()))?;
     // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
     let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);
     let records = trace.steps.iter().filter(|step| step.kind == lbplay_core::StepKind::Wire).count();
-    std::fs::write(&output, &capture).map_err(|err| format!("{output}: cannot write: {err}"))?;
-    Ok(format!("wrote {records} packets ({} bytes) to {output}\n", capture.len()))
+    std::fs::write(output, &capture).map_err(|err| Failure::refused(format!("{shown}: cannot write: {err}")))?;
+    Ok(Done::ok(format!("wrote {records} packets ({} bytes) to {shown}\n", capture.len())))
 }

@@ -129,5 +129,74 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
     Ok(Loaded { cluster, extras, warnings: cx.problems, ignored: cx.ignored })
 }
 
+/// The text of a stream read as bytes (a file, standard input), or the problem of the first byte
+/// that is not UTF-8, located by line, column and byte offset, with a hint to convert it.
+///
+/// YAML 1.2 streams are UTF-8, UTF-16 or UTF-32 (spec 5.2), and Kubernetes reads UTF-8 only, so
+/// lbplay does too; the usual culprit is a file saved as Latin-1 or Windows-1252, or as UTF-16 by
+/// an editor on Windows.
+pub fn decode<'a>(name: &str, bytes: &'a [u8]) -> Result<&'a str, Problem> {
+    let error = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(error) => error,
+    };
+    let offset = error.valid_up_to();
+    // The prefix up to the first bad byte is valid UTF-8 by definition of `valid_up_to`.
+    let before = std::str::from_utf8(&bytes[..offset]).unwrap_or_default();
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |last| last.chars().count()) + 1;
+    let byte = bytes.get(offset).copied().unwrap_or_default();
+    let hint = if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        "it starts with a UTF-16 byte order mark; convert it with `iconv -f UTF-16 -t UTF-8`"
+    } else {
+        "it may be Latin-1 or Windows-1252; convert it with `iconv -f WINDOWS-1252 -t UTF-8`"
+    };
+    Err(Problem {
+        severity: Severity::Error,
+        file: name.to_string(),
+        line,
+        column,
+        object: None,
+        field: None,
+        message: format!(
+            "the input is not UTF-8: byte 0x{byte:02X} at offset {offset} is not valid there (lbplay reads UTF-8, as Kubernetes does); {hint}"
+        ),
+    })
+}
+
 /// A problem not tied to a node: the first character of a stream.
 pub(crate) const START: Pos = Pos { line: 1, column: 1 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `decode`'s problem for `bytes`, as the CLI prints it.
+    fn decoded(bytes: &[u8]) -> String {
+        match decode("f.yaml", bytes) {
+            Ok(text) => format!("ok: {text:?}"),
+            Err(problem) => problem.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_first_byte_that_is_not_utf8_is_located() {
+        assert_eq!(decoded("kind: Service # café\n".as_bytes()), "ok: \"kind: Service # café\\n\"");
+        assert_eq!(
+            decoded(b"kind: Service\nmetadata: {name: caf\xe9}\n"),
+            "f.yaml:2:21: error: the input is not UTF-8: byte 0xE9 at offset 34 is not valid there \
+             (lbplay reads UTF-8, as Kubernetes does); it may be Latin-1 or Windows-1252; convert it \
+             with `iconv -f WINDOWS-1252 -t UTF-8`"
+        );
+        // Columns count characters, as every other problem's do: `é` before the bad byte is one.
+        assert!(
+            decoded("é\u{20}".as_bytes().iter().chain(b"\xff").copied().collect::<Vec<u8>>().as_slice())
+                .starts_with("f.yaml:1:3: error: the input is not UTF-8: byte 0xFF at offset 3")
+        );
+        assert!(decoded(b"\xff\xfek\x00").contains("UTF-16 byte order mark"));
+        // A sequence cut off by the end of the input is located at its start.
+        assert!(
+            decoded(b"a: \xe2\x82").starts_with("f.yaml:1:4: error: the input is not UTF-8: byte 0xE2 at offset 3")
+        );
+    }
+}
