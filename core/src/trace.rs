@@ -73,7 +73,7 @@ impl StepKind {
 }
 
 /// A sentence in both of the app's languages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Text {
     pub en: String,
     pub zh: String,

@@ -57,7 +57,39 @@ pub struct Request {
     pub headers: Vec<Header>,
 }
 
+/// The `User-Agent` lbplay's client sends: that of Debian 12's curl (7.88.1), the client the
+/// lessons' commands are written for.
+pub const CLIENT_USER_AGENT: &str = "curl/7.88.1";
+
 impl Request {
+    /// The request curl sends for `target` with `-X method` and each `-H` of `extra`: `Host` from
+    /// the URL, `User-Agent` and `Accept: */*`, then the extra headers, where a `Host` replaces the
+    /// URL's authority, a name already present replaces that header, and an empty value removes
+    /// it (curl's `-H 'Accept:'`). A method that is not a token is an error naming `--method`.
+    pub fn curl(method: &str, target: &url::Target, extra: &[Header]) -> Result<Request, HttpError> {
+        if method.is_empty() || !method.bytes().all(is_tchar) {
+            return Err(HttpError(format!("--method `{method}` is not a method: a token such as GET, POST or DELETE")));
+        }
+        let mut request = Request {
+            method: method.to_string(),
+            authority: target.authority(),
+            path: target.path.clone(),
+            headers: vec![Header::new("User-Agent", CLIENT_USER_AGENT), Header::new("Accept", "*/*")],
+        };
+        for header in extra {
+            if header.name.eq_ignore_ascii_case("host") {
+                if !header.value.is_empty() {
+                    request.authority = header.value.clone();
+                }
+            } else if header.value.is_empty() {
+                request.remove_header(&header.name);
+            } else {
+                request.set_header(&header.name, header.value.clone());
+            }
+        }
+        Ok(request)
+    }
+
     /// The value of the first header of that name (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
@@ -188,5 +220,19 @@ mod tests {
         assert_eq!(request.header("x-new"), Some("n"));
         request.remove_header("X-B");
         assert_eq!(request.headers.len(), 2);
+    }
+
+    #[test]
+    fn test_curl_builds_what_curl_sends() {
+        let target = url::Target::parse("http://web.default:8080/hello?x=1").expect("a URL");
+        let extra = [Header::new("Accept", ""), Header::new("X-Trace", "on"), Header::new("user-agent", "me")];
+        let request = Request::curl("POST", &target, &extra).expect("a request");
+        assert_eq!(request.authority, "web.default:8080");
+        assert_eq!(request.path, "/hello?x=1");
+        assert_eq!(request.headers, vec![Header::new("User-Agent", "me"), Header::new("X-Trace", "on")]);
+        let host = Request::curl("GET", &target, &[Header::new("Host", "foo.bar.com")]).expect("a request");
+        assert_eq!(host.authority, "foo.bar.com");
+        let bad = Request::curl("GE T", &target, &[]).expect_err("not a token");
+        assert!(bad.0.starts_with("--method `GE T`"), "{bad}");
     }
 }

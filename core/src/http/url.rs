@@ -130,6 +130,34 @@ fn port_written(authority: &str) -> bool {
     authority.rsplit_once(':').is_some()
 }
 
+/// curl's `--resolve HOST:PORT:ADDRESS`: the address a name has on one port, whatever DNS says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub ip: Ipv4Addr,
+}
+
+impl Resolve {
+    /// Reads a `--resolve` argument; errors name it and show the form.
+    pub fn parse_arg(text: &str) -> Result<Resolve, HttpError> {
+        let form = "write it as HOST:PORT:ADDRESS, such as web.default.svc.cluster.local:80:10.96.100.10";
+        let err = |why: &str| HttpError(format!("--resolve `{text}`: {why}; {form}"));
+        let mut parts = text.splitn(3, ':');
+        let (Some(host), Some(port), Some(ip)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err("it needs three parts"));
+        };
+        let host = host.to_ascii_lowercase();
+        if !is_dns_name(&host) && host.parse::<Ipv4Addr>().is_err() {
+            return Err(err(&format!("`{host}` is not a host name")));
+        }
+        let port =
+            port.parse::<u16>().ok().filter(|port| *port > 0).ok_or_else(|| err(&format!("`{port}` is not a port")))?;
+        let ip = ip.parse::<Ipv4Addr>().map_err(|_| err(&format!("`{ip}` is not an IPv4 address")))?;
+        Ok(Resolve { host, port, ip })
+    }
+}
+
 /// A DNS name of letters, digits and hyphens in dot-separated labels of 1–63 characters
 /// (RFC 1123 §2.1), 253 characters at most; a trailing dot is allowed.
 pub fn is_dns_name(name: &str) -> bool {
@@ -219,5 +247,20 @@ mod tests {
         assert!(!is_dns_name("-web"));
         assert!(!is_dns_name("a..b"));
         assert!(!is_dns_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn test_resolve_arguments() {
+        let ok = Resolve::parse_arg("Foo.Bar.com:80:192.168.1.240").expect("a resolve");
+        assert_eq!(ok, Resolve { host: "foo.bar.com".into(), port: 80, ip: Ipv4Addr::new(192, 168, 1, 240) });
+        for (arg, part) in [
+            ("foo.bar.com:80", "three parts"),
+            ("foo.bar.com:0:1.2.3.4", "`0` is not a port"),
+            ("foo.bar.com:80:1.2.3", "not an IPv4 address"),
+            ("foo_bar:80:1.2.3.4", "not a host name"),
+        ] {
+            let err = Resolve::parse_arg(arg).expect_err(arg);
+            assert!(err.0.starts_with(&format!("--resolve `{arg}`")) && err.0.contains(part), "{err}");
+        }
     }
 }

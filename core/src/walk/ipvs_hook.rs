@@ -28,8 +28,11 @@ impl<'a> Sim<'a> {
     /// (`ip_vs_update_conntrack`, net.ipv4.vs.conntrack=1). `Ok(false)` when the packet is for no
     /// virtual server.
     pub(super) fn ipvs_request(&mut self, pass: &mut Pass, hook: Hook) -> Result<bool, Next> {
-        if pass.direction != Direction::Original || !pass.ct.new {
+        if pass.direction != Direction::Original {
             return Ok(false);
+        }
+        if !pass.ct.new {
+            return Ok(self.ipvs_established(pass, hook));
         }
         let node = pass.node;
         let tuple = pass.flight.tuple();
@@ -136,6 +139,39 @@ impl<'a> Sim<'a> {
         pass.trace.steps.push(s);
         self.tag_last(pass);
         Ok(true)
+    }
+
+    /// A later packet of an IPVS connection (`ip_vs_in` finds its `ip_vs_conn`): no scheduling,
+    /// the same Masq rewrite to the real server the first packet got. True when it rewrote.
+    fn ipvs_established(&mut self, pass: &mut Pass, hook: Hook) -> bool {
+        let Some((_, Dir::Original)) = pass.ct.existing else { return false };
+        let Some(entry) = self.entry(pass.node, &pass.ct).cloned() else { return false };
+        if !entry.ipvs {
+            return false;
+        }
+        let before = pass.flight.packet().clone();
+        let tuple = pass.flight.tuple();
+        let dest = entry.reply.src;
+        if pass.flight.set_dst(dest).is_err() {
+            return false;
+        }
+        let note = Text::new(
+            format!(
+                "IPVS ({} hook, ip_vs_in): the packet belongs to an IPVS connection already open to {dest}, so the scheduler is not asked again. Masq forwarding rewrites the destination {} → {dest}, as for the connection's first packet.",
+                hook.as_str(),
+                tuple.dst
+            ),
+            format!(
+                "IPVS（{} 钩子，ip_vs_in）：该包属于一条已连到 {dest} 的 IPVS 连接，不再询问调度器。Masq 转发把目的地址 {} 改写为 {dest}，与该连接的第一个包相同。",
+                hook.as_str(),
+                tuple.dst
+            ),
+        );
+        let mut s = pass.step(StepKind::Ipvs, &before, &format!("MASQ → {dest}"), note);
+        s.hook = Some(hook.as_str());
+        pass.trace.steps.push(s);
+        self.tag_last(pass);
+        true
     }
 
     /// IPVS undoing its rewrite on a reply (`ip_vs_out`, at FORWARD or LOCAL_IN): the source goes

@@ -17,6 +17,7 @@
 //! another) and `narrate` (the sentences of each step). `send` opens many connections in a row.
 
 mod ct;
+mod exchange;
 mod hook;
 mod host;
 mod ipvs_hook;
@@ -41,6 +42,7 @@ use crate::packet::{Packet, PacketError, TcpFlags, Tuple};
 use crate::trace::{Direction, Step, StepKind, Text, Trace};
 
 use ct::Ct;
+pub use exchange::{HttpOptions, Resolved, fetch, resolve_target};
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
@@ -71,7 +73,13 @@ impl std::fmt::Display for WalkError {
 impl std::error::Error for WalkError {}
 
 /// Walks the request's first packet there and its reply back.
+///
+/// A `to` that is a URL (`http://web/hello`) sends one HTTP request with curl's defaults; `fetch`
+/// takes the method, headers and `--resolve` entries too.
 pub fn trace(cluster: &Cluster, request: &Request) -> Result<Trace, WalkError> {
+    if crate::http::url::Target::is_url(&request.to) {
+        return fetch(cluster, request, &HttpOptions::default());
+    }
     let mut sim = Sim::new(cluster, request.seed, request.now)?;
     sim.connect(&request.from, &request.to, request.proto)
 }
@@ -103,6 +111,16 @@ pub struct Sim<'a> {
     /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
     /// ICMP error back.
     rejected: Option<(String, Packet)>,
+}
+
+/// How a connection's opening ended.
+pub(crate) enum Opened {
+    /// The first packet or its answer was dropped, or the proxy found no backend.
+    Failed,
+    /// The client reached `server` itself; `at_server` is the connection as the server sees it.
+    Direct { client: SocketAddrV4, server: Host, at_server: Tuple },
+    /// A proxy accepted the connection and opened its own to a backend.
+    Relayed { client: SocketAddrV4, relay: Box<proxy::Relay> },
 }
 
 /// Where a packet goes next after a host has handled it.
@@ -198,6 +216,20 @@ impl<'a> Sim<'a> {
         let dst: SocketAddrV4 = to
             .parse()
             .map_err(|_| WalkError(format!("`{to}` is not a destination: use IP:PORT, such as 10.96.100.10:80")))?;
+        let mut trace = Trace::default();
+        self.open(&mut trace, &source, dst, proto)?;
+        Ok(trace)
+    }
+
+    /// Walks a connection's opening from `source` to `dst`: the first packet to its receiver and
+    /// the answer back, or, when a proxy accepts it, the proxy hop with its own connection.
+    pub(crate) fn open(
+        &mut self,
+        trace: &mut Trace,
+        source: &Host,
+        dst: SocketAddrV4,
+        proto: Proto,
+    ) -> Result<Opened, WalkError> {
         if proto == Proto::Sctp {
             return Err(WalkError("lbplay walks TCP and UDP packets; SCTP rules are written but not walked".into()));
         }
@@ -205,23 +237,27 @@ impl<'a> Sim<'a> {
         let sport = self.env.rng.range_u16(32768, 60999);
         let src = SocketAddrV4::new(source.ip(), sport);
         let first = self.make_packet(src, dst, proto, TcpFlags::Syn, 1000, 0);
-        let mut trace = Trace::default();
-        let server = self.walk(&mut trace, source.clone(), first, Direction::Original);
+        let server = self.walk(trace, source.clone(), first, Direction::Original);
         let Some((server, received)) = server else {
-            return Ok(trace);
+            return Ok(Opened::Failed);
         };
         trace.outcome.delivered_to = Some(server.label());
         let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
         if let Some(proxy) = self.proxy_at(&server, tuple) {
-            self.run_proxy(&mut trace, &proxy, &source, &received);
-            return Ok(trace);
+            return Ok(match self.run_proxy(trace, &proxy, source, &received) {
+                Some(relay) => Opened::Relayed { client: src, relay: Box::new(relay) },
+                None => Opened::Failed,
+            });
         }
         let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
-        let replied = self.walk(&mut trace, server, answer, Direction::Reply);
-        if replied.is_none() && !trace.outcome.dropped {
-            trace.outcome.reason = Some("the reply did not reach the client".into());
+        let replied = self.walk(trace, server.clone(), answer, Direction::Reply);
+        if replied.is_none() {
+            if !trace.outcome.dropped {
+                trace.outcome.reason = Some("the reply did not reach the client".into());
+            }
+            return Ok(Opened::Failed);
         }
-        Ok(trace)
+        Ok(Opened::Direct { client: src, server, at_server: tuple })
     }
 
     /// A new packet from `src` to `dst` (a TCP segment with `flags`, or a UDP datagram), with the

@@ -83,7 +83,7 @@ impl<'a> Sim<'a> {
         let tuple = pass.flight.tuple();
         let dst_manip = matches!(hook, Hook::Prerouting | Hook::Output);
         let change = match (dst_manip, dir) {
-            (true, Dir::Original) if entry.dnat => Some((false, entry.reply.src)),
+            (true, Dir::Original) if entry.dnat && !entry.ipvs => Some((false, entry.reply.src)),
             (true, Dir::Reply) if entry.snat => Some((false, entry.original.src)),
             (false, Dir::Original) if entry.snat => Some((true, entry.reply.dst)),
             (false, Dir::Reply) if entry.dnat && !entry.ipvs => Some((true, entry.original.dst)),

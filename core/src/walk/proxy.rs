@@ -79,6 +79,21 @@ pub(crate) struct Dial {
     pub(crate) timeout_ms: u64,
 }
 
+/// A proxy hop that connected: the two connections it relays between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Relay {
+    pub(crate) proxy: Proxy,
+    /// Where the proxy runs.
+    pub(crate) host: Host,
+    /// The client's connection as the proxy's socket received it.
+    pub(crate) accepted: Tuple,
+    /// The proxy's own connection, as it sent its first packet (its address and port, the backend).
+    pub(crate) dialed: Tuple,
+    /// The backend that answered, and the proxy's connection as it arrived there.
+    pub(crate) pod: Host,
+    pub(crate) at_pod: Tuple,
+}
+
 /// The connection a proxy accepted, which every dial serves.
 #[derive(Clone, Copy)]
 struct Accepted<'c> {
@@ -257,74 +272,87 @@ impl<'a> Sim<'a> {
 
     /// The proxy hop, after the client's first packet was delivered to the proxy's socket:
     /// accept, read, choose, dial (with retries), relay. The trace ends with the backend that
-    /// serves the client, or with the client's connection closed.
-    pub(super) fn run_proxy(&mut self, trace: &mut Trace, proxy: &Proxy, client: &Host, received: &Packet) {
-        let Ok(tuple) = received.tuple() else { return };
-        let Some(proto) = tuple.proto.as_proto() else { return };
-        let Some(host) = proxy.host(self) else { return };
+    /// serves the client, or with the client's connection closed (`None`).
+    pub(super) fn run_proxy(
+        &mut self,
+        trace: &mut Trace,
+        proxy: &Proxy,
+        client: &Host,
+        received: &Packet,
+    ) -> Option<Relay> {
+        let tuple = received.tuple().ok()?;
+        let proto = tuple.proto.as_proto()?;
+        let host = proxy.host(self)?;
         let node = host.name().to_string();
         // Accept: the client's connection ends on the proxy's socket, and the proxy completes the
         // handshake (conntrack puts the Service address back on the way).
         let accepted = proxy.accept(tuple);
-        trace.steps.push(step(&node, Direction::Original, StepKind::Proxy, received, received, "ACCEPTED", accepted));
+        let mut s = step(&node, Direction::Original, StepKind::Proxy, received, received, "ACCEPTED", accepted);
+        s.stage = Some("accept");
+        trace.steps.push(s);
         let answer = self.make_packet(tuple.dst, tuple.src, proto, TcpFlags::SynAck, 5000, 1001);
-        if self.walk(trace, host.clone(), answer, Direction::Reply).is_none() {
-            return;
-        }
+        self.walk(trace, host.clone(), answer, Direction::Reply)?;
         let read = proxy.read();
         let choice = self.choose(proxy, tuple, &read);
         for decision in choice.decisions {
             let mut s =
                 step(&node, Direction::Original, StepKind::Proxy, received, received, &decision.verdict, decision.note);
             s.rule = decision.rule;
+            s.stage = Some(decision.stage);
             trace.steps.push(s);
         }
         trace.outcome.delivered_to = None;
         if choice.dials.is_empty() {
             trace.outcome.dropped = true;
             trace.outcome.reason = Some(choice.no_backend);
-            return;
+            return None;
         }
         let accepted = Accepted { proxy, host: &host, client, received: tuple, proto };
         for dial in &choice.dials {
-            if self.dial(trace, &accepted, dial) {
-                return;
+            if let Some((pod, dialed, at_pod)) = self.dial(trace, &accepted, dial) {
+                return Some(Relay { proxy: proxy.clone(), host: host.clone(), accepted: tuple, dialed, pod, at_pod });
             }
         }
         trace.outcome.dropped = true;
         trace.outcome.reason = Some(choice.all_failed);
+        None
     }
 
     /// Dial: the proxy's own connection to one backend, from its own address and a fresh
-    /// ephemeral port. True when it connected and the proxy relays; false when the backend
-    /// refused or never answered.
-    fn dial(&mut self, trace: &mut Trace, accepted: &Accepted, dial: &Dial) -> bool {
+    /// ephemeral port. When it connected and the proxy relays: the backend, the connection as the
+    /// proxy sent it and as it arrived; `None` when the backend refused or never answered.
+    fn dial(&mut self, trace: &mut Trace, accepted: &Accepted, dial: &Dial) -> Option<(Host, Tuple, Tuple)> {
         let Accepted { proxy, host, client, received, proto } = *accepted;
         let node = host.name().to_string();
         let sport = self.env.rng.range_u16(32768, 60999);
         let from = SocketAddrV4::new(proxy.dial_from(self, dial.backend, host), sport);
         let syn = self.make_packet(from, dial.backend, proto, TcpFlags::Syn, 7000, 0);
         let verdict = format!("DIAL {}", dial.backend);
-        trace.steps.push(step(&node, Direction::Original, StepKind::Proxy, &syn, &syn, &verdict, dial.note.clone()));
-        let Some((pod, arrived)) = self.walk(trace, host.clone(), syn, Direction::Original) else { return false };
-        let Ok(dialed) = arrived.tuple() else { return false };
+        let sent = syn.tuple().ok()?;
+        let mut s = step(&node, Direction::Original, StepKind::Proxy, &syn, &syn, &verdict, dial.note.clone());
+        s.stage = Some("dial");
+        trace.steps.push(s);
+        let (pod, arrived) = self.walk(trace, host.clone(), syn, Direction::Original)?;
+        let dialed = arrived.tuple().ok()?;
         match dial.answer {
             DialResult::Connected => {
                 let answer = self.make_packet(dialed.dst, dialed.src, proto, TcpFlags::SynAck, 9000, 7001);
                 self.walk(trace, pod.clone(), answer, Direction::Reply);
                 let note = proxy.relaying(client, &pod, dialed, received);
-                trace.steps.push(step(&node, Direction::Reply, StepKind::Proxy, &arrived, &arrived, "RELAYING", note));
+                let mut s = step(&node, Direction::Reply, StepKind::Proxy, &arrived, &arrived, "RELAYING", note);
+                s.stage = Some("relay");
+                trace.steps.push(s);
                 trace.outcome.delivered_to = Some(pod.label());
                 trace.outcome.dropped = false;
                 trace.outcome.reason = None;
-                true
+                Some((pod, sent, dialed))
             }
             DialResult::Refused => {
                 let rst = self.make_packet(dialed.dst, dialed.src, proto, TcpFlags::RstAck, 0, 7001);
                 let note = proxy.refused(&pod, dialed);
                 trace.steps.push(step(pod.name(), Direction::Reply, StepKind::Send, &rst, &rst, "RST", note));
                 self.walk_quiet(trace, pod.clone(), rst);
-                false
+                None
             }
             DialResult::TimedOut => {
                 let note = proxy.timed_out(&pod, dial.timeout_ms);
@@ -337,7 +365,7 @@ impl<'a> Sim<'a> {
                     "NO ANSWER",
                     note,
                 ));
-                false
+                None
             }
         }
     }
