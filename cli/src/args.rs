@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lbplay_core::Lang;
+use lbplay_core::http::Header;
+use lbplay_core::http::url::Resolve;
 use lbplay_core::model::ProxyMode;
 use lbplay_core::net::Proto;
 
@@ -34,7 +36,9 @@ exits with the status it would have had.";
 
 const INPUTS: &str = "\
 FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
-SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT.";
+SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT or an http:// URL
+(http://web.default.svc.cluster.local/hello), whose name resolves as a client there would:
+through cluster DNS from a pod, or as --resolve says.";
 
 /// lbplay — see how Kubernetes load balancing really works.
 #[derive(Debug, Parser)]
@@ -91,9 +95,18 @@ pub(crate) struct Walk {
     /// Where the connection starts: pod/NAME, node/NAME, client/NAME or an IP.
     #[arg(long, value_name = "SRC")]
     pub(crate) from: String,
-    /// Where it goes: IP:PORT.
+    /// Where it goes: IP:PORT, or an http:// URL for an HTTP/1.1 request.
     #[arg(long, value_name = "DST")]
     pub(crate) to: String,
+    /// The request method, for a URL (curl's -X).
+    #[arg(long, short = 'X', value_name = "METHOD", default_value = "GET")]
+    pub(crate) method: String,
+    /// A request header, for a URL, as curl's -H takes it ('Name: value'; 'Name:' removes it).
+    #[arg(long, short = 'H', value_name = "NAME: VALUE", value_parser = header)]
+    pub(crate) header: Vec<Header>,
+    /// The address a name has on a port, as curl's --resolve (HOST:PORT:ADDRESS).
+    #[arg(long, value_name = "HOST:PORT:ADDRESS", value_parser = resolve)]
+    pub(crate) resolve: Vec<Resolve>,
     /// The transport protocol.
     #[arg(long, value_enum, ignore_case = true, default_value_t = ProtoArg::Tcp)]
     pub(crate) proto: ProtoArg,
@@ -158,9 +171,16 @@ pub(crate) struct TraceArgs {
 pub(crate) struct SendArgs {
     #[command(flatten)]
     pub(crate) walk: Walk,
-    /// How many connections to open, one second apart.
+    /// How many connections to open, one second apart; with --requests, the keep-alive
+    /// connections each client keeps.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = connections)]
     pub(crate) connections: u64,
+    /// For a URL: how many HTTP requests each client sends, request i on its connection i mod N.
+    #[arg(long, value_name = "N", value_parser = connections)]
+    pub(crate) requests: Option<u64>,
+    /// For a URL: how many clients send, --from and the other pods with its labels.
+    #[arg(long, value_name = "K", default_value_t = 1, requires = "requests", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub(crate) clients: u64,
     /// Keep each connection open instead of closing it before the next (IPVS's lc, wlc, sed and
     /// nq count open connections).
     #[arg(long)]
@@ -226,6 +246,16 @@ fn connections(text: &str) -> Result<u64, String> {
         return Err(format!("at most {MAX_CONNECTIONS} connections: more would run for minutes"));
     }
     Ok(n)
+}
+
+/// `--header`: curl's `Name: value`.
+fn header(text: &str) -> Result<Header, String> {
+    Header::parse_arg(text).map_err(|err| err.0)
+}
+
+/// `--resolve`: curl's `HOST:PORT:ADDRESS`.
+fn resolve(text: &str) -> Result<Resolve, String> {
+    Resolve::parse_arg(text).map_err(|err| err.0)
 }
 
 /// kube-proxy's `--proxy-mode`.

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
+use lbplay_core::http::url::{Scheme, Target};
 use lbplay_core::model::ProxyMode;
 use lbplay_core::scenario::{self, Loaded, Source};
 use lbplay_core::walk::{self, Request};
@@ -226,11 +227,44 @@ fn to_json(value: &serde_json::Value) -> Result<String, Failure> {
     serde_json::to_string_pretty(value).map(|text| format!("{text}\n")).map_err(|err| Failure::refused(err.to_string()))
 }
 
+/// The HTTP options `--method`, `--header` and `--resolve` give.
+fn http_of(walk: &Walk) -> walk::HttpOptions {
+    walk::HttpOptions { method: walk.method.clone(), headers: walk.header.clone(), resolve: walk.resolve.clone() }
+}
+
+/// Walks `--from` to `--to`: one connection for IP:PORT, one HTTP request for a URL. A URL that
+/// does not parse, a bad method or a name that does not resolve from `--from` is bad input.
+fn walk_of(cluster: &lbplay_core::model::Cluster, walk: &Walk, now: u64) -> Result<lbplay_core::Trace, Failure> {
+    let request = request_of(walk, now);
+    if !Target::is_url(&walk.to) {
+        return walk::trace(cluster, &request).map_err(|err| Failure::refused(err.to_string()));
+    }
+    let options = http_of(walk);
+    check_url(cluster, walk, &options)?;
+    walk::fetch(cluster, &request, &options).map_err(|err| Failure::refused(err.to_string()))
+}
+
+/// The checks of a URL walk that make it bad input (exit status 2), before it is walked.
+fn check_url(cluster: &lbplay_core::model::Cluster, walk: &Walk, options: &walk::HttpOptions) -> Result<(), Failure> {
+    let target = Target::parse(&walk.to).map_err(|err| Failure::input(err.0))?;
+    if target.scheme != Scheme::Http {
+        return Err(Failure::input(format!(
+            "--to `{}`: lbplay walks http:// (HTTP/1.1) requests so far; {}:// is not walked yet",
+            walk.to,
+            target.scheme.as_str()
+        )));
+    }
+    lbplay_core::http::Request::curl(&options.method, &target, &options.headers)
+        .map_err(|err| Failure::input(err.0))?;
+    let source = walk::resolve_host(cluster, &walk.from).map_err(|err| Failure::refused(err.to_string()))?;
+    walk::resolve_target(cluster, &source, &target, &options.resolve).map_err(|err| Failure::input(err.to_string()))?;
+    Ok(())
+}
+
 fn trace_command(args: &args::TraceArgs) -> Result<Done, Failure> {
     let mut loaded = load(&args.inputs.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
-    let request = request_of(&args.walk, args.now);
-    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| Failure::refused(err.to_string()))?;
+    let trace = walk_of(&loaded.cluster, &args.walk, args.now)?;
     let output = match args.output.format {
         Format::Json => to_json(&trace.to_json())?,
         Format::Text => trace.to_text(args.lang.into()),
@@ -256,6 +290,12 @@ fn send_command(args: &args::SendArgs) -> Result<Done, Failure> {
     let (from, to, proto) = (args.walk.from.as_str(), args.walk.to.as_str(), args.walk.proto.into());
     let connections = args.connections;
     let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.walk.seed, now: 0 };
+    if let Some(requests) = args.requests {
+        return requests_command(args, &loaded.cluster, &request, requests);
+    }
+    if Target::is_url(to) {
+        return Err(Failure::input(format!("--to `{to}` is a URL: say how many requests to send with --requests N")));
+    }
     let sends = walk::send(&loaded.cluster, &request, connections as usize, args.keep)
         .map_err(|err| Failure::refused(err.to_string()))?;
     let counts = &sends.counts;
@@ -274,6 +314,58 @@ fn send_command(args: &args::SendArgs) -> Result<Done, Failure> {
     out.push_str("\ncounts:\n");
     for (backend, count) in counts {
         let share = *count as f64 * 100.0 / connections as f64;
+        out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
+    }
+    Ok(Done::ok(out))
+}
+
+/// `send --requests`: HTTP requests from `--clients` clients over `--connections` connections each.
+fn requests_command(
+    args: &args::SendArgs,
+    cluster: &lbplay_core::model::Cluster,
+    request: &Request,
+    requests: u64,
+) -> Result<Done, Failure> {
+    if !Target::is_url(&request.to) {
+        return Err(Failure::input(format!(
+            "--requests needs an http:// URL in --to, not `{}`; to open connections to IP:PORT, use --connections alone",
+            request.to
+        )));
+    }
+    let options = http_of(&args.walk);
+    check_url(cluster, &args.walk, &options)?;
+    let total = requests.saturating_mul(args.clients);
+    if total > args::MAX_CONNECTIONS {
+        return Err(Failure::input(format!(
+            "--requests {requests} × --clients {} is {total} requests; at most {} in one send",
+            args.clients,
+            args::MAX_CONNECTIONS
+        )));
+    }
+    let load = walk::Load {
+        requests: requests as usize,
+        clients: args.clients as usize,
+        connections: args.connections as usize,
+    };
+    let sent =
+        walk::send_requests(cluster, request, &options, load).map_err(|err| Failure::refused(err.to_string()))?;
+    if args.output.format == Format::Json {
+        let rows: Vec<serde_json::Value> = sent
+            .requests
+            .iter()
+            .map(|r| {
+                json!({"index": r.index, "client": r.client, "connection": r.connection, "stream": r.stream, "backend": r.backend})
+            })
+            .collect();
+        return to_json(&json!({"requests": rows, "counts": sent.counts})).map(Done::ok);
+    }
+    let mut out = String::new();
+    for r in &sent.requests {
+        out.push_str(&format!("{:>6}  {:<24} conn {:<3} {}\n", r.index, r.client, r.connection, r.backend));
+    }
+    out.push_str("\ncounts:\n");
+    for (backend, count) in &sent.counts {
+        let share = *count as f64 * 100.0 / sent.requests.len().max(1) as f64;
         out.push_str(&format!("  {backend:<24} {count:>7}  {share:5.1}%\n"));
     }
     Ok(Done::ok(out))
@@ -310,8 +402,7 @@ fn pcap_command(args: &args::PcapArgs) -> Result<Done, Failure> {
     }
     let mut loaded = load(&args.inputs.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
-    let request = request_of(&args.walk, args.now);
-    let trace = lbplay_core::walk::trace(&loaded.cluster, &request).map_err(|err| Failure::refused(err.to_string()))?;
+    let trace = walk_of(&loaded.cluster, &args.walk, args.now)?;
     // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
     let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);
     let records = trace.steps.iter().filter(|step| step.kind == lbplay_core::StepKind::Wire).count();

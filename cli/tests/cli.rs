@@ -186,3 +186,111 @@ fn a_file_that_is_not_utf8_is_located() {
     assert_eq!(output.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 11's bad input for HTTP: each is status 2 with a message naming the argument.
+#[test]
+fn a_bad_url_header_or_name_is_bad_input() {
+    let trace = |extra: &[&str], expected: Expect| {
+        let mut args = vec!["trace", "--from", "pod/client"];
+        args.extend_from_slice(extra);
+        args.push("clusterip-iptables");
+        check(&args, expected);
+    };
+    trace(
+        &["--to", "http://web:0/"],
+        expect![[r#"
+        status: 2
+        --to `http://web:0/`: `0` is not a port (1–65535)"#]],
+    );
+    trace(
+        &["--to", "gopher://web/"],
+        expect![[r#"
+        status: 2
+        --to `gopher://web/`: the scheme `gopher` is not one lbplay sends; use http, https, h2c or grpc"#]],
+    );
+    trace(
+        &["--to", "http://web/", "--header", "NoColon"],
+        expect![[r#"
+        status: 2
+        error: invalid value 'NoColon' for '--header <NAME: VALUE>': --header `NoColon` has no colon: write it as 'Name: value'
+
+        For more information, try '--help'."#]],
+    );
+    trace(
+        &["--to", "http://nowhere/"],
+        expect![[r#"
+        status: 2
+        --to: `nowhere` does not resolve from pod/client: cluster DNS answered NXDOMAIN for nowhere.default.svc.cluster.local, nowhere.svc.cluster.local, nowhere.cluster.local, nowhere; use an IP address, or --resolve nowhere:80:ADDRESS"#]],
+    );
+    trace(
+        &["--to", "https://web/"],
+        expect![[r#"
+        status: 2
+        --to `https://web/`: lbplay walks http:// (HTTP/1.1) requests so far; https:// is not walked yet"#]],
+    );
+    check(
+        &["trace", "--from", "node/node-1", "--to", "http://web/", "clusterip-iptables"],
+        expect![[r#"
+        status: 2
+        --to: `web` does not resolve from node/node-1: cluster DNS answers pods, and a node or a client outside the cluster asks its own resolver; use an IP address, or --resolve web:80:ADDRESS"#]],
+    );
+    check(
+        &["send", "--from", "pod/client", "--to", "http://web/", "clusterip-iptables"],
+        expect![[r#"
+        status: 2
+        --to `http://web/` is a URL: say how many requests to send with --requests N"#]],
+    );
+    check(
+        &["send", "--from", "pod/client", "--to", "10.96.100.10:80", "--requests", "3", "clusterip-iptables"],
+        expect![[r#"
+        status: 2
+        --requests needs an http:// URL in --to, not `10.96.100.10:80`; to open connections to IP:PORT, use --connections alone"#]],
+    );
+}
+
+/// The contract's JSON for an HTTP trace: `outcome.http`, and the request on the steps that send
+/// and receive it.
+#[test]
+fn an_http_trace_reports_the_status_the_service_and_the_pod() {
+    let output = lbplay()
+        .args([
+            "trace",
+            "--from",
+            "pod/client",
+            "--to",
+            "http://web.default.svc.cluster.local/hello",
+            "--format",
+            "json",
+        ])
+        .arg("clusterip-iptables")
+        .output()
+        .expect("run lbplay");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let trace: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let http = &trace["outcome"]["http"];
+    assert_eq!(http["status"], 200);
+    assert_eq!(http["backend"], "default/web:80");
+    assert_eq!(http["pod"], trace["outcome"]["delivered_to"]);
+    let sent: Vec<&serde_json::Value> =
+        trace["steps"].as_array().expect("steps").iter().filter(|s| !s["request"].is_null()).collect();
+    assert_eq!(sent.len(), 2, "the request's send and delivery");
+    assert_eq!(sent[0]["request"]["before"]["path"], "/hello");
+    assert_eq!(sent[0]["request"]["before"]["authority"], "web.default.svc.cluster.local");
+    let send = lbplay()
+        .args(["send", "--from", "pod/client", "--to", "http://web/", "--requests", "4", "--connections", "2"])
+        .args(["--format", "json", "clusterip-ipvs"])
+        .output()
+        .expect("run lbplay");
+    assert!(send.status.success(), "{}", String::from_utf8_lossy(&send.stderr));
+    let sent: serde_json::Value = serde_json::from_slice(&send.stdout).expect("JSON");
+    let rows = sent["requests"].as_array().expect("requests");
+    assert_eq!(rows.len(), 4);
+    // Requests on one connection reach one pod: connection 0 carries requests 0 and 2.
+    assert_eq!(rows[0]["connection"], 0);
+    assert_eq!(rows[2]["connection"], 0);
+    assert_eq!(rows[0]["backend"], rows[2]["backend"]);
+    assert_eq!(rows[1]["backend"], rows[3]["backend"]);
+    assert_ne!(rows[0]["backend"], rows[1]["backend"], "IPVS's rr gives the second connection the next pod");
+    let total: u64 = sent["counts"].as_object().expect("counts").values().map(|n| n.as_u64().unwrap_or(0)).sum();
+    assert_eq!(total, 4);
+}

@@ -327,6 +327,29 @@ impl Trace {
                 }
             }
             let _ = writeln!(out, "      {}", step.note.get(lang));
+            // The HTTP a segment carries, at the steps where it is sent and received: its first
+            // line and its Host, as a packet list's info column shows them.
+            if matches!(step.kind, StepKind::Send | StepKind::Deliver) && !step.after.payload().is_empty() {
+                let payload = step.after.payload();
+                let head = String::from_utf8_lossy(payload);
+                let first = head.lines().next().unwrap_or_default();
+                if first.ends_with("HTTP/1.1") || first.starts_with("HTTP/1.1 ") {
+                    let host =
+                        head.lines().find_map(|line| line.strip_prefix("Host: ")).map(|h| format!("  (Host: {h})"));
+                    let _ =
+                        writeln!(out, "      payload: {first}{}, {} bytes", host.unwrap_or_default(), payload.len());
+                }
+            }
+        }
+        if let Some(http) = &self.outcome.http {
+            let _ = writeln!(
+                out,
+                "http: {} {} from {} via {}",
+                http.status,
+                crate::http::reason(http.status),
+                http.pod.as_deref().unwrap_or("the proxy itself"),
+                http.backend.as_deref().unwrap_or("no Service")
+            );
         }
         let _ = match (&self.outcome.delivered_to, self.outcome.dropped) {
             (_, true) => writeln!(out, "outcome: dropped ({})", self.outcome.reason.as_deref().unwrap_or("no reason")),

@@ -46,7 +46,7 @@ pub use exchange::{HttpOptions, Resolved, fetch, resolve_target};
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
-pub use send::{Sends, Sent, send};
+pub use send::{Load, Requests, Sends, Sent, SentRequest, send, send_requests};
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
