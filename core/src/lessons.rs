@@ -39,6 +39,8 @@ impl Builtin {
 /// The chapters of the source text (k8s-load-balancing.zh.md) that lessons are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Chapter {
+    /// Load-balancing concepts: L4 against L7, what each layer reads.
+    Concepts,
     /// Service: ClusterIP, NodePort, LoadBalancer, selectors and endpoints, session affinity.
     Service,
     /// kube-proxy's userspace mode (removed in v1.26).
@@ -54,6 +56,7 @@ pub enum Chapter {
 impl Chapter {
     pub fn title(self) -> Text {
         match self {
+            Chapter::Concepts => Text::new("Load-balancing concepts", "负载均衡的概念"),
             Chapter::Service => Text::new("Service", "Service"),
             Chapter::KubeProxyUserspace => Text::new(
                 "kube-proxy: userspace mode (removed in v1.26)",
@@ -70,6 +73,18 @@ const CLUSTERIP: &str = include_str!("../scenarios/clusterip-iptables.yaml");
 const NODEPORT: &str = include_str!("../scenarios/nodeport.yaml");
 
 const ALL: &[Builtin] = &[
+    Builtin {
+        id: "l4-http",
+        chapter: Chapter::Concepts,
+        title_en: "An HTTP request through a ClusterIP: L4 balancing never reads it",
+        title_zh: "经过 ClusterIP 的 HTTP 请求：四层负载均衡从不读取它",
+        watch_en: "The pod resolves web.default.svc.cluster.local through cluster DNS, opens a TCP connection, and kube-proxy's rules pick a pod from the SYN alone. The GET /hello that follows rides the same connection: conntrack's stored DNAT carries it to the same pod, and no rule ever looks at the path or the Host header. Open the HTTP fields in the inspector.",
+        watch_zh: "Pod 通过集群 DNS 解析 web.default.svc.cluster.local，建立 TCP 连接，kube-proxy 的规则只凭 SYN 就选定了 Pod。随后的 GET /hello 走同一条连接：conntrack 记录的 DNAT 把它送到同一个 Pod，没有任何规则查看路径或 Host 头。在检查器里展开 HTTP 字段看看。",
+        from: "pod/client",
+        to: "http://web.default.svc.cluster.local/hello",
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
     Builtin {
         id: "clusterip-iptables",
         chapter: Chapter::KubeProxyIptables,

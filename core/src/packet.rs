@@ -99,9 +99,10 @@ impl fmt::Display for Tuple {
 /// One header field of a packet, for the inspector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Field {
-    /// `IPv4`, `TCP` or `UDP`.
+    /// `IPv4`, `TCP`, `UDP`, `ICMP`, or `HTTP` for an HTTP/1.1 message in the TCP payload.
     pub layer: &'static str,
-    pub name: &'static str,
+    /// The field's name; for HTTP, a header's name as the sender spelt it.
+    pub name: String,
     pub value: String,
     /// The bytes the field occupies (a flag shares its byte with others).
     pub bytes: Range<usize>,
@@ -350,6 +351,15 @@ impl Packet {
                 out.push(field("TCP", "flags", self.tcp_flags().unwrap_or_default(), at(13..14)));
                 out.push(field("TCP", "window", tcp.window_size.to_string(), at(14..16)));
                 out.push(field("TCP", "checksum", format!("0x{:04x}", tcp.checksum), at(16..18)));
+                // The payload read as HTTP/1.1, as Wireshark's dissector shows it under TCP: each
+                // line of the head and the body, at its bytes.
+                if let Some(payload) = self.payload_range() {
+                    let start = payload.start;
+                    for part in crate::http::h1::fields(&self.bytes[payload]) {
+                        let bytes = (part.bytes.start + start)..(part.bytes.end + start);
+                        out.push(Field { layer: "HTTP", name: part.name, value: part.value, bytes });
+                    }
+                }
             }
             Transport::Icmp(icmp) => {
                 let bytes = icmp.to_bytes();
@@ -369,7 +379,7 @@ impl Packet {
 }
 
 fn field(layer: &'static str, name: &'static str, value: String, bytes: Range<usize>) -> Field {
-    Field { layer, name, value, bytes }
+    Field { layer, name: name.to_string(), value, bytes }
 }
 
 /// A TCP header with the flags of `flags`; the acknowledgment number only when ACK is set.

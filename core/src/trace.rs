@@ -152,6 +152,9 @@ pub struct Step {
     pub request: Option<Box<RequestChange>>,
     /// The HTTP/2 stream the step belongs to.
     pub stream: Option<u32>,
+    /// Which connection of the walk the packet belongs to when a proxy made it two: 0 the
+    /// client's, which ends on the proxy, 1 the proxy's own to the backend.
+    pub connection: Option<u8>,
 }
 
 /// An HTTP request as a proxy received it and as it sends it on.
@@ -244,6 +247,9 @@ impl Step {
         }
         if let Some(stream) = self.stream {
             value["stream"] = json!(stream);
+        }
+        if let Some(connection) = self.connection {
+            value["connection"] = json!(connection);
         }
         value
     }

@@ -55,6 +55,7 @@ fn step(spec: StepSpec<'_>, before: &Packet, after: &Packet) -> Step {
         stage: None,
         request: None,
         stream: None,
+        connection: None,
     }
 }
 

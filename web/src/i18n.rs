@@ -44,6 +44,12 @@ pub struct Texts {
     pub before: &'static str,
     pub after: &'static str,
     pub changed: &'static str,
+    /// A connection of a proxied walk: 0 the client's, then the proxy's own.
+    pub connection_n: fn(u8) -> String,
+    /// The topology's legend of a walk's connections.
+    pub conn_legend: &'static str,
+    /// A field the packet did not have before (a header a proxy added).
+    pub added: &'static str,
     pub unchanged: &'static str,
     pub bytes: &'static str,
     pub bytes_hint: &'static str,
@@ -135,6 +141,15 @@ pub static EN: Texts = Texts {
     before: "Before",
     after: "After",
     changed: "changed",
+    connection_n: |n| {
+        if n == 0 {
+            "the client's connection, which ends on the proxy".to_string()
+        } else {
+            format!("the proxy's own connection (dial {n})")
+        }
+    },
+    conn_legend: "Connections",
+    added: "added",
     unchanged: "unchanged",
     bytes: "Bytes (after)",
     bytes_hint: "Changed bytes are underlined; select a field to see its bytes.",
@@ -237,6 +252,15 @@ pub static ZH: Texts = Texts {
     before: "之前",
     after: "之后",
     changed: "已改变",
+    connection_n: |n| {
+        if n == 0 {
+            "客户端的连接（终结在代理上）".to_string()
+        } else {
+            format!("代理自己的连接（第 {n} 次拨号）")
+        }
+    },
+    conn_legend: "连接",
+    added: "新增",
     unchanged: "未改变",
     bytes: "字节（之后）",
     bytes_hint: "改变的字节带下划线；选择一个字段可查看它的字节。",
@@ -307,7 +331,7 @@ pub fn text(lang: Lang) -> &'static Texts {
 }
 
 /// A header field's name in `lang` (the inspector's rows); identifiers stay as they are.
-pub fn field_name(lang: Lang, name: &'static str) -> &'static str {
+pub fn field_name(lang: Lang, name: &str) -> &str {
     if lang == Lang::En {
         return name;
     }
@@ -329,6 +353,10 @@ pub fn field_name(lang: Lang, name: &'static str) -> &'static str {
         "window" => "窗口",
         "checksum" => "校验和",
         "length" => "长度",
+        "request line" => "请求行",
+        "status line" => "状态行",
+        "end of head" => "首部结束",
+        "body" => "正文",
         other => other,
     }
 }

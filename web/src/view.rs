@@ -13,8 +13,8 @@ use crate::i18n;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldDiff {
     pub layer: &'static str,
-    pub name: &'static str,
-    /// `None` when the field did not exist before (a different protocol).
+    pub name: String,
+    /// `None` when the field did not exist before (a different protocol, a header a proxy added).
     pub before: Option<String>,
     pub after: String,
     pub bytes: Range<usize>,
@@ -64,9 +64,55 @@ pub fn addresses(packet: &Packet) -> String {
     }
 }
 
-/// The short text of an event-list row: the rewrite if there is one, else the packet's addresses.
+/// The short text of an event-list row: the rewrite if there is one, else the packet's addresses,
+/// then the HTTP message the segment carries, if any (`· GET /hello`).
 pub fn summary(step: &Step) -> String {
-    rewrite_summary(step).unwrap_or_else(|| addresses(&step.after))
+    let base = rewrite_summary(step).unwrap_or_else(|| addresses(&step.after));
+    match http_line(&step.after) {
+        Some(line) => format!("{base} · {line}"),
+        None => base,
+    }
+}
+
+/// The HTTP/1.1 message in a packet's payload in a few words, as a packet list's info column
+/// shows it: `GET /hello` for a request, `200 OK` for a response.
+pub fn http_line(packet: &Packet) -> Option<String> {
+    let payload = packet.payload();
+    let end = payload.windows(2).position(|pair| pair == b"\r\n")?;
+    let line = std::str::from_utf8(&payload[..end]).ok()?;
+    if let Some(status) = line.strip_prefix("HTTP/1.1 ") {
+        return Some(status.to_string());
+    }
+    let request = line.strip_suffix(" HTTP/1.1")?;
+    Some(request.to_string())
+}
+
+/// One connection of a trace that a proxy split in two (or more, with retries).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// The steps' `connection` number: 0 the client's, 1 and on the proxy's dials.
+    pub number: u8,
+    /// Its first packet's addresses as sent.
+    pub addresses: String,
+    /// The index of its first step.
+    pub first: usize,
+}
+
+/// The connections of a trace, in order, when a proxy made more than one; empty otherwise.
+pub fn connections(steps: &[Step]) -> Vec<Connection> {
+    let mut out: Vec<Connection> = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let Some(number) = step.connection else { continue };
+        if out.iter().all(|conn| conn.number != number) {
+            out.push(Connection { number, addresses: addresses(&step.before), first: index });
+        }
+    }
+    if out.len() < 2 { Vec::new() } else { out }
+}
+
+/// A connection's mark in the event list and the topology's legend: ①, ②, ….
+pub fn connection_mark(number: u8) -> String {
+    char::from_u32(0x2460 + u32::from(number)).map_or_else(|| format!("({})", number + 1), String::from)
 }
 
 /// What the live region announces: "Step 4 of 9: node-1, nat PREROUTING …, DNAT. dst … → …".
@@ -142,7 +188,7 @@ mod tests {
         let trace = fixture::trace();
         let dnat = trace.steps.iter().find(|step| step.verdict == "DNAT").expect("the fixture has a DNAT step");
         let diffs = field_diffs(&dnat.before, &dnat.after);
-        let changed: Vec<&str> = diffs.iter().filter(|diff| diff.changed).map(|diff| diff.name).collect();
+        let changed: Vec<&str> = diffs.iter().filter(|diff| diff.changed).map(|diff| diff.name.as_str()).collect();
         assert_eq!(changed, ["header checksum", "destination", "destination port", "checksum"]);
         let destination = diffs.iter().find(|diff| diff.name == "destination").unwrap();
         assert_eq!(destination.before.as_deref(), Some("10.96.100.10"));

@@ -14,7 +14,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::proxy::{Proxy, Relay};
+use super::proxy::{Proxy, Relay, mark_connection};
 use super::{Host, Opened, Request, Sim, WalkError, resolve_host};
 use crate::http::url::{Resolve, Scheme, Target};
 use crate::http::{self, Header, h1};
@@ -279,11 +279,14 @@ impl<'a> Sim<'a> {
         bytes: &[u8],
     ) {
         let node = relay.host.name().to_string();
+        let theirs = relay.connection;
         // The client's leg: the request to the proxy's socket.
         let (seq, ack) = seq_ack(CLIENT_ISN, SERVER_ISN, 0, 0);
         let Some(segment) = self.data_packet(client, dst, seq, ack, bytes) else { return };
         let start = trace.steps.len();
-        let Some((_, read)) = self.walk(trace, source.clone(), segment, Direction::Original) else { return };
+        let walked = self.walk(trace, source.clone(), segment, Direction::Original);
+        mark_connection(trace, start, 0);
+        let Some((_, read)) = walked else { return };
         self.mark_request(trace, start, request);
         // The proxy copies the bytes to its own connection.
         let (seq, ack) = seq_ack(PROXY_ISN, BACKEND_ISN, 0, 0);
@@ -292,20 +295,24 @@ impl<'a> Sim<'a> {
         let mut s = super::step(&node, Direction::Original, StepKind::Proxy, &read, &copied, "COPY →", note);
         s.stage = Some("relay");
         trace.steps.push(s);
-        let start = trace.steps.len();
-        let Some((at, arrived)) = self.walk(trace, relay.host.clone(), copied, Direction::Original) else { return };
-        self.mark_request(trace, start, request);
+        let start = trace.steps.len() - 1;
+        let walked = self.walk(trace, relay.host.clone(), copied, Direction::Original);
+        let Some((at, arrived)) = walked else {
+            mark_connection(trace, start, theirs);
+            return;
+        };
+        self.mark_request(trace, start + 1, request);
         if at != relay.pod {
+            mark_connection(trace, start, theirs);
             trace.outcome.dropped = true;
             trace.outcome.reason =
                 Some(format!("the relayed request reached {} instead of {}", at.label(), relay.pod.label()));
             return;
         }
-        let Some(answered) =
-            self.answer(trace, &relay.pod, relay.at_pod, &arrived, (BACKEND_ISN, PROXY_ISN), Text::default())
-        else {
-            return;
-        };
+        let answered =
+            self.answer(trace, &relay.pod, relay.at_pod, &arrived, (BACKEND_ISN, PROXY_ISN), Text::default());
+        mark_connection(trace, start, theirs);
+        let Some(answered) = answered else { return };
         // The proxy copies the response back to the client's connection.
         let (seq, ack) = seq_ack(SERVER_ISN, CLIENT_ISN, 0, bytes.len());
         let payload = answered.payload().to_vec();
@@ -314,9 +321,12 @@ impl<'a> Sim<'a> {
         let mut s = super::step(&node, Direction::Reply, StepKind::Proxy, &answered, &back, "COPY ←", note);
         s.stage = Some("relay");
         trace.steps.push(s);
+        let start = trace.steps.len() - 1;
         let status = trace.outcome.http.as_ref().map(|http| http.status);
         trace.outcome.http = None;
-        if self.walk(trace, relay.host.clone(), back, Direction::Reply).is_some() {
+        let walked = self.walk(trace, relay.host.clone(), back, Direction::Reply);
+        mark_connection(trace, start, 0);
+        if walked.is_some() {
             trace.outcome.http =
                 status.map(|status| HttpOutcome { status, backend: None, pod: Some(relay.pod.label()) });
         } else if !trace.outcome.dropped {

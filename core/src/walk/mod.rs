@@ -459,6 +459,7 @@ fn step(
         stage: None,
         request: None,
         stream: None,
+        connection: None,
     }
 }
 

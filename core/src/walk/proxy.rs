@@ -92,6 +92,16 @@ pub(crate) struct Relay {
     /// The backend that answered, and the proxy's connection as it arrived there.
     pub(crate) pod: Host,
     pub(crate) at_pod: Tuple,
+    /// The proxy's connection's number in the trace's `connection` (1 for the first dial, one
+    /// more for each retry).
+    pub(crate) connection: u8,
+}
+
+/// Numbers the steps from `start` on that have no connection yet as `connection`.
+pub(super) fn mark_connection(trace: &mut Trace, start: usize, connection: u8) {
+    for step in trace.steps.iter_mut().skip(start).filter(|step| step.connection.is_none()) {
+        step.connection = Some(connection);
+    }
 }
 
 /// The connection a proxy accepted, which every dial serves.
@@ -308,9 +318,16 @@ impl<'a> Sim<'a> {
             return None;
         }
         let accepted = Accepted { proxy, host: &host, client, received: tuple, proto };
-        for dial in &choice.dials {
-            if let Some((pod, dialed, at_pod)) = self.dial(trace, &accepted, dial) {
-                return Some(Relay { proxy: proxy.clone(), host: host.clone(), accepted: tuple, dialed, pod, at_pod });
+        // Everything so far belongs to the client's connection; each dial opens another.
+        mark_connection(trace, 0, 0);
+        for (attempt, dial) in choice.dials.iter().enumerate() {
+            let start = trace.steps.len();
+            let connection = u8::try_from(attempt + 1).unwrap_or(u8::MAX);
+            let connected = self.dial(trace, &accepted, dial);
+            mark_connection(trace, start, connection);
+            if let Some((pod, dialed, at_pod)) = connected {
+                let (host, accepted) = (host.clone(), tuple);
+                return Some(Relay { proxy: proxy.clone(), host, accepted, dialed, pod, at_pod, connection });
             }
         }
         trace.outcome.dropped = true;

@@ -36,11 +36,20 @@ pub struct Sends {
 /// connection's time), one second apart, each closed before the next unless `keep`: closing
 /// changes nothing in iptables or nftables mode, but IPVS's lc, wlc, sed and nq count open (and
 /// recently closed) connections.
+/// A URL in `request.to` opens connections to where its name resolves from `request.from`.
 pub fn send(cluster: &Cluster, request: &Request, n: usize, keep: bool) -> Result<Sends, WalkError> {
     let mut sim = Sim::new(cluster, request.seed, request.now)?;
     let mut sends = Sends::default();
+    let to = if Target::is_url(&request.to) {
+        let target = Target::parse(&request.to).map_err(|err| WalkError(err.0))?;
+        let source = resolve_host(cluster, &request.from)?;
+        let resolved = resolve_target(cluster, &source, &target, &[])?;
+        SocketAddrV4::new(resolved.ip, target.port).to_string()
+    } else {
+        request.to.clone()
+    };
     for index in 0..n {
-        let trace = sim.connect(&request.from, &request.to, request.proto)?;
+        let trace = sim.connect(&request.from, &to, request.proto)?;
         let backend = trace.outcome.delivered_to.unwrap_or_else(|| "dropped".to_string());
         *sends.counts.entry(backend.clone()).or_default() += 1;
         sends.connections.push(Sent { index, backend, dropped: trace.outcome.dropped, reason: trace.outcome.reason });

@@ -118,9 +118,11 @@ fn field_row(props: &InspectorProps, index: usize, diff: &view::FieldDiff) -> Ht
         <tr class={classes!(diff.changed.then_some("changed"), selected.then_some("selected"))} data-testid="field">
             <th scope="row">
                 <button class="linklike" {onclick} onfocus={onenter} aria-pressed={selected.to_string()}>
-                    { i18n::field_name(props.lang, diff.name) }
+                    { i18n::field_name(props.lang, &diff.name).to_string() }
                 </button>
-                if diff.changed {
+                if diff.changed && diff.before.is_none() {
+                    <span class="tag added">{ text.added }</span>
+                } else if diff.changed {
                     <span class="tag">{ text.changed }</span>
                 }
             </th>
@@ -149,12 +151,13 @@ fn byte_cell(
         .enumerate()
         .filter(|(_, diff)| diff.bytes.contains(&offset))
         .min_by_key(|(_, diff)| diff.bytes.len())
-        .map(|(index, diff)| (index, diff.name));
+        .map(|(index, diff)| (index, diff.name.as_str()));
     let title = match field {
         Some((_, name)) => format!("0x{offset:02x}: {}", i18n::field_name(props.lang, name)),
         None => format!("0x{offset:02x}"),
     };
-    let onclick = props.onfield.reform(move |_: MouseEvent| field.map(|(index, _)| index));
+    let index = field.map(|(index, _)| index);
+    let onclick = props.onfield.reform(move |_: MouseEvent| index);
     html! {
         <span class={classes!("byte", changed.then_some("chg"), selected.then_some("sel"))} {title} {onclick}>
             { format!("{byte:02x}") }

@@ -174,6 +174,9 @@ fn EventRow(props: &EventRowProps) -> Html {
                     <span class="dir" aria-label={direction}>{ view::direction_arrow(step.direction) }</span>
                     { " " }<span class="host">{ step.node.clone() }</span>
                     { " · " }<span class="kind">{ i18n::kind_name(props.lang, step.kind) }</span>
+                    if let Some(number) = step.connection.filter(|_| props.scenario.trace.steps.iter().any(|other| other.connection.is_some_and(|n| n > 0))) {
+                        { " " }<span class={classes!("conn", format!("conn-{}", number.min(2)))} title={(i18n::text(props.lang).connection_n)(number)}>{ view::connection_mark(number) }</span>
+                    }
                 </div>
                 <div class="stage-name">{ stage_detail(step) }</div>
                 <div class="summary">{ view::summary(step) }</div>

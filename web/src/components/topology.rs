@@ -283,10 +283,12 @@ pub fn Topology(props: &TopologyProps) -> Html {
     let current = steps.get(props.step);
     let (px, py) = packet_at(&layout, scenario, props.step);
     // The path so far: every position up to the selected step, original and reply apart.
-    let trail = |direction: Direction| -> String {
+    // A proxied walk draws each connection's trail apart, so the proxy's own connection shows
+    // as a second line rather than a continuation of the client's.
+    let trail = |direction: Direction, connection: Option<u8>| -> String {
         let mut points: Vec<String> = Vec::new();
         for (index, step) in steps.iter().enumerate().take(props.step + 1) {
-            if step.direction == direction {
+            if step.direction == direction && step.connection.map(|n| n.min(1)) == connection {
                 let (x, y) = packet_at(&layout, scenario, index);
                 let point = format!("{x:.1},{y:.1}");
                 if points.last() != Some(&point) {
@@ -296,8 +298,17 @@ pub fn Topology(props: &TopologyProps) -> Html {
         }
         points.join(" ")
     };
-    let trail_original = trail(Direction::Original);
-    let trail_reply = trail(Direction::Reply);
+    let connections = view::connections(steps);
+    let split = !connections.is_empty();
+    let (client_leg, proxy_leg) = if split { (Some(0), Some(1)) } else { (None, None) };
+    let trail_original = trail(Direction::Original, client_leg);
+    let trail_reply = trail(Direction::Reply, client_leg);
+    let (proxy_original, proxy_reply) = if split {
+        (trail(Direction::Original, proxy_leg), trail(Direction::Reply, proxy_leg))
+    } else {
+        (String::new(), String::new())
+    };
+    let current_connection = current.and_then(|step| step.connection);
     // The chosen endpoint lights up once a step has sent the packet to it (a DNAT, IPVS, or
     // userspace kube-proxy's dial, which may move on to the next pod after a refusal).
     let chosen: Option<Ipv4Addr> = steps.iter().take(props.step + 1).rev().find_map(|step| {
@@ -390,6 +401,10 @@ pub fn Topology(props: &TopologyProps) -> Html {
             }
             <polyline class="trail" points={trail_original} />
             <polyline class="trail reply" points={trail_reply} />
+            if split {
+                <polyline class="trail leg2" points={proxy_original} />
+                <polyline class="trail reply leg2" points={proxy_reply} />
+            }
             <g class={classes!("packet", reply.then_some("reply"), rewrote.then_some("rewrote"))} style={format!("transform: translate({px:.1}px, {py:.1}px)")} data-testid="packet">
                 <circle r="7" />
                 <g class="packet-label">
@@ -400,6 +415,16 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 </g>
             </g>
         </svg>
+        if split {
+            <ol class="connections" data-testid="connections" aria-label={text.conn_legend}>
+                for conn in connections.iter() {
+                    <li class={classes!(format!("conn-{}", conn.number.min(2)), (current_connection == Some(conn.number)).then_some("current"))}>
+                        <span class="conn">{ view::connection_mark(conn.number) }</span>
+                        { format!(" {} · {}", (text.connection_n)(conn.number), conn.addresses) }
+                    </li>
+                }
+            </ol>
+        }
         </div>
     }
 }
