@@ -631,4 +631,32 @@ mod tests {
         assert!(udp.checksums_valid());
         assert_eq!(udp.tuple().unwrap().proto, TupleProto::Udp);
     }
+
+    #[test]
+    fn test_http_payload_fields_sit_on_their_bytes() {
+        let src: SocketAddrV4 = "10.244.1.20:40000".parse().unwrap();
+        let dst: SocketAddrV4 = "10.96.100.10:80".parse().unwrap();
+        let payload = b"GET /hello HTTP/1.1\r\nHost: web\r\nAccept: */*\r\n\r\n";
+        let packet = Packet::tcp_data(src, dst, 1001, 5001, 1, payload).expect("fits");
+        let http: Vec<(String, String, String)> = packet
+            .fields()
+            .into_iter()
+            .filter(|field| field.layer == "HTTP")
+            .map(|field| {
+                let bytes = String::from_utf8_lossy(&packet.bytes()[field.bytes.clone()]).into_owned();
+                (field.name, field.value, bytes)
+            })
+            .collect();
+        let want = [
+            ("request line", "GET /hello HTTP/1.1", "GET /hello HTTP/1.1\r\n"),
+            ("Host", "web", "Host: web\r\n"),
+            ("Accept", "*/*", "Accept: */*\r\n"),
+            ("end of head", "", "\r\n"),
+        ];
+        let want: Vec<(String, String, String)> =
+            want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+        assert_eq!(http, want);
+        // A SYN carries no payload, so no HTTP fields.
+        assert!(Packet::tcp(src, dst, TcpFlags::Syn, 1000, 0, 1).fields().iter().all(|field| field.layer != "HTTP"));
+    }
 }

@@ -229,4 +229,35 @@ mod tests {
         assert_eq!(parts.flags, ["[UNREPLIED]"]);
         assert_eq!(parts.rest, ["mark=0", "use=1"]);
     }
+
+    #[test]
+    fn test_http_lines_and_connections_of_a_proxied_request() {
+        let builtin = lbplay_core::lessons::get("l4-http").expect("the lesson");
+        let source = lbplay_core::scenario::Source { name: builtin.id, text: builtin.yaml };
+        let mut cluster = lbplay_core::scenario::load(&[source]).expect("loads").cluster;
+        let request = lbplay_core::walk::Request {
+            from: builtin.from.into(),
+            to: builtin.to.into(),
+            proto: lbplay_core::net::Proto::Tcp,
+            seed: 1,
+            now: 0,
+        };
+        let direct = lbplay_core::walk::trace(&cluster, &request).expect("walks");
+        let lines: Vec<String> = direct.steps.iter().filter_map(|step| http_line(&step.after)).collect();
+        assert_eq!(lines.first().map(String::as_str), Some("GET /hello"));
+        assert_eq!(lines.last().map(String::as_str), Some("200 OK"));
+        assert!(connections(&direct.steps).is_empty(), "one connection, no legend");
+        cluster.kube_proxy.mode = lbplay_core::model::ProxyMode::Userspace;
+        let proxied = lbplay_core::walk::trace(&cluster, &request).expect("walks");
+        let conns = connections(&proxied.steps);
+        let numbers: Vec<u8> = conns.iter().map(|conn| conn.number).collect();
+        assert_eq!(numbers, [0, 1]);
+        assert!(conns[0].addresses.ends_with("→ 10.96.100.10:80"), "{conns:?}");
+        assert!(conns[1].addresses.ends_with(":8080"), "the proxy dials the pod: {conns:?}");
+        assert_eq!(connection_mark(0), "①");
+        // The L4 proxy copies the request unchanged: its HTTP fields are the same on both legs.
+        let copy = proxied.steps.iter().find(|step| step.verdict == "COPY →").expect("the relay");
+        let diffs = field_diffs(&copy.before, &copy.after);
+        assert!(diffs.iter().filter(|diff| diff.layer == "HTTP").all(|diff| !diff.changed));
+    }
 }
