@@ -13,6 +13,31 @@ use crate::trace::{Direction, Text};
 /// or a UDP datagram.
 pub(super) fn send(sender: &Host, direction: Direction, flight: &InFlight) -> Text {
     let tuple = flight.tuple();
+    let payload = flight.packet().payload();
+    if flight.packet().tcp_flags().is_some() && !payload.is_empty() {
+        // A segment of an open connection: the first line of what it carries says what it is.
+        let head = String::from_utf8_lossy(payload);
+        let first = head.lines().next().unwrap_or_default().to_string();
+        let n = payload.len();
+        let (what_en, what_zh) = match direction {
+            Direction::Original => ("the request", "请求"),
+            Direction::Reply => ("the response", "响应"),
+        };
+        return Text::new(
+            format!(
+                "{} sends {n} bytes on the connection it has open, from {} to {}: a PSH|ACK segment whose payload is {what_en} `{first}`. The handshake's last ACK went the same way just before it.",
+                sender.label(),
+                tuple.src,
+                tuple.dst
+            ),
+            format!(
+                "{} 在已建立的连接上发送 {n} 字节，从 {} 到 {}：一个 PSH|ACK 报文段，载荷是{what_zh} `{first}`。握手的最后一个 ACK 刚刚走过同一条路。",
+                sender.label(),
+                tuple.src,
+                tuple.dst
+            ),
+        );
+    }
     match (&direction, flight.packet().tcp_flags().as_deref()) {
         (Direction::Original, Some(_)) => Text::new(
             format!("{} opens a TCP connection: it sends a SYN from {} to {}.", sender.label(), tuple.src, tuple.dst),
