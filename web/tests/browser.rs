@@ -609,3 +609,34 @@ async fn userspace_mode_relays_through_kube_proxy_and_shows_conntrack() {
     }
     assert!(seen, "some step shows the connection's conntrack entry");
 }
+
+/// Issue 11: the request segment's payload reads as HTTP fields in the inspector, and clicking
+/// the request line frames exactly its bytes; a proxied walk lists its two connections.
+#[wasm_bindgen_test]
+async fn an_http_request_shows_its_fields_and_bytes() {
+    let scenario = lbplay_web::run::load_builtin("l4-http");
+    let request = scenario
+        .trace
+        .steps
+        .iter()
+        .position(|step| step.kind == lbplay_core::StepKind::Send && !step.after.payload().is_empty())
+        .expect("the request's send step");
+    let app = mount(&format!("#v=1&s=l4-http&step={}&lang=en", request + 1), None).await;
+    let rows = app.text(r#"[data-testid="fields"]"#);
+    assert!(rows.contains("HTTP"), "an HTTP layer: {rows}");
+    assert!(rows.contains("GET /hello HTTP/1.1"), "the request line: {rows}");
+    assert!(rows.contains("web.default.svc.cluster.local"), "the Host header: {rows}");
+    let buttons = app.root.query_selector_all(r#"[data-testid="fields"] button"#).expect("buttons");
+    let line = (0..buttons.length())
+        .filter_map(|index| buttons.item(index))
+        .find(|button| button.text_content().unwrap_or_default() == "request line")
+        .expect("a request line field");
+    line.dyn_into::<HtmlElement>().expect("a button").click();
+    settle().await;
+    assert_eq!(app.count(r#"[data-testid="hex"] .byte.sel"#), "GET /hello HTTP/1.1\r\n".len() as u32);
+    assert!(app.try_find(r#"[data-testid="connections"]"#).is_none(), "one connection, no legend");
+    drop(app);
+    let proxied = mount("#v=1&s=l4-http&mode=userspace&step=1&lang=en", None).await;
+    let legend = proxied.text(r#"[data-testid="connections"]"#);
+    assert!(legend.contains("①") && legend.contains("②"), "two connections: {legend}");
+}

@@ -106,7 +106,12 @@ fn tier2_browser(root: &Path) -> Outcome {
         );
     };
     let mut command = cargo(root, &["test", "--target", "wasm32-unknown-unknown", "-p", "lbplay-web"]);
-    command.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner").env("CHROMEDRIVER", driver);
+    // wasm-bindgen-test-runner gives a whole test binary 20 s by default; the browser suite walks
+    // every lesson several times and takes about that long on two cores, so it gets room.
+    command
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+        .env("CHROMEDRIVER", driver)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300");
     match streamed(command, "the wasm-bindgen browser tests (cargo test --target wasm32-unknown-unknown -p lbplay-web)")
     {
         Ok(()) => Outcome::Passed(String::new()),
