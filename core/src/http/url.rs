@@ -197,10 +197,9 @@ mod tests {
             Err(err) => format!("error: {err}"),
         };
         assert!(
-            if expect.starts_with("error: ") {
-                got.starts_with("error: ") && got.contains(&expect[7..])
-            } else {
-                got == expect
+            match expect.strip_prefix("error: ") {
+                Some(part) => got.starts_with("error: ") && got.contains(part),
+                None => got == expect,
             },
             "{text}: got `{got}`, expected `{expect}`"
         );
