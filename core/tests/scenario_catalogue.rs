@@ -610,3 +610,41 @@ fn endpoints_without_a_service() {
 in.yaml:1:1: warning: Endpoints/default/db: no Service default/db to go with these endpoints; these Endpoints are not mirrored"#]],
     );
 }
+
+#[test]
+fn unknown_fields_are_warned_of_with_the_field_meant() {
+    // kubectl's strict field validation warns `unknown field "spec.ports[0].targetport"`; lbplay
+    // says which field was probably meant.
+    check(
+        &selected("  ports:\n  - port: 80\n    targetport: 8080\n"),
+        expect![[r#"
+            ok
+            in.yaml:6:13: warning: Service/default/web: spec.selector: selector app=web matches no pods in namespace default; the Service has no endpoints
+            in.yaml:9:5: warning: Service/default/web: spec.ports[0].targetport: unknown field "targetport" (did you mean "targetPort"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+    check(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  lables: {app: web}\nspec:\n  containers:\n  - name: c\n    image: nginx\n    env: [{name: X, valeu: 1}]\n    prots: []\n",
+        expect![[r#"
+            ok
+            in.yaml:5:3: warning: Pod/default/a: metadata.lables: unknown field "lables" (did you mean "labels"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)
+            in.yaml:11:5: warning: Pod/default/a: spec.containers[0].prots: unknown field "prots" (did you mean "ports"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+}
+
+#[test]
+fn a_mis_indented_selector_is_pointed_at() {
+    // `app: web` at the level of `selector:` leaves the selector empty.
+    check(
+        &service("  ports:\n  - port: 80\n  selector:\n  app: web\n"),
+        expect![[r#"
+            ok
+            in.yaml:9:3: warning: Service/default/web: spec.app: unknown field "app" (`spec.selector` above it is empty: indent this line under `selector:`); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+    // `selector:` indented into the port's mapping.
+    check(
+        &service("  ports:\n  - port: 80\n    selector:\n      app: web\n"),
+        expect![[r#"
+            ok
+            in.yaml:8:5: warning: Service/default/web: spec.ports[0].selector: unknown field "selector" (it belongs at `spec.selector`: check this line's indentation); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+}

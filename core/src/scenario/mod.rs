@@ -17,6 +17,7 @@ mod controllers;
 mod fields;
 mod objects;
 mod report;
+mod schema;
 
 use std::fmt;
 

@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::controllers;
 use super::fields::{
     Cx, Obj, dns_label_error, dns_subdomain_error, dns1035_label_error, duplicate, forbidden, iana_svc_name_error,
     invalid, required, unsupported,
 };
 use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
+use super::{controllers, schema};
 use crate::model::{
     Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
     IngressPath, IngressPort, IngressRule, Node, PathType, ProxyMode, RouteDestination, ServicePort, ServiceType,
@@ -212,6 +212,9 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
                 cx.ignored.push(label);
             }
             continue;
+        }
+        if let Some(shape) = schema::of(&kind) {
+            schema::check(cx, &obj, shape);
         }
         let Some(name) = name else {
             if kind != "Cluster" {
