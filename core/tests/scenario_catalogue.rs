@@ -139,18 +139,50 @@ fn missing_name() {
 }
 
 #[test]
-fn empty_documents() {
+fn empty_input_is_an_error_not_a_default_cluster() {
     check(
         "---\n---\n",
-        expect![[r#"
-        ok
-        in.yaml:2:1: warning: the input holds no objects; the default cluster is used, with no workloads"#]],
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
+    );
+    check(
+        "",
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
+    );
+    check(
+        "# only a comment\n",
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
     );
 }
 
 #[test]
-fn empty_input() {
-    check("", expect!["ok"]);
+fn kinds_are_case_sensitive() {
+    check(
+        "apiVersion: v1\nkind: service\nmetadata: {name: web}\n",
+        expect![[
+            r#"in.yaml:2:7: error: service/default/web: kind: no kind "service" is served in v1; kinds are case-sensitive: did you mean "Service"?"#
+        ]],
+    );
+    // Another group's kind of a similar name is a custom resource, ignored as before.
+    check(
+        "apiVersion: example.com/v1\nkind: service\nmetadata: {name: web}\n",
+        expect!["ok\nignored: service/default/web"],
+    );
+}
+
+#[test]
+fn an_ipvs_scheduler_the_kernel_lacks_is_refused_where_it_is_written() {
+    check(
+        "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: c}\nspec:\n  kubeProxy: {mode: ipvs, ipvs: {scheduler: RR}}\n",
+        expect![[
+            r#"in.yaml:5:45: error: Cluster/c: spec.kubeProxy.ipvs.scheduler: Unsupported value: "RR": supported values: "rr", "wrr", "lc", "wlc", "sed", "nq", "dh", "sh", "lblc", "lblcr", "mh", "fo", "ovf", "twos" (the kernel's IPVS schedulers); scheduler names are lower case: "rr""#
+        ]],
+    );
 }
 
 #[test]
