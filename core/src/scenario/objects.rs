@@ -145,13 +145,11 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
     let mut cluster_doc: Option<Obj<'_>> = None;
     let mut decoded = Decoded::default();
     let mut seen: BTreeMap<String, (String, Pos)> = BTreeMap::new();
-    let mut objects = 0usize;
     for (file, node) in docs {
         if node.is_null() {
             // kubectl skips empty documents (a stray `---`), and so does lbplay.
             continue;
         }
-        objects += 1;
         let bare = Obj { file: file.to_string(), label: String::new(), node };
         if !matches!(node.value, Value::Map(_)) {
             cx.push(
