@@ -413,3 +413,24 @@ fn allocation_avoids_the_static_subrange() {
         assert!(port >= 30086, "{} got {port}", service.name);
     }
 }
+
+/// A ReplicaSet `web` of `replicas` pods on two nodes with room for 65,534 pods each.
+fn big_replica_set(replicas: usize) -> String {
+    format!(
+        "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {{name: big}}\nspec:\n  clusterCIDR: 10.128.0.0/9\n  nodes:\n  - {{name: n1, ip: 192.168.1.1, podCIDR: 10.128.0.0/16}}\n  - {{name: n2, ip: 192.168.1.2, podCIDR: 10.129.0.0/16}}\n---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {{name: web}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: nginx}}]}}\n"
+    )
+}
+
+#[test]
+fn generated_pod_names_that_collide_are_drawn_again() {
+    // Replicas 5,101 and 7,484 of ReplicaSet default/web draw the same suffix (`web-psvhn`), as
+    // 4,892 replicas of a Deployment did in issue 17; the API server retries a generateName create
+    // that conflicts, so every replica exists, each with its own name.
+    let loaded = load_one(&big_replica_set(7500));
+    let pods = &loaded.cluster.pods;
+    assert_eq!(pods.len(), 7500);
+    let mut names: Vec<&str> = pods.iter().map(|pod| pod.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 7500);
+}

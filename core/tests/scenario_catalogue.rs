@@ -139,18 +139,50 @@ fn missing_name() {
 }
 
 #[test]
-fn empty_documents() {
+fn empty_input_is_an_error_not_a_default_cluster() {
     check(
         "---\n---\n",
-        expect![[r#"
-        ok
-        in.yaml:2:1: warning: the input holds no objects; the default cluster is used, with no workloads"#]],
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
+    );
+    check(
+        "",
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
+    );
+    check(
+        "# only a comment\n",
+        expect![
+            "in.yaml:1:1: error: the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`"
+        ],
     );
 }
 
 #[test]
-fn empty_input() {
-    check("", expect!["ok"]);
+fn kinds_are_case_sensitive() {
+    check(
+        "apiVersion: v1\nkind: service\nmetadata: {name: web}\n",
+        expect![[
+            r#"in.yaml:2:7: error: service/default/web: kind: no kind "service" is served in v1; kinds are case-sensitive: did you mean "Service"?"#
+        ]],
+    );
+    // Another group's kind of a similar name is a custom resource, ignored as before.
+    check(
+        "apiVersion: example.com/v1\nkind: service\nmetadata: {name: web}\n",
+        expect!["ok\nignored: service/default/web"],
+    );
+}
+
+#[test]
+fn an_ipvs_scheduler_the_kernel_lacks_is_refused_where_it_is_written() {
+    check(
+        "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: c}\nspec:\n  kubeProxy: {mode: ipvs, ipvs: {scheduler: RR}}\n",
+        expect![[
+            r#"in.yaml:5:45: error: Cluster/c: spec.kubeProxy.ipvs.scheduler: Unsupported value: "RR": supported values: "rr", "wrr", "lc", "wlc", "sed", "nq", "dh", "sh", "lblc", "lblcr", "mh", "fo", "ovf", "twos" (the kernel's IPVS schedulers); scheduler names are lower case: "rr""#
+        ]],
+    );
 }
 
 #[test]
@@ -608,5 +640,43 @@ fn endpoints_without_a_service() {
         "apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: db\nsubsets:\n- addresses: [{ip: 10.0.0.9}]\n  ports: [{port: 5432}]\n",
         expect![[r#"ok
 in.yaml:1:1: warning: Endpoints/default/db: no Service default/db to go with these endpoints; these Endpoints are not mirrored"#]],
+    );
+}
+
+#[test]
+fn unknown_fields_are_warned_of_with_the_field_meant() {
+    // kubectl's strict field validation warns `unknown field "spec.ports[0].targetport"`; lbplay
+    // says which field was probably meant.
+    check(
+        &selected("  ports:\n  - port: 80\n    targetport: 8080\n"),
+        expect![[r#"
+            ok
+            in.yaml:6:13: warning: Service/default/web: spec.selector: selector app=web matches no pods in namespace default; the Service has no endpoints
+            in.yaml:9:5: warning: Service/default/web: spec.ports[0].targetport: unknown field "targetport" (did you mean "targetPort"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+    check(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n  lables: {app: web}\nspec:\n  containers:\n  - name: c\n    image: nginx\n    env: [{name: X, valeu: 1}]\n    prots: []\n",
+        expect![[r#"
+            ok
+            in.yaml:5:3: warning: Pod/default/a: metadata.lables: unknown field "lables" (did you mean "labels"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)
+            in.yaml:11:5: warning: Pod/default/a: spec.containers[0].prots: unknown field "prots" (did you mean "ports"?); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+}
+
+#[test]
+fn a_mis_indented_selector_is_pointed_at() {
+    // `app: web` at the level of `selector:` leaves the selector empty.
+    check(
+        &service("  ports:\n  - port: 80\n  selector:\n  app: web\n"),
+        expect![[r#"
+            ok
+            in.yaml:9:3: warning: Service/default/web: spec.app: unknown field "app" (`spec.selector` above it is empty: indent this line under `selector:`); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
+    );
+    // `selector:` indented into the port's mapping.
+    check(
+        &service("  ports:\n  - port: 80\n    selector:\n      app: web\n"),
+        expect![[r#"
+            ok
+            in.yaml:8:5: warning: Service/default/web: spec.ports[0].selector: unknown field "selector" (it belongs at `spec.selector`: check this line's indentation); it is ignored, as the API server drops unknown fields (kubectl warns of them)"#]],
     );
 }

@@ -31,6 +31,10 @@ pub const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
 pub use crate::dns::CLUSTER_DOMAIN;
 
+/// How many names a `generateName` create tries before it fails
+/// (`maxNameGenerationCreateAttempts`, staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go).
+const MAX_NAME_ATTEMPTS: usize = 8;
+
 /// The NodePort range (`--service-node-port-range`, 30000-32767 by default).
 pub const NODE_PORT_MIN: u16 = 30000;
 pub const NODE_PORT_MAX: u16 = 32767;
@@ -150,20 +154,45 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
     // `<replicaset>-` (pkg/controller/controller_utils.go, `getPodsPrefix`); a StatefulSet's pods
     // are `<name>-<ordinal>` with the pod-name and pod-index labels
     // (pkg/controller/statefulset/stateful_set_utils.go, `newStatefulSetPod`).
+    //
+    // A generated name that is already taken is drawn again, as the API server does since v1.30:
+    // with generateName, a create that fails on a name conflict is retried with a fresh name up to
+    // `maxNameGenerationCreateAttempts` (8) times
+    // (staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go, KEP-4420
+    // RetryGenerateName). The names already taken are the Pods written out and those generated
+    // before, in input order.
+    let mut taken: BTreeSet<(String, String)> = BTreeSet::new();
+    for pod in &pods {
+        taken.insert((pod.namespace.clone(), pod.name.clone()));
+    }
     for workload in &workloads {
         let template_node = workload.obj.node.get("spec").and_then(|s| s.get("template"));
         let template_hash = template_node.map(pod_template_hash).unwrap_or_default();
+        let (prefix, owner) = match workload.kind {
+            "Deployment" => {
+                let rs = format!("{}-{template_hash}", workload.name);
+                (format!("{rs}-"), rs)
+            }
+            _ => (format!("{}-", workload.name), workload.name.clone()),
+        };
         for i in 0..workload.replicas {
             let mut pod = workload.template.clone();
             let index = i.to_string();
             pod.name = match workload.kind {
                 "StatefulSet" => format!("{}-{i}", workload.name),
-                "Deployment" => {
-                    let rs = format!("{}-{template_hash}", workload.name);
-                    generated_name(&format!("{rs}-"), &[&pod.namespace, &rs, &index])
+                _ => {
+                    let mut name = generated_name(&prefix, &[&pod.namespace, &owner, &index]);
+                    for attempt in 1..MAX_NAME_ATTEMPTS {
+                        if !taken.contains(&(pod.namespace.clone(), name.clone())) {
+                            break;
+                        }
+                        let attempt = attempt.to_string();
+                        name = generated_name(&prefix, &[&pod.namespace, &owner, &index, &attempt]);
+                    }
+                    name
                 }
-                _ => generated_name(&format!("{}-", workload.name), &[&pod.namespace, &workload.name, &index]),
             };
+            taken.insert((pod.namespace.clone(), pod.name.clone()));
             match workload.kind {
                 "Deployment" => {
                     pod.labels.insert("pod-template-hash".to_string(), template_hash.clone());

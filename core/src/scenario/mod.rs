@@ -17,6 +17,7 @@ mod controllers;
 mod fields;
 mod objects;
 mod report;
+mod schema;
 
 use std::fmt;
 
@@ -117,6 +118,21 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
     for (file, nodes) in &parsed {
         for node in nodes {
             docs.push((file.as_str(), node));
+        }
+    }
+    // An input with no object at all is a mistake (an empty file, the wrong file, a pipe that
+    // carried nothing), not a request for the default cluster: `kubectl apply` refuses it with
+    // `no objects passed to apply`. One empty file among others is only a warning.
+    let holds_objects = |nodes: &[yaml::Node]| nodes.iter().any(|node| !node.is_null());
+    if !cx.has_errors() && !parsed.iter().any(|(_, nodes)| holds_objects(nodes)) {
+        let file = sources.first().map_or("-", |s| s.name);
+        let message = "the input holds no Kubernetes objects (it is empty, or only comments and `---`); kubectl says `no objects passed to apply`".to_string();
+        cx.push(Severity::Error, file, START, None, None, message);
+        return Err(cx.problems);
+    }
+    for (file, nodes) in &parsed {
+        if !holds_objects(nodes) {
+            cx.push(Severity::Warning, file, START, None, None, "this stream holds no objects".to_string());
         }
     }
     let (cluster, extras) = objects::build(&mut cx, &docs);

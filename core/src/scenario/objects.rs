@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use super::controllers;
 use super::fields::{
     Cx, Obj, dns_label_error, dns_subdomain_error, dns1035_label_error, duplicate, forbidden, iana_svc_name_error,
     invalid, required, unsupported,
 };
 use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
+use super::{controllers, schema};
 use crate::model::{
     Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
     IngressPath, IngressPort, IngressRule, Node, PathType, ProxyMode, RouteDestination, ServicePort, ServiceType,
@@ -117,6 +117,21 @@ fn accepted_versions(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// Every kind lbplay models, for the case-insensitive hint.
+const KINDS: &[&str] = &[
+    "Cluster",
+    "Service",
+    "Pod",
+    "Endpoints",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "EndpointSlice",
+    "Ingress",
+    "VirtualService",
+    "DestinationRule",
+];
+
 /// Whether a kind is namespaced, for its label.
 fn cluster_scoped(kind: &str) -> bool {
     matches!(kind, "Cluster" | "Node" | "Namespace" | "ClusterRole" | "ClusterRoleBinding" | "PersistentVolume")
@@ -130,13 +145,11 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
     let mut cluster_doc: Option<Obj<'_>> = None;
     let mut decoded = Decoded::default();
     let mut seen: BTreeMap<String, (String, Pos)> = BTreeMap::new();
-    let mut objects = 0usize;
     for (file, node) in docs {
         if node.is_null() {
             // kubectl skips empty documents (a stray `---`), and so does lbplay.
             continue;
         }
-        objects += 1;
         let bare = Obj { file: file.to_string(), label: String::new(), node };
         if !matches!(node.value, Value::Map(_)) {
             cx.push(
@@ -179,7 +192,26 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
         };
         let obj = Obj { file: file.to_string(), label: label.clone(), node };
         let Some(versions) = accepted_versions(&kind) else {
-            cx.ignored.push(label);
+            // Kinds are case-sensitive: the API server answers `kind: service` with `no matches
+            // for kind "service" in version "v1"`. A kind lbplay models but for its case, in one
+            // of that kind's versions (or with none), is a mistake rather than a CRD to ignore.
+            let meant = KINDS.iter().find(|k| k.eq_ignore_ascii_case(&kind)).filter(|meant| {
+                api_version.as_deref().is_none_or(|v| accepted_versions(meant).is_some_and(|vs| vs.contains(&v)))
+            });
+            if let Some(meant) = meant {
+                let pos = node.get("kind").map(|n| n.pos).unwrap_or(node.pos);
+                let version = api_version.as_deref().unwrap_or("its version");
+                cx.error(
+                    &obj,
+                    pos,
+                    "kind",
+                    format!(
+                        "no kind {kind:?} is served in {version}; kinds are case-sensitive: did you mean {meant:?}?"
+                    ),
+                );
+            } else {
+                cx.ignored.push(label);
+            }
             continue;
         };
         let Some(api_version) = api_version else {
@@ -212,6 +244,9 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
                 cx.ignored.push(label);
             }
             continue;
+        }
+        if let Some(shape) = schema::of(&kind) {
+            schema::check(cx, &obj, shape);
         }
         let Some(name) = name else {
             if kind != "Cluster" {
@@ -300,20 +335,7 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             _ => cx.ignored.push(label),
         }
     }
-    if objects == 0
-        && !docs.is_empty()
-        && !cx.has_errors()
-        && let Some((file, node)) = docs.first()
-    {
-        cx.push(
-            super::Severity::Warning,
-            file,
-            node.pos,
-            None,
-            None,
-            "the input holds no objects; the default cluster is used, with no workloads".to_string(),
-        );
-    }
+
     let mut cluster = match &cluster_doc {
         Some(obj) => decode_cluster(cx, obj),
         None => Cluster::default(),
@@ -366,7 +388,28 @@ fn decode_cluster(cx: &mut Cx, obj: &Obj<'_>) -> Cluster {
         if let Some(ipvs) = cx.map(obj, kp.get("ipvs"), "spec.kubeProxy.ipvs")
             && let Some(scheduler) = cx.string(obj, ipvs.get("scheduler"), "spec.kubeProxy.ipvs.scheduler")
         {
-            cluster.kube_proxy.ipvs_scheduler = scheduler;
+            // kube-proxy hands the name to the kernel, which knows its schedulers by their lower-case
+            // module names (net/netfilter/ipvs/ip_vs_sched.c, `ip_vs_scheduler_get` loads
+            // `ip_vs_<name>`); a name it does not know stops kube-proxy at start-up. Checked here,
+            // so `check` reports it at the line, whichever mode the walk is later run in.
+            if crate::ipvs::sched::Scheduler::parse(&scheduler).is_none() {
+                let names: Vec<&str> = crate::ipvs::sched::Scheduler::ALL.iter().map(|s| s.name()).collect();
+                let lower = scheduler.to_ascii_lowercase();
+                let hint = if crate::ipvs::sched::Scheduler::parse(&lower).is_some() {
+                    format!("; scheduler names are lower case: {:?}", lower.as_str())
+                } else {
+                    String::new()
+                };
+                let at = ipvs.get("scheduler").map(|n| n.pos).unwrap_or(ipvs.pos);
+                cx.error(
+                    obj,
+                    at,
+                    "spec.kubeProxy.ipvs.scheduler",
+                    format!("{} (the kernel's IPVS schedulers){hint}", unsupported(&scheduler, &names)),
+                );
+            } else {
+                cluster.kube_proxy.ipvs_scheduler = scheduler;
+            }
         }
     }
     if let Some(nodes_node) = spec.get("nodes") {

@@ -320,6 +320,15 @@ impl<'a> Sim<'a> {
             };
             first_hop = false;
             match next {
+                Next::Local if self.nobody_has(&at, flight.tuple()).is_some() => {
+                    let reason = self.nobody_has(&at, flight.tuple()).unwrap_or_default();
+                    let note = Text::new(format!("Dropped: {reason}."), format!("丢弃：{reason}。"));
+                    let packet = flight.packet();
+                    trace.steps.push(step(at.name(), direction, StepKind::Drop, packet, packet, "DROP", note));
+                    trace.outcome.dropped = true;
+                    trace.outcome.reason = Some(reason);
+                    return None;
+                }
                 Next::Local => {
                     let note = narrate::received(&at, flight.packet());
                     let packet = flight.packet();

@@ -62,6 +62,42 @@ impl<'a> Sim<'a> {
         })
     }
 
+    /// Why nothing answers a packet the default route carried out of the cluster: its address is
+    /// in the serviceCIDR, where addresses exist only as kube-proxy's rules, and no rule rewrote
+    /// it (no Service has that address, or the Service has no such port). The network has no
+    /// host with that address, so the SYN is lost and the client times out; `None` for any other
+    /// destination, which the network's gateway stands in for.
+    pub(super) fn nobody_has(&self, at: &Host, tuple: Tuple) -> Option<String> {
+        let Host::Client { name, ip } = at else { return None };
+        let dst = *tuple.dst.ip();
+        if name != "gateway" || *ip != dst || !self.cluster.service_cidr.contains(dst) {
+            return None;
+        }
+        let port = tuple.dst.port();
+        let service = self.cluster.services.iter().find(|service| service.cluster_ip == Some(dst));
+        let why = match service {
+            Some(service) => {
+                let ports: Vec<String> = service
+                    .ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p.port, p.protocol.as_str().to_ascii_uppercase()))
+                    .collect();
+                let ports = if ports.is_empty() { "none".to_string() } else { ports.join(", ") };
+                format!(
+                    "{dst} is the ClusterIP of Service {}, which has no port {port} (its ports: {ports}), so no kube-proxy rule rewrote the packet",
+                    service.namespaced_name()
+                )
+            }
+            None => format!(
+                "{dst} is in the serviceCIDR {} but no Service has it, so no kube-proxy rule rewrote the packet",
+                self.cluster.service_cidr
+            ),
+        };
+        Some(format!(
+            "{why}; it left by the default route, and no host anywhere has a ClusterIP as its address, so nothing answers and the connection times out"
+        ))
+    }
+
     /// The routing decision on `node` for a destination.
     pub(super) fn route(&self, node: &str, dst: Ipv4Addr) -> Result<Route, String> {
         let this = self.cluster.node(node).ok_or_else(|| format!("no node `{node}`"))?;
@@ -235,5 +271,20 @@ mod tests {
             node-1 routing default route
         "#]],
         );
+    }
+
+    #[test]
+    fn a_cluster_ip_port_no_service_has_times_out_unanswered() {
+        // iptables mode has no rule for port 81 of the ClusterIP: the SYN leaves by the default
+        // route and is lost, rather than answered by a SYN-ACK from nowhere (issue 17).
+        let trace = fixture::walk("clusterip-iptables", ProxyMode::Iptables, "pod/client", "10.96.100.10:81");
+        expect![[r#"
+            node-1 routing default route
+            gateway drop DROP
+        "#]]
+        .assert_eq(&fixture::lines(&trace, |step| matches!(step.kind, StepKind::Routing | StepKind::Drop)));
+        assert!(trace.steps.iter().all(|step| step.direction == crate::trace::Direction::Original));
+        expect!["10.96.100.10 is the ClusterIP of Service default/web, which has no port 81 (its ports: 80/TCP), so no kube-proxy rule rewrote the packet; it left by the default route, and no host anywhere has a ClusterIP as its address, so nothing answers and the connection times out"]
+            .assert_eq(trace.outcome.reason.as_deref().unwrap_or_default());
     }
 }
