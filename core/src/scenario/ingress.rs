@@ -489,7 +489,7 @@ pub(crate) fn ingress_v1_yaml(ingress: &Ingress) -> String {
 
 /// The controller name ingress-nginx claims (internal/ingress/controller/ingressclass,
 /// `DefaultControllerName`, controller v1.15.1).
-pub(crate) const NGINX_CONTROLLER: &str = "k8s.io/ingress-nginx";
+pub(crate) const NGINX_CONTROLLER: &str = crate::ingress::CONTROLLER;
 
 /// The control plane's part for Ingresses, after Services exist: the IngressClass `nginx` marked
 /// default when the scenario writes none (ingress-nginx as it is usually installed, design.md),
