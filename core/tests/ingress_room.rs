@@ -221,3 +221,40 @@ fn the_nginx_view_of_the_source_texts_fanout() {
         location Some("location \"/bar/\"") -> default-s2-80"#]]
     .assert_eq(&stages.join("\n"));
 }
+
+#[test]
+fn the_source_texts_ingress_lesson_routes_as_the_text_describes() {
+    let yaml = include_str!("../scenarios/ingress.yaml");
+    check(
+        yaml,
+        &[
+            ("foo.bar.com", "/foo"),
+            ("foo.bar.com", "/foo/x"),
+            ("foo.bar.com", "/bar"),
+            ("foo.bar.com", "/other"),
+            ("bar.foo.com", "/anything"),
+            ("unknown.test", "/"),
+            ("", "/x"),
+        ],
+        expect_test::expect![[r#"
+            foo.bar.com /foo -> 200 server_name "foo.bar.com"; location = "/foo" default-s1-80
+            foo.bar.com /foo/x -> 200 server_name "foo.bar.com"; location "/foo/" default-s1-80
+            foo.bar.com /bar -> 200 server_name "foo.bar.com"; location = "/bar" default-s2-80
+            foo.bar.com /other -> 200 server_name "foo.bar.com"; location "/" default-s1-80
+            bar.foo.com /anything -> 200 server_name "bar.foo.com"; location "/" default-s2-80
+            unknown.test / -> 200 server_name "_"; location "/" default-testsvc-80
+            - /x -> 200 server_name "_"; location "/" default-testsvc-80
+        "#]],
+    );
+    let loaded = load_yaml(yaml).expect("loads");
+    let hints =
+        loaded.warnings.iter().filter(|w| w.message.contains("no longer served since Kubernetes v1.22")).count();
+    assert_eq!(hints, 3, "each v1beta1 Ingress gets the conversion hint");
+    // The balancer: two pods behind s1, round robin from one after the random start.
+    let config = ingress::config_for(&loaded.extras);
+    let d = ingress::route(&config, &Request { scheme: "http", host: Some("foo.bar.com"), path: "/foo" });
+    let eps = ingress::endpoints(&loaded.cluster, d.upstream.as_ref().expect("upstream"));
+    assert_eq!(eps.len(), 2);
+    let mut rr = ingress::balance::RoundRobin::new(eps.len(), 2).expect("nodes");
+    assert_eq!([rr.find(), rr.find(), rr.find()], [0, 1, 0]);
+}
