@@ -35,7 +35,7 @@ fn hosts_and_paths_are_validated_as_the_api_server_does() {
         (ingress("foo.*.com", "/", "Prefix"), "a wildcard DNS-1123 subdomain"),
         (ingress("*.*.com", "/", "Prefix"), "a wildcard DNS-1123 subdomain"),
         (ingress("10.0.0.1", "/", "Prefix"), "must be a DNS name, not an IP address"),
-        (ingress("a.test:80", "/", "Prefix"), "must be a DNS name, not an IP address"),
+        (ingress("a.test:80", "/", "Prefix"), "Invalid value: \"a.test:80\": a lowercase RFC 1123 subdomain"),
         (ingress("a.test", "/a//b", "Prefix"), "Invalid value: \"/a//b\": must not contain '//'"),
         (ingress("a.test", "/a/../b", "Exact"), "must not contain '/../'"),
         (ingress("a.test", "/a%2Fb", "Exact"), "must not contain '%2F'"),

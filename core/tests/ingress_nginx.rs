@@ -325,6 +325,12 @@ fn real_nginx_picks_the_same_server_and_location() {
         let config = ingress::config_for(&loaded.extras);
         let nginx = match Nginx::start(&binary, &config, t) {
             Ok(n) => n,
+            // nginx that cannot run at all here (no loopback, a sandbox) is a skip, not a failure,
+            // unless the tier asked for it; once one instance ran, any failure is a finding.
+            Err(e) if t == 0 && std::env::var_os("LBPLAY_REQUIRE_NGINX").is_none() => {
+                println!("skipped: {binary} cannot run here: {e}");
+                return;
+            }
             Err(e) => panic!("{}: {e}", table.name),
         };
         for (host, path) in &table.requests {

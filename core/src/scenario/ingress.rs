@@ -129,7 +129,7 @@ const INVALID_PATH_SUFFIXES: [&str; 2] = ["/..", "/."];
 /// The API server's complaint about a rule's host, if any (validation.go, `validateIngressRules`):
 /// not an IP address; a `*` only as the whole first label of a wildcard DNS-1123 subdomain.
 fn host_error(host: &str) -> Option<String> {
-    if host.parse::<std::net::Ipv4Addr>().is_ok() || host.contains(':') {
+    if host.parse::<std::net::Ipv4Addr>().is_ok() || host.parse::<std::net::Ipv6Addr>().is_ok() {
         return Some(invalid(host, "must be a DNS name, not an IP address"));
     }
     if host.contains('*') {
