@@ -175,7 +175,9 @@ pub fn build(taken: &[&Ingress]) -> Config {
     merge_order(&mut ings);
     type Wishes = Vec<bool>;
     let mut servers: Vec<(Server, Wishes)> = Vec::new();
-    let find = |servers: &[(Server, Wishes)], host: &str| servers.iter().position(|(s, _)| s.hostname == host);
+    // Hostname to index in `servers`, so a thousand hosts are not searched one by one.
+    let mut index: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    index.insert(DEFAULT_SERVER.to_string(), 0);
     // Each location's regex wish rides beside it until the server is finished.
     servers.push((
         Server {
@@ -201,11 +203,12 @@ pub fn build(taken: &[&Ingress]) -> Config {
         }
         for rule in &ing.rules {
             let host = rule.host.as_deref().unwrap_or(DEFAULT_SERVER);
-            if find(&servers, host).is_some() {
+            if index.contains_key(host) {
                 continue;
             }
             let loc = root(Some(ing), un.clone());
             let regex = wants_regex(ing, "/");
+            index.insert(host.to_string(), servers.len());
             servers.push((
                 Server { hostname: host.to_string(), tls: false, enforce_regex: false, locations: vec![loc] },
                 vec![regex],
@@ -216,7 +219,7 @@ pub fn build(taken: &[&Ingress]) -> Config {
     for ing in &ings {
         for rule in &ing.rules {
             let host = rule.host.as_deref().unwrap_or(DEFAULT_SERVER);
-            if let Some(i) = find(&servers, host)
+            if let Some(&i) = index.get(host)
                 && !ing.tls.is_empty()
                 && host != DEFAULT_SERVER
             {
@@ -228,7 +231,7 @@ pub fn build(taken: &[&Ingress]) -> Config {
     for ing in &ings {
         for rule in &ing.rules {
             let host = rule.host.as_deref().unwrap_or(DEFAULT_SERVER);
-            let Some(si) = find(&servers, host) else { continue };
+            let Some(&si) = index.get(host) else { continue };
             for p in &rule.paths {
                 let exact = p.path_type == PathType::Exact;
                 let (server, wishes) = &mut servers[si];
