@@ -14,6 +14,7 @@ pub mod conntrack;
 pub mod dataplane;
 pub mod dns;
 pub mod http;
+pub mod ingress;
 pub mod ipvs;
 pub mod kubeproxy;
 pub mod lessons;

@@ -56,8 +56,10 @@ impl Default for Cluster {
 /// move into `Cluster` once every such literal ends in `..Cluster::default()`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClusterExtras {
-    /// Ingresses, all converted to `networking.k8s.io/v1`'s shape.
+    /// Ingresses, all converted to `networking.k8s.io/v1`'s shape, in input order.
     pub ingresses: Vec<Ingress>,
+    /// IngressClasses: those written in the scenario, and `nginx` (default) when none is.
+    pub ingress_classes: Vec<IngressClass>,
     /// Istio `VirtualService`s, parsed and validated, used by the L7 chapters.
     pub virtual_services: Vec<VirtualService>,
     /// Istio `DestinationRule`s, parsed and validated, used by the L7 chapters.
@@ -80,11 +82,61 @@ impl ClusterExtras {
 pub struct Ingress {
     pub namespace: String,
     pub name: String,
-    /// `spec.ingressClassName`, or the older `kubernetes.io/ingress.class` annotation.
+    /// `spec.ingressClassName`, after the DefaultIngressClass admission plugin filled it in for
+    /// an Ingress that names no class at all.
     pub class_name: Option<String>,
+    /// The older `kubernetes.io/ingress.class` annotation, which controllers still honour.
+    pub class_annotation: Option<String>,
     /// `spec.defaultBackend` (`spec.backend` before v1).
     pub default_backend: Option<IngressBackend>,
     pub rules: Vec<IngressRule>,
+    pub tls: Vec<IngressTls>,
+    /// `metadata.creationTimestamp` in seconds since the Unix epoch; `None` when the manifest has
+    /// none, which lbplay reads as "created together with the rest of the scenario".
+    pub created: Option<i64>,
+    /// The ingress-nginx annotations that change routing or balancing.
+    pub annotations: NginxAnnotations,
+}
+
+/// One `spec.tls[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IngressTls {
+    pub hosts: Vec<String>,
+    pub secret_name: Option<String>,
+}
+
+/// The `nginx.ingress.kubernetes.io/*` annotations lbplay models, parsed as ingress-nginx parses
+/// them (internal/ingress/annotations/parser, controller v1.15.1): a boolean is Go's
+/// `strconv.ParseBool`, and a value that does not parse is ignored in favour of the default.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NginxAnnotations {
+    /// `use-regex`: every path of the Ingress's hosts becomes a case-insensitive regex location.
+    pub use_regex: bool,
+    /// `rewrite-target`: also turns the host's locations into regex locations.
+    pub rewrite_target: Option<String>,
+    /// `load-balance`: `round_robin` (the default) or `ewma`.
+    pub load_balance: Option<String>,
+    /// `affinity`: `cookie` turns on sticky sessions.
+    pub affinity: Option<String>,
+    /// `session-cookie-name` (default `INGRESSCOOKIE`).
+    pub session_cookie_name: Option<String>,
+    /// `ssl-redirect` (default true): a plain-HTTP request for a TLS host is redirected.
+    pub ssl_redirect: Option<bool>,
+    /// `force-ssl-redirect` (default false): redirect even without a certificate.
+    pub force_ssl_redirect: Option<bool>,
+}
+
+/// A `networking.k8s.io/v1` IngressClass: the controller that implements it and whether it is
+/// the cluster's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngressClass {
+    pub name: String,
+    /// `spec.controller`, such as `k8s.io/ingress-nginx`.
+    pub controller: String,
+    /// The annotation `ingressclass.kubernetes.io/is-default-class: "true"`.
+    pub is_default: bool,
+    /// `metadata.creationTimestamp` in seconds since the Unix epoch, when written.
+    pub created: Option<i64>,
 }
 
 /// One `spec.rules[]` entry: an optional host and its HTTP paths.

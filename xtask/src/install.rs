@@ -13,13 +13,16 @@ const TRUNK_VERSION: &str = "0.21.14";
 /// Debian packages the browser tiers and the kernel tier use, and a program each one provides (or,
 /// for a font, an absolute path to a file it installs). The CJK font is what headless Chromium
 /// draws the Chinese page with; without one every Chinese character is a blank box in a screenshot.
-const SYSTEM_PACKAGES: [(&str, &str); 6] = [
+const SYSTEM_PACKAGES: [(&str, &str); 7] = [
     ("chromium", "chromium"),
     ("chromium-driver", "chromedriver"),
     ("fonts-wqy-microhei", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
     ("iptables", "xtables-monitor"),
     ("ipset", "ipset"),
     ("tshark", "tshark"),
+    // Real nginx for the Ingress differential test (core/tests/ingress_nginx.rs); nginx-light is
+    // Debian's smallest nginx, 1.22.1 on Debian 12.
+    ("nginx-light", "nginx"),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -115,7 +118,7 @@ fn system_packages() -> Result<(), String> {
         }
         println!(
             "install them with your package manager, as root on Debian/Ubuntu: \
-             `apt-get update && apt-get install -y {}`; the browser tiers (2, 3) and the kernel tier (4) need them",
+             `apt-get update && apt-get install -y {}`; the browser tiers (2, 3) and the differential tier (4) need them",
             missing.join(" ")
         );
         return Ok(());

@@ -120,7 +120,16 @@ pub(crate) fn pod_template_hash(template: &crate::yaml::Node) -> String {
 
 /// Runs every controller over the decoded objects and fills `cluster`.
 pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras, decoded: Decoded<'_>) {
-    let Decoded { mut pods, services, slices, ingresses, virtual_services, destination_rules, workloads } = decoded;
+    let Decoded {
+        mut pods,
+        services,
+        slices,
+        ingresses,
+        ingress_classes,
+        virtual_services,
+        destination_rules,
+        workloads,
+    } = decoded;
     // The limit is checked on the sum before anything is expanded, so a billion replicas cost nothing.
     let total: usize =
         pods.len().saturating_add(workloads.iter().map(|w| w.replicas).fold(0usize, usize::saturating_add));
@@ -227,30 +236,7 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
     let flags = schedule_and_address(cx, cluster, &pods);
     allocate_services(cx, cluster, services.clone());
     endpoint_slices(cx, cluster, &services, slices, &flags);
-    for (obj, ingress) in ingresses {
-        let mut check = |backend: &crate::model::IngressBackend| {
-            if cluster.service(&ingress.namespace, &backend.service).is_none() {
-                cx.warn(
-                    &obj,
-                    obj.node.get("spec").map(|n| n.pos).unwrap_or(obj.node.pos),
-                    "spec",
-                    format!(
-                        "backend Service {}/{} does not exist (yet); requests to it will fail",
-                        ingress.namespace, backend.service
-                    ),
-                );
-            }
-        };
-        if let Some(b) = &ingress.default_backend {
-            check(b);
-        }
-        for rule in &ingress.rules {
-            for path in &rule.paths {
-                check(&path.backend);
-            }
-        }
-        extras.ingresses.push(ingress);
-    }
+    super::ingress::admit(cx, cluster, extras, ingress_classes, ingresses);
     extras.virtual_services = virtual_services;
     extras.destination_rules = destination_rules;
     extras.dns = crate::dns::records(cluster);

@@ -15,6 +15,7 @@
 
 mod controllers;
 mod fields;
+mod ingress;
 mod objects;
 mod report;
 mod schema;

@@ -15,9 +15,9 @@ use super::fields::{
 use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
 use super::{controllers, schema};
 use crate::model::{
-    Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressBackend,
-    IngressPath, IngressPort, IngressRule, Node, PathType, ProxyMode, RouteDestination, ServicePort, ServiceType,
-    StringMatch, Subset, TargetPort, TrafficPolicy, VirtualService,
+    Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressClass, Node,
+    ProxyMode, RouteDestination, ServicePort, ServiceType, StringMatch, Subset, TargetPort, TrafficPolicy,
+    VirtualService,
 };
 use crate::net::{Ipv4Net, Proto};
 use crate::yaml::{self, Pos, Value};
@@ -85,6 +85,7 @@ pub(crate) struct Decoded<'d> {
     pub(crate) services: Vec<RawService<'d>>,
     pub(crate) slices: Vec<RawSlice<'d>>,
     pub(crate) ingresses: Vec<(Obj<'d>, Ingress)>,
+    pub(crate) ingress_classes: Vec<IngressClass>,
     pub(crate) virtual_services: Vec<VirtualService>,
     pub(crate) destination_rules: Vec<DestinationRule>,
     /// Workloads not yet expanded: the object, its template pod, its replica count and how names
@@ -110,6 +111,7 @@ fn accepted_versions(kind: &str) -> Option<&'static [&'static str]> {
         "Deployment" | "ReplicaSet" | "StatefulSet" => &["apps/v1"],
         "EndpointSlice" => &["discovery.k8s.io/v1"],
         "Ingress" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1"],
+        "IngressClass" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1"],
         "VirtualService" | "DestinationRule" => {
             &["networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"]
         }
@@ -317,8 +319,13 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             }
             "Endpoints" => decode_endpoints(cx, &obj, &namespace, &name, &mut decoded),
             "EndpointSlice" => decode_endpoint_slice(cx, &obj, &namespace, &name, &mut decoded),
+            "IngressClass" => {
+                if let Some(class) = super::ingress::decode_ingress_class(cx, &obj, &name) {
+                    decoded.ingress_classes.push(class);
+                }
+            }
             "Ingress" => {
-                if let Some(ingress) = decode_ingress(cx, &obj, &api_version, &namespace, &name) {
+                if let Some(ingress) = super::ingress::decode_ingress(cx, &obj, &api_version, &namespace, &name) {
                     decoded.ingresses.push((obj.clone(), ingress));
                 }
             }
@@ -1373,254 +1380,6 @@ fn decode_endpoint_slice<'d>(cx: &mut Cx, obj: &Obj<'d>, namespace: &str, name: 
             endpoints,
         },
     });
-}
-
-/// An Ingress backend in either shape: v1's `service: {name, port: {number|name}}` or the old
-/// `serviceName`/`servicePort`.
-fn ingress_backend(
-    cx: &mut Cx,
-    obj: &Obj<'_>,
-    node: Option<&yaml::Node>,
-    path: &str,
-    old: bool,
-) -> Option<IngressBackend> {
-    let backend = cx.map(obj, node, path)?;
-    if old {
-        let service = cx.string(obj, backend.get("serviceName"), &format!("{path}.serviceName"));
-        let port_node = backend.get("servicePort");
-        let port = match port_node.map(|n| &n.value) {
-            Some(Value::Int(_)) => cx.port(obj, port_node, &format!("{path}.servicePort")).map(IngressPort::Number),
-            Some(Value::Str(name)) => Some(IngressPort::Name(name.clone())),
-            Some(_) => {
-                let n = port_node?;
-                cx.error(
-                    obj,
-                    n.pos,
-                    &format!("{path}.servicePort"),
-                    format!("expected a port number or name, got {}", n.describe()),
-                );
-                None
-            }
-            None => None,
-        };
-        match (service, port) {
-            (Some(service), Some(port)) => Some(IngressBackend { service, port }),
-            _ => {
-                if backend.get("serviceName").is_none() || port_node.is_none() {
-                    cx.error(obj, backend.pos, path, "required value: a backend needs `serviceName` and `servicePort`");
-                }
-                None
-            }
-        }
-    } else {
-        if backend.get("serviceName").is_some() {
-            cx.error(obj, backend.pos, &format!("{path}.serviceName"), "`serviceName` is the old v1beta1 form; in networking.k8s.io/v1 write `service: {name: ..., port: {number: ...}}`");
-            return None;
-        }
-        let Some(service) = cx.map(obj, backend.get("service"), &format!("{path}.service")) else {
-            if backend.get("resource").is_some() {
-                cx.warn(obj, backend.pos, &format!("{path}.resource"), "resource backends are not modelled");
-            } else {
-                cx.error(obj, backend.pos, &format!("{path}.service"), "required value: a backend needs `service`");
-            }
-            return None;
-        };
-        let name = cx.string(obj, service.get("name"), &format!("{path}.service.name"));
-        let port_node = cx.map(obj, service.get("port"), &format!("{path}.service.port"));
-        let port = match port_node {
-            Some(p) => match (p.get("number"), p.get("name")) {
-                (Some(n), None) => {
-                    cx.port(obj, Some(n), &format!("{path}.service.port.number")).map(IngressPort::Number)
-                }
-                (None, Some(n)) => cx.string(obj, Some(n), &format!("{path}.service.port.name")).map(IngressPort::Name),
-                _ => {
-                    cx.error(
-                        obj,
-                        p.pos,
-                        &format!("{path}.service.port"),
-                        "exactly one of `number` or `name` is required",
-                    );
-                    None
-                }
-            },
-            None => None,
-        };
-        match (name, port) {
-            (Some(service), Some(port)) => Some(IngressBackend { service, port }),
-            (None, _) => {
-                cx.error(
-                    obj,
-                    service.pos,
-                    &format!("{path}.service.name"),
-                    "required value: a backend service needs `name`",
-                );
-                None
-            }
-            (_, None) => {
-                if port_node.is_none() {
-                    cx.error(
-                        obj,
-                        service.pos,
-                        &format!("{path}.service.port"),
-                        "required value: a backend service needs `port`",
-                    );
-                }
-                None
-            }
-        }
-    }
-}
-
-fn decode_ingress(cx: &mut Cx, obj: &Obj<'_>, api_version: &str, namespace: &str, name: &str) -> Option<Ingress> {
-    let node = obj.node;
-    let old = api_version != "networking.k8s.io/v1";
-    let spec = cx.map(obj, node.get("spec"), "spec")?;
-    let class_name = cx.string(obj, spec.get("ingressClassName"), "spec.ingressClassName").or_else(|| {
-        node.get("metadata")
-            .and_then(|m| m.get("annotations"))
-            .and_then(|a| a.get("kubernetes.io/ingress.class"))
-            .and_then(|c| c.as_str())
-            .map(str::to_string)
-    });
-    let backend_key = if old { "backend" } else { "defaultBackend" };
-    if !old && spec.get("backend").is_some() {
-        cx.error(
-            obj,
-            spec.pos,
-            "spec.backend",
-            "`spec.backend` is the old v1beta1 form; in networking.k8s.io/v1 it is `spec.defaultBackend`",
-        );
-    }
-    let default_backend = ingress_backend(cx, obj, spec.get(backend_key), &format!("spec.{backend_key}"), old);
-    let mut rules = Vec::new();
-    for (r, rule) in cx.seq(obj, spec.get("rules"), "spec.rules").iter().enumerate() {
-        let path = format!("spec.rules[{r}]");
-        let Some(rule) = cx.map(obj, Some(rule), &path) else { continue };
-        let host = cx.string(obj, rule.get("host"), &format!("{path}.host")).filter(|h| !h.is_empty());
-        if let (Some(h), Some(n)) = (&host, rule.get("host")) {
-            let bare = h.strip_prefix("*.").unwrap_or(h);
-            if bare.contains(':') || dns_subdomain_error(bare).is_some() {
-                cx.error(
-                    obj,
-                    n.pos,
-                    &format!("{path}.host"),
-                    format!(
-                        "`{h}` is not a valid host: a lowercase DNS name, optionally starting with `*.`, without a port"
-                    ),
-                );
-            }
-        }
-        let mut paths = Vec::new();
-        let http = cx.map(obj, rule.get("http"), &format!("{path}.http"));
-        for (p, item) in
-            cx.seq(obj, http.and_then(|h| h.get("paths")), &format!("{path}.http.paths")).iter().enumerate()
-        {
-            let ppath = format!("{path}.http.paths[{p}]");
-            let Some(item) = cx.map(obj, Some(item), &ppath) else { continue };
-            let text = cx.string(obj, item.get("path"), &format!("{ppath}.path"));
-            if let (Some(t), Some(n)) = (&text, item.get("path"))
-                && !t.starts_with('/')
-            {
-                cx.error(
-                    obj,
-                    n.pos,
-                    &format!("{ppath}.path"),
-                    format!("`{t}` must be an absolute path, starting with `/`"),
-                );
-            }
-            let path_type = match cx.string(obj, item.get("pathType"), &format!("{ppath}.pathType")).as_deref() {
-                Some("Exact") => PathType::Exact,
-                Some("Prefix") => PathType::Prefix,
-                Some("ImplementationSpecific") => PathType::ImplementationSpecific,
-                None if old => PathType::ImplementationSpecific,
-                None => {
-                    cx.error(
-                        obj,
-                        item.pos,
-                        &format!("{ppath}.pathType"),
-                        "required value: supported values are \"Exact\", \"ImplementationSpecific\", \"Prefix\"",
-                    );
-                    continue;
-                }
-                Some(other) => {
-                    let at = item.get("pathType").map(|n| n.pos).unwrap_or(item.pos);
-                    cx.error(obj, at, &format!("{ppath}.pathType"), format!("unsupported value `{other}`: supported values are \"Exact\", \"ImplementationSpecific\", \"Prefix\""));
-                    continue;
-                }
-            };
-            let Some(backend) = ingress_backend(cx, obj, item.get("backend"), &format!("{ppath}.backend"), old) else {
-                if item.get("backend").is_none() {
-                    cx.error(obj, item.pos, &format!("{ppath}.backend"), "required value: a path needs a `backend`");
-                }
-                continue;
-            };
-            paths.push(IngressPath { path: text.unwrap_or_else(|| "/".to_string()), path_type, backend });
-        }
-        rules.push(IngressRule { host, paths });
-    }
-    if default_backend.is_none() && rules.is_empty() {
-        cx.error(obj, spec.pos, "spec", "either `defaultBackend` or `rules` must be specified");
-        return None;
-    }
-    let ingress =
-        Ingress { namespace: namespace.to_string(), name: name.to_string(), class_name, default_backend, rules };
-    if old {
-        let at = node.get("apiVersion").map(|n| n.pos).unwrap_or(node.pos);
-        cx.warn(
-            obj,
-            at,
-            "apiVersion",
-            format!(
-                "{api_version} Ingress is no longer served since Kubernetes v1.22; lbplay converted it to networking.k8s.io/v1:\n{}",
-                ingress_v1_yaml(&ingress)
-            ),
-        );
-    }
-    Some(ingress)
-}
-
-/// The `networking.k8s.io/v1` form of an Ingress, the hint shown for an old one.
-pub(crate) fn ingress_v1_yaml(ingress: &Ingress) -> String {
-    fn backend(out: &mut String, indent: &str, b: &IngressBackend) {
-        out.push_str(&format!("{indent}service:\n{indent}  name: {}\n{indent}  port:\n", b.service));
-        match &b.port {
-            IngressPort::Number(n) => out.push_str(&format!("{indent}    number: {n}\n")),
-            IngressPort::Name(n) => out.push_str(&format!("{indent}    name: {n}\n")),
-        }
-    }
-    let mut out = String::new();
-    out.push_str("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n");
-    out.push_str(&format!("  name: {}\n", ingress.name));
-    if ingress.namespace != "default" {
-        out.push_str(&format!("  namespace: {}\n", ingress.namespace));
-    }
-    out.push_str("spec:\n");
-    if let Some(class) = &ingress.class_name {
-        out.push_str(&format!("  ingressClassName: {class}\n"));
-    }
-    if let Some(b) = &ingress.default_backend {
-        out.push_str("  defaultBackend:\n");
-        backend(&mut out, "    ", b);
-    }
-    if !ingress.rules.is_empty() {
-        out.push_str("  rules:\n");
-        for rule in &ingress.rules {
-            match &rule.host {
-                Some(host) => out.push_str(&format!("  - host: {host}\n    http:\n")),
-                None => out.push_str("  - http:\n"),
-            }
-            out.push_str("      paths:\n");
-            for p in &rule.paths {
-                out.push_str(&format!(
-                    "      - path: {}\n        pathType: {}\n        backend:\n",
-                    p.path,
-                    p.path_type.as_str()
-                ));
-                backend(&mut out, "          ", &p.backend);
-            }
-        }
-    }
-    out.trim_end().to_string()
 }
 
 fn string_match(cx: &mut Cx, obj: &Obj<'_>, node: &yaml::Node, path: &str) -> Option<StringMatch> {
