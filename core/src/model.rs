@@ -23,6 +23,43 @@ pub struct Cluster {
     pub pods: Vec<Pod>,
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
+    /// The ingress-nginx controller that serves the scenario's Ingresses, when it has any.
+    pub ingress: Option<IngressController>,
+}
+
+/// The ingress-nginx controller as the walk meets it: the pods its Service selects and the
+/// Ingresses it takes. lbplay installs it as the Helm chart does when a scenario has Ingresses
+/// and no controller of its own (`scenario::ingress_nginx`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IngressController {
+    /// The controller's Service (`ingress-nginx/ingress-nginx-controller`).
+    pub namespace: String,
+    pub service: String,
+    /// The labels that make a pod a controller pod (the Service's selector).
+    pub selector: BTreeMap<String, String>,
+    /// The ConfigMap's `load-balance`: the Lua balancer every upstream uses.
+    pub load_balance: IngressBalance,
+    /// Whether lbplay installed it (rather than the scenario).
+    pub installed: bool,
+    /// The Ingresses it takes, in input order.
+    pub ingresses: Vec<Ingress>,
+}
+
+/// ingress-nginx's `load-balance` setting (docs/user-guide/nginx-configuration/configmap.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IngressBalance {
+    #[default]
+    RoundRobin,
+    Ewma,
+}
+
+impl IngressBalance {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngressBalance::RoundRobin => "round_robin",
+            IngressBalance::Ewma => "ewma",
+        }
+    }
 }
 
 impl Default for Cluster {
@@ -46,6 +83,7 @@ impl Default for Cluster {
             pods: Vec::new(),
             services: Vec::new(),
             endpoint_slices: Vec::new(),
+            ingress: None,
         }
     }
 }

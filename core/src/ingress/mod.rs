@@ -11,6 +11,7 @@
 
 pub mod balance;
 pub mod config;
+pub mod forward;
 pub mod render;
 pub mod select;
 

@@ -80,6 +80,7 @@ pub fn cluster() -> Cluster {
             ports: vec![EndpointPort { name: Some("http".into()), port: 8080, protocol: Proto::Tcp }],
             endpoints,
         }],
+        ingress: None,
     }
 }
 

@@ -16,6 +16,7 @@
 mod controllers;
 mod fields;
 mod ingress;
+pub mod ingress_nginx;
 mod objects;
 mod report;
 mod schema;
@@ -115,6 +116,19 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
             Err(error) => cx.push(Severity::Error, source.name, error.pos, None, None, error.message),
         }
     }
+    // A scenario with Ingresses gets the controller that serves them (`ingress_nginx`), as one
+    // more stream after the user's, so that nothing the user wrote moves.
+    let settings = {
+        let user: Vec<(&str, &yaml::Node)> =
+            parsed.iter().flat_map(|(file, nodes)| nodes.iter().map(move |node| (file.as_str(), node))).collect();
+        let settings = ingress_nginx::settings(&mut cx, &user);
+        let wanted = ingress_nginx::wanted(&user, &settings);
+        (settings, wanted)
+    };
+    let (settings, installed) = settings;
+    if installed && let Ok(nodes) = yaml::parse_stream(&ingress_nginx::manifests(&settings)) {
+        parsed.push((ingress_nginx::SOURCE.to_string(), nodes));
+    }
     let mut docs = Vec::new();
     for (file, nodes) in &parsed {
         for node in nodes {
@@ -136,7 +150,8 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
             cx.push(Severity::Warning, file, START, None, None, "this stream holds no objects".to_string());
         }
     }
-    let (cluster, extras) = objects::build(&mut cx, &docs);
+    let (mut cluster, extras) = objects::build(&mut cx, &docs);
+    cluster.ingress = ingress_nginx::attach(&cluster, &extras, &settings, installed);
     // Problems are reported in the order of the input, whichever pass found them.
     let order = |file: &str| sources.iter().position(|s| s.name == file).unwrap_or(usize::MAX);
     crate::sort::sort_by_key(&mut cx.problems, |p| (order(&p.file), p.line, p.column));

@@ -14,6 +14,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::ingress_hop::Arrival;
 use super::proxy::{Proxy, Relay, mark_connection};
 use super::{Host, Opened, Request, Sim, WalkError, resolve_host};
 use crate::http::url::{Resolve, Scheme, Target};
@@ -25,11 +26,11 @@ use crate::trace::{Direction, HttpOutcome, RequestChange, Step, StepKind, Text, 
 
 /// The client's first sequence number (its SYN's), and the server's; the walk's TCP segments
 /// count from them so that tshark follows the stream.
-const CLIENT_ISN: u32 = 1000;
-const SERVER_ISN: u32 = 5000;
+pub(super) const CLIENT_ISN: u32 = 1000;
+pub(super) const SERVER_ISN: u32 = 5000;
 /// The same for a proxy's own connection (see `proxy.rs`, whose SYN and SYN-ACK use them).
-const PROXY_ISN: u32 = 7000;
-const BACKEND_ISN: u32 = 9000;
+pub(super) const PROXY_ISN: u32 = 7000;
+pub(super) const BACKEND_ISN: u32 = 9000;
 
 /// What the request carries besides its URL, as curl's options say it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +87,30 @@ pub fn resolve_target(
         });
     }
     let hint = format!("use an IP address, or --resolve {host}:{}:ADDRESS", target.port);
+    // A name that is not the cluster's resolves, through public DNS, to the Ingress
+    // controller's external address, as its owner would have set it up (design.md).
+    let public = || -> Option<Resolved> {
+        let controller = cluster.ingress.as_ref()?;
+        let service = cluster.service(&controller.namespace, &controller.service)?;
+        let ip = *service.load_balancer_ips.first()?;
+        Some(Resolved {
+            ip,
+            note: Text::new(
+                format!(
+                    "`{host}` is not a cluster name: public DNS answers it with {ip}, the external address of the ingress-nginx controller's LoadBalancer Service, as the site's owner set it up."
+                ),
+                format!(
+                    "`{host}` 不是集群内的名字：公共 DNS 把它解析为 {ip}，即 ingress-nginx 控制器 LoadBalancer Service 的外部地址，正如站点所有者所配置的。"
+                ),
+            ),
+        })
+    };
     let Host::Pod { name, .. } = source else {
+        let records = crate::dns::records(cluster);
+        let cluster_name = crate::dns::lookup_from_pod(&records, "default", host).answer.is_some();
+        if !cluster_name && let Some(resolved) = public() {
+            return Ok(resolved);
+        }
         return Err(WalkError(format!(
             "--to: `{host}` does not resolve from {}: cluster DNS answers pods, and a node or a client outside the cluster asks its own resolver; {hint}",
             source.label()
@@ -96,6 +120,9 @@ pub fn resolve_target(
     let records = crate::dns::records(cluster);
     let lookup = crate::dns::lookup_from_pod(&records, namespace, host);
     let Some((answered, data)) = lookup.answer else {
+        if let Some(resolved) = public() {
+            return Ok(resolved);
+        }
         return Err(WalkError(format!(
             "--to: `{host}` does not resolve from {}: cluster DNS answered NXDOMAIN for {}; {hint}",
             source.label(),
@@ -181,7 +208,7 @@ fn pod_answer(pod: &Host, bytes: &[u8]) -> (http::Response, Option<http::Request
 }
 
 /// A TCP segment's `(seq, ack)` after `sent` bytes from one side and `received` from the other.
-fn seq_ack(isn: u32, peer_isn: u32, sent: usize, received: usize) -> (u32, u32) {
+pub(super) fn seq_ack(isn: u32, peer_isn: u32, sent: usize, received: usize) -> (u32, u32) {
     let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     (isn.wrapping_add(1).wrapping_add(len(sent)), peer_isn.wrapping_add(1).wrapping_add(len(received)))
 }
@@ -220,6 +247,13 @@ impl<'a> Sim<'a> {
             }
             Opened::Relayed { client, relay } => {
                 self.exchange_relayed(&mut trace, &source, client, dst, &relay, &request, &bytes);
+            }
+            Opened::Accepted { client, proxy, server, at_server } => {
+                let arrival =
+                    Arrival { source: &source, server: &server, at_server, proxy: &proxy, scheme: "http", dst };
+                self.exchange_ingress(&mut trace, &arrival, client, &bytes);
+                // The backend is the Ingress's, which the hop named.
+                return Ok(trace);
             }
         }
         if let Some(http) = &mut trace.outcome.http {
@@ -336,7 +370,7 @@ impl<'a> Sim<'a> {
 
     /// The server's answer to the request that `arrived`, walked back to whoever sent it. `isns`
     /// are the server's and its peer's first sequence numbers. Returns the response as it arrived.
-    fn answer(
+    pub(super) fn answer(
         &mut self,
         trace: &mut Trace,
         server: &Host,
@@ -394,7 +428,7 @@ impl<'a> Sim<'a> {
     }
 
     /// A PSH|ACK segment carrying `payload`, with the next IP identification.
-    fn data_packet(
+    pub(super) fn data_packet(
         &mut self,
         src: SocketAddrV4,
         dst: SocketAddrV4,
@@ -408,7 +442,7 @@ impl<'a> Sim<'a> {
     }
 
     /// Tags the first and last step of a request segment's walk with the request it carries.
-    fn mark_request(&self, trace: &mut Trace, start: usize, request: &http::Request) {
+    pub(super) fn mark_request(&self, trace: &mut Trace, start: usize, request: &http::Request) {
         let change = || Some(Box::new(RequestChange { before: request.clone(), after: request.clone() }));
         let len = trace.steps.len();
         for index in [start, len.saturating_sub(1)] {
@@ -445,6 +479,8 @@ fn relay_note(proxy: &Proxy, len: usize, client: &Host, pod: &Host, forward: boo
             ),
             format!("kube-proxy 从 {} 读到 {len} 字节的响应，写回客户端 {} 的连接。", pod.label(), client.label()),
         ),
+        // ingress-nginx does not copy bytes: `ingress_hop` narrates what it rewrites.
+        Proxy::IngressNginx { .. } => Text::default(),
     }
 }
 

@@ -20,6 +20,7 @@ mod ct;
 mod exchange;
 mod hook;
 mod host;
+mod ingress_hop;
 mod ipvs_hook;
 mod narrate;
 mod nat;
@@ -111,6 +112,8 @@ pub struct Sim<'a> {
     /// A REJECT that just happened: the node and the packet it refused, so the walk can send the
     /// ICMP error back.
     rejected: Option<(String, Packet)>,
+    /// ingress-nginx's configuration and its balancers' state, per controller pod.
+    ingress: ingress_hop::State,
 }
 
 /// How a connection's opening ended.
@@ -121,6 +124,8 @@ pub(crate) enum Opened {
     Direct { client: SocketAddrV4, server: Host, at_server: Tuple },
     /// A proxy accepted the connection and opened its own to a backend.
     Relayed { client: SocketAddrV4, relay: Box<proxy::Relay> },
+    /// An L7 proxy accepted the connection; it chooses once it reads the request.
+    Accepted { client: SocketAddrV4, proxy: proxy::Proxy, server: Host, at_server: Tuple },
 }
 
 /// Where a packet goes next after a host has handled it.
@@ -173,6 +178,7 @@ impl<'a> Sim<'a> {
             next_ident: 1,
             pending: Vec::new(),
             rejected: None,
+            ingress: ingress_hop::State::default(),
         })
     }
 
@@ -243,7 +249,21 @@ impl<'a> Sim<'a> {
         };
         trace.outcome.delivered_to = Some(server.label());
         let tuple = received.tuple().map_err(|err| WalkError(err.to_string()))?;
-        if let Some(proxy) = self.proxy_at(&server, tuple) {
+        let l7 = self.proxy_at(&server, tuple).filter(proxy::Proxy::reads_request);
+        if let Some(proxy) = &l7 {
+            let mut s = step(
+                server.name(),
+                Direction::Original,
+                StepKind::Proxy,
+                &received,
+                &received,
+                "ACCEPTED",
+                proxy.accept(tuple),
+            );
+            s.stage = Some("accept");
+            trace.steps.push(s);
+        }
+        if let Some(proxy) = self.proxy_at(&server, tuple).filter(|proxy| !proxy.reads_request()) {
             return Ok(match self.run_proxy(trace, &proxy, source, &received) {
                 Some(relay) => Opened::Relayed { client: src, relay: Box::new(relay) },
                 None => Opened::Failed,
@@ -256,6 +276,9 @@ impl<'a> Sim<'a> {
                 trace.outcome.reason = Some("the reply did not reach the client".into());
             }
             return Ok(Opened::Failed);
+        }
+        if let Some(proxy) = l7 {
+            return Ok(Opened::Accepted { client: src, proxy, server, at_server: tuple });
         }
         Ok(Opened::Direct { client: src, server, at_server: tuple })
     }

@@ -31,6 +31,10 @@ use crate::trace::{Direction, StepKind, Text, Trace};
 pub(crate) enum Proxy {
     /// kube-proxy in userspace mode, on `node`: its socket for one service port.
     Userspace { node: String, port: ProxyPort },
+    /// An ingress-nginx controller pod, whose nginx listens on the pod's port 80. It reads the
+    /// request before it chooses, so the walk runs it from the request (`ingress_hop`), not at
+    /// the handshake.
+    IngressNginx { pod: String },
 }
 
 /// What a proxy read from the client's connection before choosing.
@@ -106,28 +110,35 @@ pub(super) fn mark_connection(trace: &mut Trace, start: usize, connection: u8) {
 
 /// The connection a proxy accepted, which every dial serves.
 #[derive(Clone, Copy)]
-struct Accepted<'c> {
-    proxy: &'c Proxy,
+pub(super) struct Accepted<'c> {
+    pub(super) proxy: &'c Proxy,
     /// Where the proxy runs.
-    host: &'c Host,
-    client: &'c Host,
+    pub(super) host: &'c Host,
+    pub(super) client: &'c Host,
     /// The client's packet as the proxy received it.
-    received: Tuple,
-    proto: Proto,
+    pub(super) received: Tuple,
+    pub(super) proto: Proto,
 }
 
 impl Proxy {
     /// The host the proxy runs on, which its own connections leave from.
-    fn host(&self, sim: &Sim) -> Option<Host> {
+    pub(super) fn host(&self, sim: &Sim) -> Option<Host> {
         match self {
             Proxy::Userspace { node, .. } => {
                 sim.cluster.node(node).map(|this| Host::Node { name: this.name.clone(), ip: this.ip })
             }
+            Proxy::IngressNginx { pod } => super::resolve_host(sim.cluster, &format!("pod/{pod}")).ok(),
         }
     }
 
+    /// Whether the proxy reads the request before it chooses (an L7 proxy), so that it accepts
+    /// the handshake like any server and chooses when the request arrives.
+    pub(super) fn reads_request(&self) -> bool {
+        matches!(self, Proxy::IngressNginx { .. })
+    }
+
     /// Accept: which socket the client's connection ends on, as the accept step says it.
-    fn accept(&self, received: Tuple) -> Text {
+    pub(super) fn accept(&self, received: Tuple) -> Text {
         match self {
             Proxy::Userspace { port, .. } => Text::new(
                 format!(
@@ -139,13 +150,23 @@ impl Proxy {
                     received.dst, port.service_port
                 ),
             ),
+            Proxy::IngressNginx { pod } => Text::new(
+                format!(
+                    "nginx in the ingress-nginx controller pod {pod} accepts the connection on {} and completes the handshake. This connection ends here, in nginx. It cannot choose a backend yet: the Host and the path it routes on are in the request, which has not arrived.",
+                    received.dst
+                ),
+                format!(
+                    "ingress-nginx 控制器 Pod {pod} 中的 nginx 在 {} 上接受连接并完成握手。这条连接到此为止，终结在 nginx 里。它还不能选择后端：它据以路由的 Host 和路径在请求里，而请求还没到。",
+                    received.dst
+                ),
+            ),
         }
     }
 
     /// Read: what the proxy reads before choosing.
     fn read(&self) -> Read {
         match self {
-            Proxy::Userspace { .. } => Read::Nothing,
+            Proxy::Userspace { .. } | Proxy::IngressNginx { .. } => Read::Nothing,
         }
     }
 
@@ -158,6 +179,8 @@ impl Proxy {
                 Some(this) if this.pod_cidr.contains(*backend.ip()) => this.pod_cidr.nth(1).unwrap_or(this.ip),
                 _ => host.ip(),
             },
+            // The pod's own address: its only interface is eth0.
+            Proxy::IngressNginx { .. } => host.ip(),
         }
     }
 
@@ -182,6 +205,22 @@ impl Proxy {
                     received.src.ip()
                 ),
             ),
+            Proxy::IngressNginx { .. } => Text::new(
+                format!(
+                    "The controller's connection to {} is open. It went from the controller pod straight to the pod's own address {}: no Service address, so kube-proxy's rules had nothing to rewrite. {} sees the connection coming from the controller pod {}, not from the client.",
+                    pod.label(),
+                    dialed.dst,
+                    pod.label(),
+                    dialed.src.ip()
+                ),
+                format!(
+                    "控制器到 {} 的连接已建立。它从控制器 Pod 直接连到 Pod 自己的地址 {}：没有 Service 地址，所以 kube-proxy 的规则无可改写。{} 看到连接来自控制器 Pod {}，而不是客户端。",
+                    pod.label(),
+                    dialed.dst,
+                    pod.label(),
+                    dialed.src.ip()
+                ),
+            ),
         }
     }
 
@@ -200,6 +239,18 @@ impl Proxy {
                     dialed.dst
                 ),
             ),
+            Proxy::IngressNginx { .. } => Text::new(
+                format!(
+                    "Nothing listens on {} in {}: its kernel answers with a RST. nginx marks the peer failed and, as `proxy-next-upstream: error timeout` allows, tries the next one.",
+                    dialed.dst,
+                    pod.label()
+                ),
+                format!(
+                    "{} 中没有进程监听 {}：它的内核回复 RST。nginx 把这个后端标记为失败，并按 `proxy-next-upstream: error timeout` 尝试下一个。",
+                    pod.label(),
+                    dialed.dst
+                ),
+            ),
         }
     }
 
@@ -213,6 +264,16 @@ impl Proxy {
                 ),
                 format!("{} 没有应答。{timeout_ms} 毫秒后 kube-proxy 放弃它，尝试下一个端点。", pod.label()),
             ),
+            Proxy::IngressNginx { .. } => Text::new(
+                format!(
+                    "{} does not answer. After proxy-connect-timeout ({timeout_ms} ms) nginx gives up on it and tries the next peer.",
+                    pod.label()
+                ),
+                format!(
+                    "{} 没有应答。proxy-connect-timeout（{timeout_ms} 毫秒）后 nginx 放弃它，尝试下一个后端。",
+                    pod.label()
+                ),
+            ),
         }
     }
 }
@@ -221,6 +282,9 @@ impl<'a> Sim<'a> {
     /// The proxy that accepts a connection delivered to `server` for `tuple`, if a proxy listens
     /// there.
     pub(super) fn proxy_at(&self, server: &Host, tuple: Tuple) -> Option<Proxy> {
+        if let Host::Pod { name, .. } = server {
+            return self.ingress_controller_at(name, tuple).then(|| Proxy::IngressNginx { pod: name.clone() });
+        }
         let Host::Node { name, .. } = server else { return None };
         let proto = tuple.proto.as_proto()?;
         let (state, _) = self.userspace.get(name)?;
@@ -231,6 +295,13 @@ impl<'a> Sim<'a> {
     /// Choose: the backend, and why.
     fn choose(&mut self, proxy: &Proxy, received: Tuple, _read: &Read) -> Choice {
         match proxy {
+            // Chosen from the request, in `ingress_hop`.
+            Proxy::IngressNginx { pod } => Choice {
+                decisions: Vec::new(),
+                dials: Vec::new(),
+                no_backend: format!("nginx in {pod} chooses only once it has read the request"),
+                all_failed: String::new(),
+            },
             Proxy::Userspace { node, port } => {
                 let now = self.env.now;
                 let cluster = self.cluster;
@@ -338,7 +409,7 @@ impl<'a> Sim<'a> {
     /// Dial: the proxy's own connection to one backend, from its own address and a fresh
     /// ephemeral port. When it connected and the proxy relays: the backend, the connection as the
     /// proxy sent it and as it arrived; `None` when the backend refused or never answered.
-    fn dial(&mut self, trace: &mut Trace, accepted: &Accepted, dial: &Dial) -> Option<(Host, Tuple, Tuple)> {
+    pub(super) fn dial(&mut self, trace: &mut Trace, accepted: &Accepted, dial: &Dial) -> Option<(Host, Tuple, Tuple)> {
         let Accepted { proxy, host, client, received, proto } = *accepted;
         let node = host.name().to_string();
         let sport = self.env.rng.range_u16(32768, 60999);
