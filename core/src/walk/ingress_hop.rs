@@ -38,6 +38,16 @@ pub(super) struct State {
     ewma: BTreeMap<(String, SocketAddrV4), balance::EwmaStat>,
 }
 
+/// The controller's decision for one request.
+struct Routed {
+    decision: ingress::Decision,
+    endpoints: Vec<SocketAddrV4>,
+    algorithm: IngressBalance,
+    upstream: String,
+    /// The endpoint the balancer picked, when the controller proxies.
+    pick: Option<usize>,
+}
+
 /// One request the controller read, and where the client's connection stands.
 pub(super) struct Arrival<'r> {
     pub(super) source: &'r Host,
@@ -86,6 +96,8 @@ impl<'a> Sim<'a> {
     ) {
         let Arrival { source, server, at_server, proxy, scheme, dst } = *arrival;
         let node = server.name().to_string();
+        // Everything so far is the client's connection.
+        mark_connection(trace, 0, 0);
         // The client's leg: the request to nginx's socket.
         let (seq, ack) = seq_ack(CLIENT_ISN, SERVER_ISN, 0, 0);
         let Some(segment) = self.data_packet(client, dst, seq, ack, bytes) else {
@@ -114,17 +126,8 @@ impl<'a> Sim<'a> {
                 return;
             }
         };
-        let config = self.ingress_config();
-        let decision =
-            ingress::route(&config, &ingress::Request { scheme, host: Some(&read.authority), path: &read.path });
-        let endpoints = match &decision.upstream {
-            Some(upstream @ Upstream::Service { .. }) => ingress::endpoints(self.cluster, upstream),
-            _ => Vec::new(),
-        };
-        let decision = match &decision.upstream {
-            Some(Upstream::Service { .. }) => ingress::respond(decision, &endpoints),
-            _ => decision,
-        };
+        let Routed { decision, endpoints, algorithm, upstream, pick } =
+            self.ingress_route(server.name(), scheme, &read);
         let lines = decision.stages();
         let last = lines.len().saturating_sub(1);
         for (index, stage) in lines.into_iter().enumerate() {
@@ -157,22 +160,7 @@ impl<'a> Sim<'a> {
             return;
         }
         let Some(Upstream::Service { namespace, service, port }) = decision.upstream.clone() else { return };
-        let upstream = decision.upstream.as_ref().map(Upstream::name).unwrap_or_default();
-        // The balancer: the location's `load-balance` annotation, else the ConfigMap's.
-        let annotated = decision
-            .ingress
-            .as_deref()
-            .and_then(|name| {
-                self.cluster.ingress.as_ref()?.ingresses.iter().find(|i| format!("{}/{}", i.namespace, i.name) == name)
-            })
-            .and_then(|i| i.annotations.load_balance.clone());
-        let algorithm = match annotated.as_deref() {
-            Some("ewma") => IngressBalance::Ewma,
-            Some(_) => IngressBalance::RoundRobin,
-            None => self.cluster.ingress.as_ref().map(|c| c.load_balance).unwrap_or_default(),
-        };
-        let pod_name = server.name().to_string();
-        let Some(pick) = self.ingress_pick(&pod_name, &upstream, &endpoints, algorithm) else { return };
+        let Some(pick) = pick else { return };
         let backend = endpoints[pick];
         let owner = self.cluster.pods.iter().find(|p| p.ip == *backend.ip()).map(|p| format!("pod/{}", p.name));
         let listed: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
@@ -339,6 +327,57 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// What the controller pod `pod` decides for `read`: the server and location, the answer it
+    /// gives itself if any, and otherwise the balancer's pick among the upstream's endpoints.
+    fn ingress_route(&mut self, pod: &str, scheme: &str, read: &http::Request) -> Routed {
+        let config = self.ingress_config();
+        let decision =
+            ingress::route(&config, &ingress::Request { scheme, host: Some(&read.authority), path: &read.path });
+        let endpoints = match &decision.upstream {
+            Some(upstream @ Upstream::Service { .. }) => ingress::endpoints(self.cluster, upstream),
+            _ => Vec::new(),
+        };
+        let decision = match &decision.upstream {
+            Some(Upstream::Service { .. }) => ingress::respond(decision, &endpoints),
+            _ => decision,
+        };
+        let upstream = decision.upstream.as_ref().map(Upstream::name).unwrap_or_default();
+        // The balancer: the location's `load-balance` annotation, else the ConfigMap's.
+        let annotated = decision
+            .ingress
+            .as_deref()
+            .and_then(|name| {
+                self.cluster.ingress.as_ref()?.ingresses.iter().find(|i| format!("{}/{}", i.namespace, i.name) == name)
+            })
+            .and_then(|i| i.annotations.load_balance.clone());
+        let algorithm = match annotated.as_deref() {
+            Some("ewma") => IngressBalance::Ewma,
+            Some(_) => IngressBalance::RoundRobin,
+            None => self.cluster.ingress.as_ref().map(|c| c.load_balance).unwrap_or_default(),
+        };
+        let pick =
+            if decision.response.is_none() { self.ingress_pick(pod, &upstream, &endpoints, algorithm) } else { None };
+        Routed { decision, endpoints, algorithm, upstream, pick }
+    }
+
+    /// The pod (or the controller's own answer) that serves `read` on a connection the
+    /// controller pod `server` accepted, for experiments that count backends without walking.
+    pub(super) fn ingress_backend(&mut self, server: &Host, read: &http::Request) -> String {
+        let routed = self.ingress_route(server.name(), "http", read);
+        match (routed.pick, &routed.decision.response) {
+            (Some(pick), _) => {
+                let ip = *routed.endpoints[pick].ip();
+                self.cluster
+                    .pods
+                    .iter()
+                    .find(|p| p.ip == ip)
+                    .map_or_else(|| ip.to_string(), |p| format!("pod/{}", p.name))
+            }
+            (None, Some(response)) => format!("{} from ingress-nginx", response.status),
+            (None, None) => "dropped".into(),
+        }
+    }
+
     /// The balancer's pick among `endpoints` (non-empty) for `upstream` in controller `pod`.
     fn ingress_pick(
         &mut self,
@@ -431,5 +470,183 @@ impl<'a> Sim<'a> {
         } else if !trace.outcome.dropped {
             trace.outcome.reason = Some("the response did not reach the client".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use crate::scenario::{Source, load};
+    use crate::trace::{StepKind, Trace};
+    use crate::walk::{HttpOptions, Request, fetch};
+
+    /// The source text's three Ingresses (core/scenarios/ingress.yaml), after `prefix`.
+    fn scenario(prefix: &str) -> crate::model::Cluster {
+        let text = format!("{prefix}{}", include_str!("../../scenarios/ingress.yaml"));
+        load(&[Source { name: "ingress.yaml", text: &text }]).expect("the scenario loads").cluster
+    }
+
+    fn request(cluster: &crate::model::Cluster, from: &str, url: &str) -> Trace {
+        let request = Request { from: from.into(), to: url.into(), proto: crate::net::Proto::Tcp, seed: 1, now: 0 };
+        fetch(cluster, &request, &HttpOptions::default()).expect("walks")
+    }
+
+    /// `status backend pod-deployment` for each URL.
+    fn check_routes(cluster: &crate::model::Cluster, urls: &[&str], expect: Expect) {
+        let mut out = String::new();
+        for url in urls {
+            let trace = request(cluster, "client/laptop", url);
+            let http = trace.outcome.http.as_ref();
+            let pod = http.and_then(|h| h.pod.clone()).unwrap_or_default();
+            // The generated suffixes say nothing here: the Deployment's name does.
+            let deployment = pod.trim_start_matches("pod/").rsplitn(3, '-').last().unwrap_or_default().to_string();
+            out.push_str(&format!(
+                "{url} → {} {} {deployment}\n",
+                http.map_or(0, |h| h.status),
+                http.and_then(|h| h.backend.clone()).unwrap_or_else(|| "-".into()),
+            ));
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn the_source_texts_ingresses_route_as_it_says() {
+        check_routes(
+            &scenario(""),
+            &[
+                "http://foo.bar.com/foo",
+                "http://foo.bar.com/foo/",
+                "http://foo.bar.com/foo/x",
+                "http://foo.bar.com/foobar",
+                "http://foo.bar.com/bar",
+                "http://foo.bar.com/",
+                "http://bar.foo.com/",
+                "http://bar.foo.com/foo",
+                "http://FOO.bar.com:80/bar",
+                "http://other.example/",
+            ],
+            expect![[r#"
+                http://foo.bar.com/foo → 200 default/s1:80 s1
+                http://foo.bar.com/foo/ → 200 default/s1:80 s1
+                http://foo.bar.com/foo/x → 200 default/s1:80 s1
+                http://foo.bar.com/foobar → 200 default/s1:80 s1
+                http://foo.bar.com/bar → 200 default/s2:80 s2
+                http://foo.bar.com/ → 200 default/s1:80 s1
+                http://bar.foo.com/ → 200 default/s2:80 s2
+                http://bar.foo.com/foo → 200 default/s2:80 s2
+                http://FOO.bar.com:80/bar → 200 default/s2:80 s2
+                http://other.example/ → 200 default/testsvc:80 testsvc
+            "#]],
+        );
+    }
+
+    #[test]
+    fn the_controller_answers_itself_where_nothing_serves() {
+        // Without test-ingress's default backend an unknown Host gets the default server's 404;
+        // s2 with no ready pod is a 503; a TLS host's plain HTTP is redirected.
+        let text = include_str!("../../scenarios/ingress.yaml")
+            .replace("  backend:\n    serviceName: testsvc\n    servicePort: 80\n", "  rules:\n  - host: tls.example\n    http:\n      paths:\n      - backend: {serviceName: s1, servicePort: 80}\n  tls:\n  - hosts: [tls.example]\n")
+            .replace("name: s2}\nspec:\n  replicas: 2", "name: s2}\nspec:\n  replicas: 0");
+        let cluster = load(&[Source { name: "ingress.yaml", text: &text }]).expect("loads").cluster;
+        check_routes(
+            &cluster,
+            &["http://other.example/", "http://foo.bar.com/bar", "http://tls.example/a/", "http://foo.bar.com/foo"],
+            expect![[r#"
+                http://other.example/ → 404 - ingress-nginx-controller
+                http://foo.bar.com/bar → 503 - ingress-nginx-controller
+                http://tls.example/a/ → 308 - ingress-nginx-controller
+                http://foo.bar.com/foo → 200 default/s1:80 s1
+            "#]],
+        );
+        let trace = request(&cluster, "client/laptop", "http://tls.example/a/");
+        let answered = trace.steps.iter().find(|s| s.stage == Some("respond")).expect("the controller answers");
+        let text = String::from_utf8_lossy(answered.after.payload()).to_string();
+        assert!(text.starts_with("HTTP/1.1 308 Permanent Redirect\r\n"), "{text}");
+        assert!(text.contains("Location: https://tls.example/a\r\n"), "{text}");
+    }
+
+    #[test]
+    fn the_proxy_steps_say_what_decided() {
+        let trace = request(&scenario(""), "client/laptop", "http://foo.bar.com/foo");
+        let mut out = String::new();
+        for step in trace.steps.iter().filter(|s| s.kind == StepKind::Proxy) {
+            out.push_str(&format!(
+                "{:?} {} {} | {}\n",
+                step.connection.unwrap_or(9),
+                step.stage.unwrap_or("-"),
+                step.verdict,
+                step.rule.as_deref().unwrap_or("-")
+            ));
+        }
+        expect![[r#"
+            0 accept ACCEPTED | -
+            0 server foo.bar.com | server_name "foo.bar.com";
+            0 location default-s1-80 | location = "/foo"
+            0 balancer 10.244.3.2:8080 | load-balance: round_robin
+            1 dial DIAL 10.244.3.2:8080 | -
+            1 relay RELAYING | -
+            1 relay REQUEST → | -
+            0 relay RESPONSE ← | -
+        "#]]
+        .assert_eq(&out);
+    }
+
+    #[test]
+    fn the_second_connection_bypasses_kube_proxys_dnat() {
+        let trace = request(&scenario(""), "client/laptop", "http://foo.bar.com/foo");
+        // The client's connection is DNATed to the controller pod; the controller's is not
+        // rewritten anywhere.
+        let dnat = |connection: u8| {
+            trace.steps.iter().any(|s| {
+                s.connection == Some(connection)
+                    && s.direction == crate::trace::Direction::Original
+                    && s.before.tuple().map(|t| t.dst).ok() != s.after.tuple().map(|t| t.dst).ok()
+                    && s.kind != StepKind::Proxy
+            })
+        };
+        assert!(dnat(0), "the client's connection meets the LoadBalancer's DNAT");
+        assert!(!dnat(1), "the controller's connection is not rewritten");
+    }
+
+    /// The forwarding headers of the proxied request, as the backend pod received them.
+    fn forwarded(cluster: &crate::model::Cluster) -> String {
+        let trace = request(cluster, "client/laptop", "http://foo.bar.com/foo");
+        let step = trace.steps.iter().find(|s| s.verdict == "REQUEST →").expect("proxied");
+        let after = &step.request.as_ref().expect("a request change").after;
+        ["X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Proto"]
+            .iter()
+            .map(|h| format!("{h}: {}", after.header(h).unwrap_or("-")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    #[test]
+    fn the_client_address_survives_only_under_local_policy() {
+        expect![[r#"X-Forwarded-For: 192.168.1.10, X-Real-IP: 192.168.1.10, X-Forwarded-Host: foo.bar.com, X-Forwarded-Port: 80, X-Forwarded-Proto: http"#]]
+            .assert_eq(&forwarded(&scenario("")));
+        let local = "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {name: t}\nspec:\n  ingressController: {externalTrafficPolicy: Local}\n---\n";
+        expect![[r#"X-Forwarded-For: 192.168.1.50, X-Real-IP: 192.168.1.50, X-Forwarded-Host: foo.bar.com, X-Forwarded-Port: 80, X-Forwarded-Proto: http"#]]
+            .assert_eq(&forwarded(&scenario(local)));
+    }
+
+    #[test]
+    fn round_robin_rotates_over_the_endpoints_per_controller_pod() {
+        let cluster = scenario("");
+        let request = Request {
+            from: "client/laptop".into(),
+            to: "http://foo.bar.com/foo".into(),
+            proto: crate::net::Proto::Tcp,
+            seed: 1,
+            now: 0,
+        };
+        let load = crate::walk::Load { requests: 6, clients: 1, connections: 1 };
+        let sent = crate::walk::send_requests(&cluster, &request, &HttpOptions::default(), load).expect("sends");
+        let pods: Vec<String> = sent.requests.iter().map(|r| r.backend.clone()).collect();
+        assert_eq!(pods.len(), 6);
+        for pair in pods.windows(2) {
+            assert_ne!(pair[0], pair[1], "round robin alternates between the two s1 pods: {pods:?}");
+        }
+        assert_eq!(sent.counts.len(), 2, "{:?}", sent.counts);
     }
 }

@@ -28,9 +28,35 @@ impl<'a> Sim<'a> {
         if let Some(node) = self.cluster.nodes.iter().find(|node| node.ip == dst) {
             return Next::To(Host::Node { name: node.name.clone(), ip: node.ip });
         }
-        let lb =
-            self.cluster.services.iter().any(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst));
-        if lb && let Some(node) = self.cluster.nodes.first() {
+        let lb: Vec<&crate::model::Service> = self
+            .cluster
+            .services
+            .iter()
+            .filter(|s| s.load_balancer_ips.contains(&dst) || s.external_ips.contains(&dst))
+            .collect();
+        // Under `externalTrafficPolicy: Local` the cloud load balancer sends only to nodes whose
+        // health check passes: kube-proxy's health check server answers 200 on
+        // healthCheckNodePort only where the Service has a ready local endpoint
+        // (pkg/proxy/healthcheck/service_health.go, `ServeHTTP`).
+        let healthy = |node: &crate::model::Node| {
+            lb.iter().any(|service| {
+                service.external_traffic_policy == crate::model::TrafficPolicy::Local
+                    && service.load_balancer_ips.contains(&dst)
+                    && service.ports.iter().any(|port| {
+                        self.cluster
+                            .endpoints_for(service, port)
+                            .iter()
+                            .any(|e| e.ready && e.node_name.as_deref() == Some(node.name.as_str()))
+                    })
+            })
+        };
+        let local = lb.iter().any(|s| {
+            s.external_traffic_policy == crate::model::TrafficPolicy::Local && s.load_balancer_ips.contains(&dst)
+        });
+        let chosen = if local { self.cluster.nodes.iter().find(|node| healthy(node)) } else { None };
+        if !lb.is_empty()
+            && let Some(node) = chosen.or(self.cluster.nodes.first())
+        {
             return Next::To(Host::Node { name: node.name.clone(), ip: node.ip });
         }
         Next::Dropped(format!(

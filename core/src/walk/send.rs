@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 
 use super::exchange::{HttpOptions, resolve_target};
-use super::{Host, Request, Sim, WalkError, resolve_host};
+use super::{Host, Opened, Request, Sim, WalkError, resolve_host};
 use crate::http::url::{Scheme, Target};
 use crate::model::Cluster;
 use crate::trace::Trace;
@@ -68,6 +68,14 @@ pub struct Load {
     pub requests: usize,
     pub clients: usize,
     pub connections: usize,
+}
+
+/// One of a client's keep-alive connections.
+enum Pooled {
+    /// Opened to a pod (directly, or through an L4 proxy): every request goes there.
+    Pinned(String),
+    /// Accepted by an L7 proxy on this host, which picks a backend per request.
+    Proxy(Host),
 }
 
 /// One request of a `send_requests`.
@@ -150,17 +158,33 @@ pub fn send_requests(
     for client in &clients {
         let resolved = resolve_target(cluster, client, &target, &options.resolve)?;
         let dst = SocketAddrV4::new(resolved.ip, target.port);
-        let mut pool: Vec<String> = Vec::with_capacity(connections);
+        let mut pool: Vec<Pooled> = Vec::with_capacity(connections);
+        let http =
+            crate::http::Request::curl(&options.method, &target, &options.headers).map_err(|err| WalkError(err.0))?;
         for i in 0..load.requests {
             let connection = i % connections;
             if connection == pool.len() {
                 let mut trace = Trace::default();
-                sim.open(&mut trace, client, dst, crate::net::Proto::Tcp)?;
-                let backend = if trace.outcome.dropped { None } else { trace.outcome.delivered_to };
-                pool.push(backend.unwrap_or_else(|| "dropped".to_string()));
+                let opened = sim.open(&mut trace, client, dst, crate::net::Proto::Tcp)?;
+                let pooled = match opened {
+                    Opened::Accepted { server, .. } => Pooled::Proxy(server),
+                    _ => {
+                        let backend = if trace.outcome.dropped { None } else { trace.outcome.delivered_to };
+                        Pooled::Pinned(backend.unwrap_or_else(|| "dropped".to_string()))
+                    }
+                };
+                pool.push(pooled);
                 sim.advance(1);
             }
-            let backend = pool[connection].clone();
+            // An L4 connection is pinned to the pod its first packet was balanced to; an L7
+            // proxy chooses again for every request it reads.
+            let backend = match &pool[connection] {
+                Pooled::Pinned(backend) => backend.clone(),
+                Pooled::Proxy(server) => {
+                    let server = server.clone();
+                    sim.ingress_backend(&server, &http)
+                }
+            };
             *out.counts.entry(backend.clone()).or_default() += 1;
             out.requests.push(SentRequest {
                 index: out.requests.len(),
