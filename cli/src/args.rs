@@ -147,6 +147,9 @@ pub(crate) struct RulesArgs {
     /// kube-proxy's mode, instead of the scenario's own.
     #[arg(long, value_enum)]
     pub(crate) mode: Option<Mode>,
+    /// Print the nginx configuration ingress-nginx renders for the scenario's Ingresses instead.
+    #[arg(long, conflicts_with_all = ["node", "mode"])]
+    pub(crate) ingress: bool,
     #[command(flatten)]
     pub(crate) inputs: Inputs,
 }

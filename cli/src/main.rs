@@ -201,6 +201,13 @@ fn mode_of(mode: Option<args::Mode>, loaded: &Loaded) -> ProxyMode {
 
 fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
     let loaded = load(&args.inputs.files)?;
+    if args.ingress {
+        if loaded.extras.ingresses.is_empty() {
+            return Err(Failure::refused("--ingress: the scenario has no Ingress, so ingress-nginx renders no server"));
+        }
+        let config = lbplay_core::ingress::config_for(&loaded.extras);
+        return Ok(Done::ok(lbplay_core::ingress::render::render(&config)));
+    }
     let mode = mode_of(args.mode, &loaded);
     let node = match &args.node {
         Some(node) => node.clone(),

@@ -294,3 +294,52 @@ fn an_http_trace_reports_the_status_the_service_and_the_pod() {
     let total: u64 = sent["counts"].as_object().expect("counts").values().map(|n| n.as_u64().unwrap_or(0)).sum();
     assert_eq!(total, 4);
 }
+
+#[test]
+fn an_ingress_request_walks_through_the_controller() {
+    let output = lbplay()
+        .args([
+            "trace",
+            "--from",
+            "client/laptop",
+            "--to",
+            "http://foo.bar.com/bar",
+            "--format",
+            "json",
+            "ingress-fanout",
+        ])
+        .output()
+        .expect("run lbplay");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let trace: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(trace["outcome"]["http"]["backend"], "default/s2:80");
+    let steps = trace["steps"].as_array().expect("steps");
+    let stages: Vec<&str> = steps.iter().filter(|s| s["kind"] == "proxy").filter_map(|s| s["stage"].as_str()).collect();
+    assert_eq!(stages, ["accept", "server", "location", "balancer", "dial", "relay", "relay", "relay"]);
+    let location = steps.iter().find(|s| s["stage"] == "location").expect("a location step");
+    assert_eq!(location["rule"], "location = \"/bar\"");
+    let proxied = steps.iter().find(|s| s["verdict"] == "REQUEST →").expect("the proxied request");
+    let headers = proxied["request"]["after"]["headers"].as_array().expect("headers");
+    assert!(headers.iter().any(|h| h[0] == "X-Forwarded-For"), "{headers:?}");
+    assert!(
+        proxied["request"]["before"]["headers"].as_array().expect("headers").iter().all(|h| h[0] != "X-Forwarded-For")
+    );
+    // The controller's own connection (1) reaches the pod at its Pod IP: no step rewrites it.
+    assert!(
+        steps.iter().filter(|s| s["connection"] == 1 && s["kind"] == "netfilter").all(|s| s["before"] == s["after"])
+    );
+
+    let rules = lbplay().args(["rules", "--ingress", "ingress-fanout"]).output().expect("run lbplay");
+    let text = String::from_utf8_lossy(&rules.stdout);
+    assert!(text.contains("server_name \"foo.bar.com\" ;") && text.contains("location = \"/bar\" {"), "{text}");
+    check(
+        &["rules", "--ingress", "clusterip-iptables"],
+        expect![[r#"
+            status: 1
+            --ingress: the scenario has no Ingress, so ingress-nginx renders no server"#]],
+    );
+    let check_out = lbplay().args(["check", "ingress-vhosts"]).output().expect("run lbplay");
+    let text = String::from_utf8_lossy(&check_out.stdout);
+    assert!(text.contains("NAMESPACE   NAME   CLASS   HOSTS                     ADDRESS        PORTS   AGE"), "{text}");
+    assert!(text.contains("Default backend:  <default>"), "{text}");
+}

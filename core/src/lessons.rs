@@ -51,6 +51,8 @@ pub enum Chapter {
     KubeProxyIpvs,
     /// kube-proxy's nftables mode (today's successor of iptables mode).
     KubeProxyNftables,
+    /// Ingress, walked through ingress-nginx.
+    Ingress,
 }
 
 impl Chapter {
@@ -65,6 +67,7 @@ impl Chapter {
             Chapter::KubeProxyIptables => Text::new("kube-proxy: iptables mode", "kube-proxy：iptables 模式"),
             Chapter::KubeProxyIpvs => Text::new("kube-proxy: IPVS mode", "kube-proxy：IPVS 模式"),
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
+            Chapter::Ingress => Text::new("Ingress (ingress-nginx)", "Ingress（ingress-nginx）"),
         }
     }
 }
@@ -276,6 +279,66 @@ const ALL: &[Builtin] = &[
         to: "10.96.100.10:80",
         seed: 1,
         yaml: include_str!("../scenarios/clusterip-nftables.yaml"),
+    },
+    Builtin {
+        id: "ingress-minimal",
+        chapter: Chapter::Ingress,
+        title_en: "The smallest Ingress: one path, and a controller to serve it",
+        title_zh: "最简化的 Ingress：一条路径，和实现它的控制器",
+        watch_en: "The source text's first Ingress, as written (extensions/v1beta1, converted to v1 with a hint). It needs a controller: lbplay installs ingress-nginx as Helm does, pods behind a LoadBalancer Service. Follow the laptop's request through kube-proxy's LoadBalancer rules (DNAT to the controller pod, and SNAT under externalTrafficPolicy: Cluster), then nginx: the default server, location /testpath, the Lua balancer, and a second connection straight to a pod of test. Try /other: the controller answers 404 itself.",
+        watch_zh: "原文的第一个 Ingress，按原样书写（extensions/v1beta1，带提示地转换为 v1）。它需要控制器：lbplay 像 Helm 那样安装 ingress-nginx，Pod 在一个 LoadBalancer Service 后面。跟着 laptop 的请求穿过 kube-proxy 的 LoadBalancer 规则（DNAT 到控制器 Pod，externalTrafficPolicy: Cluster 下还有 SNAT），再进入 nginx：默认 server、location /testpath、Lua 负载均衡器，以及直连 test 某个 Pod 的第二条连接。试试 /other：控制器自己回答 404。",
+        from: "client/laptop",
+        to: "http://example.com/testpath",
+        seed: 1,
+        yaml: include_str!("../scenarios/ingress-minimal.yaml"),
+    },
+    Builtin {
+        id: "ingress-single",
+        chapter: Chapter::Ingress,
+        title_en: "A single Service behind an Ingress's default backend",
+        title_zh: "单 Service Ingress：只有默认 backend",
+        watch_en: "No rules, only a backend: ingress-nginx makes it the catch-all of its default server, so any Host and any path reach testsvc. kubectl get ingress in `lbplay check` shows the address the controller published.",
+        watch_zh: "没有 rule，只有 backend：ingress-nginx 把它作为默认 server 的兜底，所以任何 Host、任何路径都到达 testsvc。`lbplay check` 里的 kubectl get ingress 显示了控制器发布的地址。",
+        from: "client/laptop",
+        to: "http://anything.example/any/path",
+        seed: 1,
+        yaml: include_str!("../scenarios/ingress-single.yaml"),
+    },
+    Builtin {
+        id: "ingress-fanout",
+        chapter: Chapter::Ingress,
+        title_en: "Fan-out: foo.bar.com/foo to s1, /bar to s2",
+        title_zh: "扇出：foo.bar.com/foo 到 s1，/bar 到 s2",
+        watch_en: "One load-balancer address, two Services, chosen by path. nginx picks server foo.bar.com, then location = /foo (ingress-nginx writes each path as a prefix location /foo/ plus an exact twin = /foo); the inspector lists the locations that lost and why. The controller dials the s1 pod's own IP: the second connection never meets a ClusterIP or kube-proxy's DNAT, and X-Forwarded-For carries the node's address, not the laptop's.",
+        watch_zh: "一个负载均衡地址，两个 Service，按路径选择。nginx 选中 server foo.bar.com，再选中 location = /foo（ingress-nginx 把每个路径写成前缀 location /foo/ 加一个精确的孪生 location = /foo）；检查器列出了落选的 location 及原因。控制器直连 s1 Pod 自己的 IP：第二条连接从不经过 ClusterIP 和 kube-proxy 的 DNAT，X-Forwarded-For 带的是节点地址，而不是 laptop 的。",
+        from: "client/laptop",
+        to: "http://foo.bar.com/foo",
+        seed: 1,
+        yaml: include_str!("../scenarios/ingress-fanout.yaml"),
+    },
+    Builtin {
+        id: "ingress-vhosts",
+        chapter: Chapter::Ingress,
+        title_en: "Name-based virtual hosts: foo.bar.com and bar.foo.com on one address",
+        title_zh: "基于名称的虚拟主机：foo.bar.com 和 bar.foo.com 共用一个地址",
+        watch_en: "Both names resolve to the controller's one address; only the Host header tells them apart. nginx's server selection (server_name bar.foo.com) sends this request to s2; send http://foo.bar.com/ to reach s1, or an unknown Host to get the controller's 404.",
+        watch_zh: "两个名字都解析到控制器的同一个地址；只有 Host 头能区分它们。nginx 的 server 选择（server_name bar.foo.com）把这个请求送到 s2；发往 http://foo.bar.com/ 会到 s1，未知的 Host 则得到控制器的 404。",
+        from: "client/laptop",
+        to: "http://bar.foo.com/",
+        seed: 1,
+        yaml: include_str!("../scenarios/ingress-vhosts.yaml"),
+    },
+    Builtin {
+        id: "ingress-v1",
+        chapter: Chapter::Ingress,
+        title_en: "networking.k8s.io/v1: pathType Exact and Prefix, and a wildcard host",
+        title_zh: "networking.k8s.io/v1：pathType 的 Exact 与 Prefix，以及通配符主机",
+        watch_en: "Today's Ingress. Exact /api matches only /api; Prefix /shop matches /shop and /shop/x element by element, but not /shopping; *.foo.com matches one label. A path of foo.bar.com that no rule matches goes to the defaultBackend; a Host no rule names gets the controller's 404, because ingress-nginx uses an Ingress's defaultBackend as the catch-all only when the Ingress has no rules.",
+        watch_zh: "今天的 Ingress。Exact /api 只匹配 /api；Prefix /shop 按路径元素匹配 /shop 和 /shop/x，但不匹配 /shopping；*.foo.com 只匹配一个标签。foo.bar.com 上没有规则匹配的路径去往 defaultBackend；没有规则提到的 Host 得到控制器的 404，因为只有当 Ingress 没有 rule 时，ingress-nginx 才把它的 defaultBackend 当作兜底。",
+        from: "client/laptop",
+        to: "http://foo.bar.com/shop/cart",
+        seed: 1,
+        yaml: include_str!("../scenarios/ingress-v1.yaml"),
     },
 ];
 

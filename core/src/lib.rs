@@ -28,6 +28,7 @@ pub mod rng;
 pub mod scenario;
 pub mod sort;
 pub mod synthetic;
+pub mod tabwrite;
 pub mod trace;
 pub mod walk;
 pub mod yaml;

@@ -12,6 +12,7 @@
 pub mod balance;
 pub mod config;
 pub mod forward;
+pub mod kubectl;
 pub mod render;
 pub mod select;
 

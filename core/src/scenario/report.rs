@@ -7,14 +7,10 @@
 use std::fmt::Write;
 
 use super::Loaded;
-use crate::model::{IngressBackend, ServiceType, TargetPort, TrafficPolicy};
+use crate::model::{ServiceType, TargetPort, TrafficPolicy};
 
 fn upper(proto: crate::net::Proto) -> String {
     proto.as_str().to_ascii_uppercase()
-}
-
-fn backend(b: &IngressBackend) -> String {
-    format!("{}:{}", b.service, b.port)
 }
 
 /// The human-readable text of `lbplay check`.
@@ -164,25 +160,11 @@ pub fn report(loaded: &Loaded) -> String {
         }
     }
     if !x.ingresses.is_empty() {
+        // As `kubectl get ingress -A` and `kubectl describe ingress` print them.
         let _ = writeln!(out, "\nIngresses ({}):", x.ingresses.len());
-        for ingress in &x.ingresses {
-            let _ = writeln!(out, "  {}/{}", ingress.namespace, ingress.name);
-            if let Some(b) = &ingress.default_backend {
-                let _ = writeln!(out, "    default backend {}", backend(b));
-            }
-            for rule in &ingress.rules {
-                let host = rule.host.clone().unwrap_or_else(|| "*".to_string());
-                for path in &rule.paths {
-                    let _ = writeln!(
-                        out,
-                        "    {host}{} ({}) -> {}",
-                        path.path,
-                        path.path_type.as_str(),
-                        backend(&path.backend)
-                    );
-                }
-            }
-        }
+        out.push_str(&crate::ingress::kubectl::get(c, x));
+        out.push('\n');
+        out.push_str(&crate::ingress::kubectl::describe(c, x));
     }
     if !x.virtual_services.is_empty() || !x.destination_rules.is_empty() {
         let _ = writeln!(

@@ -314,6 +314,16 @@ impl<'a> Sim<'a> {
     ) {
         let node = relay.host.name().to_string();
         let theirs = relay.connection;
+        if self.proxy_at(&relay.pod, relay.at_pod).is_some() {
+            // Userspace kube-proxy (removed in v1.26) in front of an Ingress controller: two
+            // proxies in a row, which lbplay does not walk rather than walk wrongly.
+            trace.outcome.dropped = true;
+            trace.outcome.reason = Some(format!(
+                "userspace kube-proxy relayed the connection to {}, an L7 proxy; lbplay does not walk a proxy behind userspace kube-proxy: use iptables, IPVS or nftables mode",
+                relay.pod.label()
+            ));
+            return;
+        }
         // The client's leg: the request to the proxy's socket.
         let (seq, ack) = seq_ack(CLIENT_ISN, SERVER_ISN, 0, 0);
         let Some(segment) = self.data_packet(client, dst, seq, ack, bytes) else { return };

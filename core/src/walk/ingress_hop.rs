@@ -398,7 +398,7 @@ impl<'a> Sim<'a> {
         match algorithm {
             IngressBalance::RoundRobin => {
                 let key = (pod.to_string(), upstream.to_string());
-                if !self.ingress.round_robin.get(&key).is_some_and(|rr| rr.nodes == n) {
+                if self.ingress.round_robin.get(&key).is_none_or(|rr| rr.nodes != n) {
                     let first = draw(self, 1, n);
                     let rr = balance::RoundRobin::new(n, first)?;
                     self.ingress.round_robin.insert(key.clone(), rr);
