@@ -4,9 +4,11 @@
 //! path, headers — what design.md's trace contract shows before and after a proxy), a `Response`,
 //! the URL a learner types (`url`), and HTTP/1.1's wire form (`h1`: the bytes that ride in a TCP
 //! segment's payload, and their parse, which an L7 proxy's *read* stage uses). It does no I/O;
-//! HTTP/2, HPACK and gRPC framing will live beside `h1` when they land.
+//! `h2` is HTTP/2's frame layer (the preface, frame headers, SETTINGS); HPACK and gRPC framing will
+//! live beside it when they land.
 
 pub mod h1;
+pub mod h2;
 pub mod url;
 
 use serde_json::{Value, json};
