@@ -576,6 +576,18 @@ fn decode_pod<'d>(
     let labels = cx.labels(obj, metadata.and_then(|m| m.get("labels")), &format!("{prefix}metadata.labels"));
     let annotations =
         cx.labels(obj, metadata.and_then(|m| m.get("annotations")), &format!("{prefix}metadata.annotations"));
+    // istio-init would fail on a traffic annotation it cannot use; say so where it is written.
+    if let Err(err) = crate::mesh::inject::capture(Some(&annotations)) {
+        let annotations_node = metadata.and_then(|m| m.get("annotations"));
+        let pos =
+            annotations_node.and_then(|a| a.get(&err.annotation)).or(annotations_node).map_or(node.pos, |n| n.pos);
+        cx.warn(
+            obj,
+            pos,
+            &format!("{prefix}metadata.annotations.{}", err.annotation),
+            format!("{}; an Istio sidecar's istio-init would fail on it", err.message),
+        );
+    }
     let terminating = metadata.is_some_and(|m| m.get("deletionTimestamp").is_some_and(|n| !n.is_null()));
     let spec_path = format!("{prefix}spec");
     let spec = cx.map(obj, node.get("spec"), &spec_path);
