@@ -86,7 +86,7 @@ fn pods_without_a_sidecar_are_explained() {
         "nope",
         expect![[r#"
             status: 1
-            --pod nope: no such pod; the scenario's pods are: shop/batch, shop/client, default/legacy, shop/broken, shop/web-6d86b96469-gchnp, shop/web-6d86b96469-744pb"#]],
+            --pod nope: no such pod; the scenario's pods are: shop/app, shop/batch, shop/client, default/legacy, shop/broken, shop/web-6d86b96469-gchnp, shop/web-6d86b96469-744pb"#]],
     );
 }
 
@@ -99,7 +99,7 @@ fn a_bad_traffic_annotation_is_bad_input_located_at_load() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     expect![[r#"
         status: 2
-        sidecars.yaml:67:52: warning: Pod/shop/broken: metadata.annotations.traffic.sidecar.istio.io/excludeOutboundPorts: "postgres" is not a port (1-65535); an Istio sidecar's istio-init would fail on it
+        sidecars.yaml:73:52: warning: Pod/shop/broken: metadata.annotations.traffic.sidecar.istio.io/excludeOutboundPorts: "postgres" is not a port (1-65535); an Istio sidecar's istio-init would fail on it
         pod shop/broken: metadata.annotations.traffic.sidecar.istio.io/excludeOutboundPorts: "postgres" is not a port (1-65535)"#]]
     .assert_eq(&format!(
         "status: {}\n{}",
