@@ -229,3 +229,94 @@ fn an_excluded_range_goes_straight_out() {
     assert_eq!(connect(&world.peer, 1000, other), "app 10.244.1.2:9090");
     assert_eq!(walk("client", Hook::Prerouting, SocketAddrV4::new(PEER_IP, 50000), other, None, None), None);
 }
+
+/// The nat-table rules the kernel's trace lists for the first SYN to `to` sent from `pod` as
+/// `uid` (`xtables-monitor --trace` in the pod's namespace, with `-j TRACE` in raw OUTPUT), each
+/// as iptables-save prints it, or `CHAIN policy`.
+fn kernel_nat_trace(world: &Pod, uid: u32, to: SocketAddrV4) -> Vec<String> {
+    use common::harness::parse_trace_line;
+    use std::sync::{Arc, Mutex};
+    let pod = &world.pod;
+    pod.exec(&["iptables", "-t", "raw", "-I", "OUTPUT", "1", "-p", "tcp", "--syn", "-j", "TRACE"], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut monitor = Command::new("ip")
+        .args(["netns", "exec", &pod.name, "xtables-monitor", "--trace"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start xtables-monitor");
+    let stdout = monitor.stdout.take().expect("stdout is piped");
+    let output = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&output);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut text = sink.lock().unwrap_or_else(|e| e.into_inner());
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    // The monitor subscribes asynchronously: probe with SYNs to a closed port until one shows.
+    let probe = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !output.lock().unwrap_or_else(|e| e.into_inner()).contains("DPORT=9 ") {
+        assert!(std::time::Instant::now() < deadline, "xtables-monitor printed nothing for the probe within 10 s");
+        let _ = connect(pod, 0, probe);
+    }
+    let answer = connect(pod, uid, to);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+    let _ = pod.exec(&["iptables", "-t", "raw", "-D", "OUTPUT", "-p", "tcp", "--syn", "-j", "TRACE"], None);
+    let raw = output.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let wanted = (format!("DST={} ", to.ip()), format!("DPORT={} ", to.port()));
+    let id = raw
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix("PACKET: ")?;
+            (line.contains(&wanted.0) && line.contains(&wanted.1))
+                .then(|| rest.split_whitespace().nth(1).map(str::to_string))?
+        })
+        .unwrap_or_else(|| panic!("no traced SYN to {to} (the client said {answer:?}):\n{raw}"));
+    raw.lines()
+        .filter_map(parse_trace_line)
+        .filter(|event| event.packet_id == id && event.table == "nat")
+        .map(|event| event.rule.unwrap_or_else(|| format!("{} policy", event.chain)))
+        .collect()
+}
+
+#[test]
+fn the_kernel_trace_walks_the_rules_lbplay_walks() {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    if Command::new("xtables-monitor").arg("--version").output().is_err() {
+        println!("skipped: `xtables-monitor` is not installed");
+        return;
+    }
+    let loaded = lbplay_core::scenario::load(&[lbplay_core::scenario::Source {
+        name: SCENARIO,
+        text: &std::fs::read_to_string(SCENARIO).expect("scenario"),
+    }])
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    for (pod, uid) in [("app", 1000), ("app", 1337), ("client", 1000)] {
+        let world = pod_with(&rules_of(pod));
+        let _outbound = listen(&world.pod, 15001, "envoy-outbound");
+        let _direct = listen(&world.peer, 80, "direct");
+        let kernel = kernel_nat_trace(&world, uid, SERVICE);
+        let ruleset = mesh::pod_rules(&loaded.cluster, &loaded.extras, pod).unwrap_or_else(|e| panic!("{e}"));
+        let tuple = Tuple { src: SocketAddrV4::new(POD_IP, 40000), dst: SERVICE, proto: TupleProto::Tcp };
+        // OUTPUT, then POSTROUTING with the destination REDIRECT left (127.0.0.1, out by lo).
+        let output = mesh::iptables::walk(&ruleset, POD_IP, Hook::Output, tuple, Some((uid, uid)), Some("eth0"));
+        let (after, iface) = match output.redirect_to {
+            Some(port) => (Tuple { dst: SocketAddrV4::new(Ipv4Addr::LOCALHOST, port), ..tuple }, "lo"),
+            None => (tuple, "eth0"),
+        };
+        let postrouting =
+            mesh::iptables::walk(&ruleset, POD_IP, Hook::Postrouting, after, Some((uid, uid)), Some(iface));
+        let ours: Vec<String> = output.rules.into_iter().chain(postrouting.rules).collect();
+        assert!(!kernel.is_empty(), "pod {pod}, uid {uid}: the kernel traced no nat rule");
+        assert_eq!(ours, kernel, "pod {pod}, uid {uid}: lbplay's walk and the kernel's trace differ");
+        println!("pod {pod}, uid {uid}: {} nat rules, same order:\n  {}", kernel.len(), kernel.join("\n  "));
+    }
+}

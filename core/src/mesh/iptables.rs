@@ -201,6 +201,9 @@ pub fn save_text(ruleset: &Ruleset) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Walked {
     pub path: Vec<String>,
+    /// Each matched rule as iptables-save prints it, or `CHAIN policy` where a built-in chain
+    /// ended: what the kernel's trace (`xtables-monitor --trace`) lists for the same packet.
+    pub rules: Vec<String>,
     pub redirect_to: Option<u16>,
 }
 
@@ -229,11 +232,19 @@ pub fn walk(
             None => format!("{} {}", event.chain, event.verdict),
         })
         .collect();
+    let rules = outcome
+        .events
+        .iter()
+        .map(|event| match &event.rule {
+            Some((_, text)) => text.clone(),
+            None => format!("{} policy", event.chain),
+        })
+        .collect();
     let redirect_to = match outcome.verdict {
         Verdict::Nat(NatTarget::Dnat { port, .. }) => port,
         _ => None,
     };
-    Walked { path, redirect_to }
+    Walked { path, rules, redirect_to }
 }
 
 #[cfg(test)]
