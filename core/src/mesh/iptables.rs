@@ -82,6 +82,9 @@ fn tcp_dport(port: u16) -> Rule {
     Rule::new().port_match(Proto::Tcp, Some(port))
 }
 
+/// `-m owner [!] --uid-owner` or `--gid-owner`, by id and negation.
+type OwnerMatch = fn(u32, bool) -> Match;
+
 fn owner_uid(uid: u32, negated: bool) -> Match {
     Match::Owner { uid: Some(Neg { negated, value: uid }), gid: None }
 }
@@ -147,7 +150,7 @@ pub fn build(capture: &Capture) -> Ruleset {
         OrAll::All => false,
         OrAll::Only(nets) => nets.iter().any(|net| net.addr.is_loopback()),
     };
-    let owners: [(u32, fn(u32, bool) -> Match); 2] = [(capture.proxy_uid, owner_uid), (capture.proxy_gid, owner_gid)];
+    let owners: [(u32, OwnerMatch); 2] = [(capture.proxy_uid, owner_uid), (capture.proxy_gid, owner_gid)];
     for (id, owner) in owners {
         // Envoy talking to its own pod's address over lo goes to the inbound listener.
         let mut self_call = Rule::new().proto(Proto::Tcp);
