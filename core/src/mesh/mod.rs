@@ -4,7 +4,10 @@
 //! `inject` decides injection from the namespace's and the pod's labels as Istio's webhooks do,
 //! and reads the traffic annotations into istio-iptables' configuration; `iptables` builds that
 //! configuration's rules as a `netfilter::Ruleset`. `pod_rules` ties both to a scenario's pod.
+//! `envoy` names the Envoy configuration (listeners, route configurations, virtual hosts,
+//! clusters) a sidecar's connection meets, as data for the proxy hop to come.
 
+pub mod envoy;
 pub mod inject;
 pub mod iptables;
 
