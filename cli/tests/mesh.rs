@@ -107,3 +107,20 @@ fn a_bad_traffic_annotation_is_bad_input_located_at_load() {
         stderr.trim_end().replace(&format!("{}/tests/data/mesh/", env!("CARGO_MANIFEST_DIR")), "")
     ));
 }
+
+#[test]
+fn check_shows_which_pods_gain_a_sidecar() {
+    let output = Command::new(env!("CARGO_BIN_EXE_lbplay")).args(["check", SCENARIO]).output().expect("run lbplay");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let marked = |pod: &str| {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("  {pod}  ")))
+            .unwrap_or_else(|| panic!("{pod} not listed:\n{stdout}"));
+        line.ends_with("+ istio-proxy (uid 1337), istio-init")
+    };
+    assert!(marked("shop/app"));
+    assert!(marked("shop/client"));
+    assert!(!marked("shop/batch"), "inject=false");
+    assert!(!marked("default/legacy"), "namespace not enabled");
+}

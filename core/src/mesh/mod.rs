@@ -11,7 +11,24 @@ pub mod envoy;
 pub mod inject;
 pub mod iptables;
 
-use crate::model::{Cluster, ClusterExtras};
+use crate::model::{Cluster, ClusterExtras, Pod};
+
+/// The container an injected pod gains, and the user it runs as.
+pub const PROXY_CONTAINER: &str = "istio-proxy";
+/// The init container that writes the pod's nat table.
+pub const INIT_CONTAINER: &str = "istio-init";
+
+/// Whether Istio injects a sidecar into `pod` of this scenario, and why.
+pub fn injection(pod: &Pod, extras: &ClusterExtras) -> inject::Decision {
+    let key = format!("{}/{}", pod.namespace, pod.name);
+    inject::decide(&inject::PodMeta {
+        namespace: &pod.namespace,
+        namespace_labels: extras.namespace_labels.get(&pod.namespace),
+        labels: &pod.labels,
+        annotations: extras.pod_annotations.get(&key),
+        host_network: pod.host_network,
+    })
+}
 use crate::netfilter::Ruleset;
 
 /// Why a pod has no sidecar table.
@@ -64,14 +81,7 @@ pub fn pod_rules(cluster: &Cluster, extras: &ClusterExtras, name: &str) -> Resul
     };
     let key = format!("{}/{}", pod.namespace, pod.name);
     let annotations = extras.pod_annotations.get(&key);
-    let meta = inject::PodMeta {
-        namespace: &pod.namespace,
-        namespace_labels: extras.namespace_labels.get(&pod.namespace),
-        labels: &pod.labels,
-        annotations,
-        host_network: pod.host_network,
-    };
-    let decision = inject::decide(&meta);
+    let decision = injection(pod, extras);
     if !decision.injected {
         return Err(PodRulesError::NotInjected { pod: key, why: decision.why });
     }
