@@ -8,7 +8,9 @@
 //!   `peer`; a connection from `peer` to the pod's port 8080 reaches the listener on 15006.
 //! * A pod whose annotations exclude 10.0.0.0/8 sends the app's connection straight out.
 //! * For each connection, lbplay's walk of the same table (`mesh::iptables::walk`) agrees with
-//!   the kernel on where it went.
+//!   the kernel on where it went, and `xtables-monitor --trace` lists the same nat rules in the
+//!   same order as the walk, outbound (app uid, Envoy's uid, an excluded range) and inbound (a
+//!   captured port, Istio's health port 15021).
 //!
 //! Listeners and clients are small python3 programs (`SO_ORIGINAL_DST` is a getsockopt that safe
 //! Rust's standard library does not offer, and the workspace forbids `unsafe`); the client runs
@@ -230,15 +232,18 @@ fn an_excluded_range_goes_straight_out() {
     assert_eq!(walk("client", Hook::Prerouting, SocketAddrV4::new(PEER_IP, 50000), other, None, None), None);
 }
 
-/// The nat-table rules the kernel's trace lists for the first SYN to `to` sent from `pod` as
-/// `uid` (`xtables-monitor --trace` in the pod's namespace, with `-j TRACE` in raw OUTPUT), each
-/// as iptables-save prints it, or `CHAIN policy`.
-fn kernel_nat_trace(world: &Pod, uid: u32, to: SocketAddrV4) -> Vec<String> {
+/// The nat-table rules the kernel's trace lists in the pod's namespace for the first SYN to `to`
+/// sent from `from` (the pod or its peer) as `uid` (`xtables-monitor --trace` in the pod's
+/// namespace, with `-j TRACE` in raw PREROUTING and OUTPUT), each as iptables-save prints it, or
+/// `CHAIN policy`.
+fn kernel_nat_trace(world: &Pod, from: &Netns, uid: u32, to: SocketAddrV4) -> Vec<String> {
     use common::harness::parse_trace_line;
     use std::sync::{Arc, Mutex};
     let pod = &world.pod;
-    pod.exec(&["iptables", "-t", "raw", "-I", "OUTPUT", "1", "-p", "tcp", "--syn", "-j", "TRACE"], None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    for chain in ["PREROUTING", "OUTPUT"] {
+        pod.exec(&["iptables", "-t", "raw", "-I", chain, "1", "-p", "tcp", "--syn", "-j", "TRACE"], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     let mut monitor = Command::new("ip")
         .args(["netns", "exec", &pod.name, "xtables-monitor", "--trace"])
         .stdout(Stdio::piped())
@@ -262,11 +267,13 @@ fn kernel_nat_trace(world: &Pod, uid: u32, to: SocketAddrV4) -> Vec<String> {
         assert!(std::time::Instant::now() < deadline, "xtables-monitor printed nothing for the probe within 10 s");
         let _ = connect(pod, 0, probe);
     }
-    let answer = connect(pod, uid, to);
+    let answer = connect(from, uid, to);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = monitor.kill();
     let _ = monitor.wait();
-    let _ = pod.exec(&["iptables", "-t", "raw", "-D", "OUTPUT", "-p", "tcp", "--syn", "-j", "TRACE"], None);
+    for chain in ["PREROUTING", "OUTPUT"] {
+        let _ = pod.exec(&["iptables", "-t", "raw", "-D", chain, "-p", "tcp", "--syn", "-j", "TRACE"], None);
+    }
     let raw = output.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let wanted = (format!("DST={} ", to.ip()), format!("DPORT={} ", to.port()));
     let id = raw
@@ -303,7 +310,7 @@ fn the_kernel_trace_walks_the_rules_lbplay_walks() {
         let world = pod_with(&rules_of(pod));
         let _outbound = listen(&world.pod, 15001, "envoy-outbound");
         let _direct = listen(&world.peer, 80, "direct");
-        let kernel = kernel_nat_trace(&world, uid, SERVICE);
+        let kernel = kernel_nat_trace(&world, &world.pod, uid, SERVICE);
         let ruleset = mesh::pod_rules(&loaded.cluster, &loaded.extras, pod).unwrap_or_else(|e| panic!("{e}"));
         let tuple = Tuple { src: SocketAddrV4::new(POD_IP, 40000), dst: SERVICE, proto: TupleProto::Tcp };
         // OUTPUT, then POSTROUTING with the destination REDIRECT left (127.0.0.1, out by lo).
@@ -318,5 +325,41 @@ fn the_kernel_trace_walks_the_rules_lbplay_walks() {
         assert!(!kernel.is_empty(), "pod {pod}, uid {uid}: the kernel traced no nat rule");
         assert_eq!(ours, kernel, "pod {pod}, uid {uid}: lbplay's walk and the kernel's trace differ");
         println!("pod {pod}, uid {uid}: {} nat rules, same order:\n  {}", kernel.len(), kernel.join("\n  "));
+    }
+}
+
+#[test]
+fn the_kernel_trace_of_an_inbound_connection_walks_the_rules_lbplay_walks() {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    if Command::new("xtables-monitor").arg("--version").output().is_err() {
+        println!("skipped: `xtables-monitor` is not installed");
+        return;
+    }
+    let loaded = lbplay_core::scenario::load(&[lbplay_core::scenario::Source {
+        name: SCENARIO,
+        text: &std::fs::read_to_string(SCENARIO).expect("scenario"),
+    }])
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let world = pod_with(&rules_of("app"));
+    let _inbound = listen(&world.pod, 15006, "envoy-inbound");
+    for port in [8080, 15021] {
+        let to = SocketAddrV4::new(POD_IP, port);
+        let kernel = kernel_nat_trace(&world, &world.peer, 1000, to);
+        let ruleset = mesh::pod_rules(&loaded.cluster, &loaded.extras, "app").unwrap_or_else(|e| panic!("{e}"));
+        let tuple = Tuple { src: SocketAddrV4::new(PEER_IP, 50000), dst: to, proto: TupleProto::Tcp };
+        // PREROUTING, then INPUT (nat's source-manip chain) with the destination REDIRECT left.
+        let prerouting = mesh::iptables::walk(&ruleset, POD_IP, Hook::Prerouting, tuple, None, None);
+        let after = match prerouting.redirect_to {
+            Some(port) => Tuple { dst: SocketAddrV4::new(POD_IP, port), ..tuple },
+            None => tuple,
+        };
+        let input = mesh::iptables::walk(&ruleset, POD_IP, Hook::Input, after, None, None);
+        let ours: Vec<String> = prerouting.rules.into_iter().chain(input.rules).collect();
+        assert!(!kernel.is_empty(), "port {port}: the kernel traced no nat rule");
+        assert_eq!(ours, kernel, "port {port}: lbplay's walk and the kernel's trace differ");
+        println!("inbound to {port}: {} nat rules, same order:\n  {}", kernel.len(), kernel.join("\n  "));
     }
 }
