@@ -3,8 +3,8 @@
 //! Outbound, a connection redirected to 15001 meets the listener `virtualOutbound`, whose
 //! original-destination filter hands it to the listener for the Service port; an HTTP port's
 //! listener runs the HTTP connection manager with the route configuration named by the port
-//! (`80`; a sniffed port's is `HOST:PORT`), whose virtual host is `HOST:PORT`; the route's destination is the cluster
-//! `outbound|PORT|SUBSET|HOST`. Inbound, 15006 is `virtualInbound` and the cluster is
+//! (`80`; a sniffed port's is `HOST:PORT`), whose virtual host is `HOST:PORT`; the route's
+//! destination is the cluster `outbound|PORT|SUBSET|HOST`. Inbound, 15006 is `virtualInbound` and the cluster is
 //! `inbound|PORT||`. Sources (istio/istio@86c9f01): pilot/pkg/model/listener.go (listener
 //! names), pilot/pkg/networking/core/gateway.go `getListenerName` and listener.go (the bind:
 //! `0.0.0.0` for HTTP, the Service VIP for TCP and auto-detected ports), pilot/pkg/model/service.go
