@@ -83,10 +83,16 @@ fn pods_without_a_sidecar_are_explained() {
             --pod default/legacy: no Istio sidecar: namespace default has neither istio-injection=enabled nor istio.io/rev, and the pod has no sidecar.istio.io/inject=true"#]],
     );
     check(
+        "tproxy",
+        expect![[r#"
+        status: 1
+        --pod shop/tproxy: sidecar.istio.io/interceptionMode TPROXY: lbplay writes only the default REDIRECT mode's rules"#]],
+    );
+    check(
         "nope",
         expect![[r#"
             status: 1
-            --pod nope: no such pod; the scenario's pods are: shop/app, shop/batch, shop/client, default/legacy, shop/broken, shop/web-6d86b96469-gchnp, shop/web-6d86b96469-744pb"#]],
+            --pod nope: no such pod; the scenario's pods are: shop/app, shop/batch, shop/client, default/legacy, shop/broken, shop/tproxy, shop/web-6d86b96469-gchnp, shop/web-6d86b96469-744pb"#]],
     );
 }
 

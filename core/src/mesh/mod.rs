@@ -15,6 +15,9 @@ use crate::model::{Cluster, ClusterExtras, Pod};
 
 /// The container an injected pod gains, and the user it runs as.
 pub const PROXY_CONTAINER: &str = "istio-proxy";
+/// The annotation that picks istio-init's interception mode.
+pub const INTERCEPTION_MODE: &str = "sidecar.istio.io/interceptionMode";
+
 /// The init container that writes the pod's nat table.
 pub const INIT_CONTAINER: &str = "istio-init";
 
@@ -40,6 +43,9 @@ pub enum PodRulesError {
     Ambiguous { name: String, candidates: Vec<String> },
     /// The pod is not injected; the injector's reason.
     NotInjected { pod: String, why: String },
+    /// The pod's `sidecar.istio.io/interceptionMode` is one lbplay does not write (TPROXY), or
+    /// `NONE`, under which no istio-init runs.
+    Interception { pod: String, mode: String },
     /// A traffic annotation istio-init could not use.
     BadAnnotation { pod: String, error: inject::AnnotationError },
 }
@@ -54,6 +60,14 @@ impl std::fmt::Display for PodRulesError {
                 write!(f, "--pod {name}: several pods have that name, write one of {}", candidates.join(", "))
             }
             PodRulesError::NotInjected { pod, why } => write!(f, "--pod {pod}: no Istio sidecar: {why}"),
+            PodRulesError::Interception { pod, mode } if mode == "NONE" => write!(
+                f,
+                "--pod {pod}: sidecar.istio.io/interceptionMode is NONE: no istio-init runs, so the pod has no capture rules"
+            ),
+            PodRulesError::Interception { pod, mode } => write!(
+                f,
+                "--pod {pod}: sidecar.istio.io/interceptionMode {mode}: lbplay writes only the default REDIRECT mode's rules"
+            ),
             PodRulesError::BadAnnotation { pod, error } => {
                 write!(f, "pod {pod}: metadata.annotations.{}: {}", error.annotation, error.message)
             }
@@ -84,6 +98,10 @@ pub fn pod_rules(cluster: &Cluster, extras: &ClusterExtras, name: &str) -> Resul
     let decision = injection(pod, extras);
     if !decision.injected {
         return Err(PodRulesError::NotInjected { pod: key, why: decision.why });
+    }
+    // injection-template.yaml: `-m` is the annotation, else the mesh's REDIRECT.
+    if let Some(mode) = annotations.and_then(|a| a.get(INTERCEPTION_MODE)).filter(|mode| *mode != "REDIRECT") {
+        return Err(PodRulesError::Interception { pod: key, mode: mode.clone() });
     }
     let capture = inject::capture(annotations).map_err(|error| PodRulesError::BadAnnotation { pod: key, error })?;
     Ok(iptables::build(&capture))
