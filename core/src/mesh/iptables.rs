@@ -295,6 +295,29 @@ mod tests {
         );
     }
 
+    /// Without a socket (a packet the kernel itself sends) `--uid-owner` never holds and
+    /// `! --uid-owner` always does (xt_owner.c): over eth0 it is redirected like the app's.
+    #[test]
+    fn a_packet_without_a_socket_meets_owner_matches_as_xt_owner_says() {
+        check(
+            Hook::Output,
+            tuple("10.244.1.2:40000", "10.96.0.10:80"),
+            None,
+            Some("eth0"),
+            (
+                &["OUTPUT#0 JUMP:ISTIO_OUTPUT", "ISTIO_OUTPUT#8 JUMP:ISTIO_REDIRECT", "ISTIO_REDIRECT#0 REDIRECT"],
+                Some(15001),
+            ),
+        );
+        check(
+            Hook::Output,
+            tuple("10.244.1.2:40000", "10.244.1.2:8080"),
+            None,
+            Some("lo"),
+            (&["OUTPUT#0 JUMP:ISTIO_OUTPUT", "ISTIO_OUTPUT#2 RETURN", "OUTPUT ACCEPT"], None),
+        );
+    }
+
     #[test]
     fn envoy_itself_is_not_redirected() {
         check(
