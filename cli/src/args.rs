@@ -142,13 +142,17 @@ pub(crate) struct CheckArgs {
 #[derive(Debug, Args)]
 pub(crate) struct RulesArgs {
     /// The node whose rules to print; the first node when absent.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "pod")]
     pub(crate) node: Option<String>,
+    /// Print the nat table istio-init writes in this pod's network namespace instead
+    /// (`NAME` or `NAMESPACE/NAME`; the pod must have an Istio sidecar).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) pod: Option<String>,
     /// kube-proxy's mode, instead of the scenario's own.
     #[arg(long, value_enum)]
     pub(crate) mode: Option<Mode>,
     /// Print the nginx configuration ingress-nginx renders for the scenario's Ingresses instead.
-    #[arg(long, conflicts_with_all = ["node", "mode"])]
+    #[arg(long, conflicts_with_all = ["node", "mode", "pod"])]
     pub(crate) ingress: bool,
     #[command(flatten)]
     pub(crate) inputs: Inputs,

@@ -208,6 +208,9 @@ fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
         let config = lbplay_core::ingress::config_for(&loaded.extras);
         return Ok(Done::ok(lbplay_core::ingress::render::render(&config)));
     }
+    if let Some(pod) = &args.pod {
+        return pod_rules_command(&loaded, pod);
+    }
     let mode = mode_of(args.mode, &loaded);
     let node = match &args.node {
         Some(node) => node.clone(),
@@ -223,6 +226,17 @@ fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
         return Err(Failure::refused(format!("--node: no node named `{node}`; the nodes are {}", known.join(", "))));
     }
     kubeproxy::rules_text(&loaded.cluster, &node, mode).map(Done::ok).map_err(Failure::refused)
+}
+
+/// `rules --pod`: the pod's Istio sidecar table. A pod the scenario lacks or that has no sidecar
+/// is a request the scenario cannot carry out; a traffic annotation istio-init rejects is bad input.
+fn pod_rules_command(loaded: &Loaded, pod: &str) -> Result<Done, Failure> {
+    use lbplay_core::mesh::{self, PodRulesError};
+    match mesh::pod_rules(&loaded.cluster, &loaded.extras, pod) {
+        Ok(ruleset) => Ok(Done::ok(mesh::iptables::save_text(&ruleset))),
+        Err(err @ PodRulesError::BadAnnotation { .. }) => Err(Failure::input(err.to_string())),
+        Err(err) => Err(Failure::refused(err.to_string())),
+    }
 }
 
 /// The walk `--from`, `--to`, `--proto`, `--seed` and `--now` ask for.

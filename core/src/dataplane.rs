@@ -120,6 +120,12 @@ pub struct Env {
     /// pod's gateway), for a packet from the wire the node's own address. The caller sets it
     /// before each traversal; with `None` the first of `Meta::local_addrs` is taken.
     pub in_iface_addr: Option<Ipv4Addr>,
+    /// The uid and gid of the local socket that sent the packet, for `-m owner`; `None` for a
+    /// packet without a local socket (forwarded or received). The caller sets it.
+    pub owner: Option<(u32, u32)>,
+    /// The interface a locally generated packet leaves by, for `-o`. With `None` (the default)
+    /// `-o` is not checked, as before interfaces were modelled.
+    pub out_iface: Option<String>,
 }
 
 impl Env {
@@ -131,6 +137,8 @@ impl Env {
             ipsets: None,
             physdev_is_in: false,
             in_iface_addr: None,
+            owner: None,
+            out_iface: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod ingress;
 pub mod ipvs;
 pub mod kubeproxy;
 pub mod lessons;
+pub mod mesh;
 pub mod model;
 pub mod net;
 pub mod netfilter;

@@ -105,6 +105,12 @@ pub struct ClusterExtras {
     /// The cluster DNS view (CoreDNS's `kubernetes` plugin): Service A records, one A record per
     /// ready pod of a headless Service, CNAMEs for ExternalName Services. Sorted by name, then data.
     pub dns: Vec<DnsRecord>,
+    /// Namespace labels by namespace name, from the scenario's `v1` Namespace objects (Istio's
+    /// injection webhooks select on them).
+    pub namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Pod annotations by `namespace/name` (a workload's pods share their template's), for the
+    /// Istio sidecar's traffic annotations. Pods without annotations are absent.
+    pub pod_annotations: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl ClusterExtras {

@@ -242,7 +242,7 @@ fn unknown_kinds_are_ignored() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\napiVersion: example.com/v1\nkind: Service\nmetadata: {name: crd}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
         expect![[r#"
             ok
-            ignored: ConfigMap/default/settings, Service/default/crd, Namespace/shop"#]],
+            ignored: ConfigMap/default/settings, Service/default/crd"#]],
     );
 }
 

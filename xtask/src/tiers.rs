@@ -286,6 +286,8 @@ fn tier4_kernel(root: &Path) -> Outcome {
         "--test",
         "kernel_userspace",
         "--test",
+        "kernel_mesh",
+        "--test",
         "tshark",
         "--",
         "--nocapture",
@@ -295,7 +297,7 @@ fn tier4_kernel(root: &Path) -> Outcome {
     command.env("LBPLAY_KERNEL_TESTS", "1");
     match streamed(
         command,
-        "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft, kernel_userspace and tshark)",
+        "the differential tests (lbplay-cli tests kernel, kernel_ipvs, kernel_nft, kernel_userspace, kernel_mesh and tshark)",
     ) {
         Ok(()) => Outcome::Passed(String::new()),
         Err(e) => Outcome::Failed(e),

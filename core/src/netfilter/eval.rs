@@ -236,6 +236,11 @@ fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Op
     {
         return None;
     }
+    if let (Some(out_iface), Some(actual)) = (&rule.out_iface, &env.out_iface)
+        && !neg_holds(out_iface, |name| name == actual)
+    {
+        return None;
+    }
     let mut detail = None;
     for m in &rule.matches {
         let holds = match m {
@@ -309,6 +314,15 @@ fn rule_matches(rule: &Rule, meta: &Meta, mark: u32, env: &mut Env) -> Option<Op
                 member != *negated
             }
             Match::PhysdevIsIn { negated } => env.physdev_is_in != *negated,
+            Match::Owner { uid, gid } => match env.owner {
+                Some((socket_uid, socket_gid)) => {
+                    uid.as_ref().is_none_or(|uid| neg_holds(uid, |uid| *uid == socket_uid))
+                        && gid.as_ref().is_none_or(|gid| neg_holds(gid, |gid| *gid == socket_gid))
+                }
+                // xt_owner.c `owner_mt`: without a socket the match holds only when every option
+                // given is negated (`(info->match ^ info->invert) == 0`).
+                None => uid.as_ref().is_none_or(|uid| uid.negated) && gid.as_ref().is_none_or(|gid| gid.negated),
+            },
         };
         if !holds {
             return None;

@@ -195,6 +195,9 @@ pub enum Match {
     /// `-m state [!] --state A,B` (xt_state): the older spelling of `-m conntrack --ctstate`, which
     /// kube-proxy's userspace mode used. It tests the same conntrack state.
     State(Neg<Vec<CtState>>),
+    /// `-m owner [[!] --uid-owner N] [[!] --gid-owner N]` (xt_owner): the user and group of the
+    /// socket that sent a locally generated packet. istio-init exempts Envoy's uid/gid 1337 this way.
+    Owner { uid: Option<Neg<u32>>, gid: Option<Neg<u32>> },
 }
 
 /// Address types of `-m addrtype` (the kernel's RTN_* route types).

@@ -245,6 +245,18 @@ fn match_text(out: &mut String, m: &Match) {
             // libxt_physdev.c `physdev_save`: `[ !] --physdev-is-in`.
             let _ = write!(out, " -m physdev{} --physdev-is-in", if *negated { " !" } else { "" });
         }
+        Match::Owner { uid, gid } => {
+            // libxt_owner.c `owner_mt_save`: `[!] --uid-owner N`, then `[!] --gid-owner N`.
+            out.push_str(" -m owner");
+            if let Some(Neg { negated, value }) = uid {
+                bang(out, *negated);
+                let _ = write!(out, " --uid-owner {value}");
+            }
+            if let Some(Neg { negated, value }) = gid {
+                bang(out, *negated);
+                let _ = write!(out, " --gid-owner {value}");
+            }
+        }
         Match::State(Neg { negated, value }) => {
             // The `state` match lives in libxt_conntrack.c (`state_save`); its states are printed
             // in a fixed order, taken here to be the conntrack match's. Only the one state

@@ -129,6 +129,7 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
         virtual_services,
         destination_rules,
         workloads,
+        namespace_labels,
     } = decoded;
     // The limit is checked on the sum before anything is expanded, so a billion replicas cost nothing.
     let total: usize =
@@ -240,6 +241,16 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
     extras.virtual_services = virtual_services;
     extras.destination_rules = destination_rules;
     extras.dns = crate::dns::records(cluster);
+    extras.namespace_labels = namespace_labels;
+    let mut placed = BTreeSet::new();
+    for pod in &cluster.pods {
+        placed.insert((pod.namespace.as_str(), pod.name.as_str()));
+    }
+    for pod in &pods {
+        if placed.contains(&(pod.namespace.as_str(), pod.name.as_str())) && !pod.annotations.is_empty() {
+            extras.pod_annotations.insert(format!("{}/{}", pod.namespace, pod.name), pod.annotations.clone());
+        }
+    }
 }
 
 fn unreachable_obj() -> (super::fields::Obj<'static>, Pos) {

@@ -29,6 +29,8 @@ pub(crate) struct RawPod<'d> {
     pub(crate) namespace: String,
     pub(crate) name: String,
     pub(crate) labels: BTreeMap<String, String>,
+    /// `metadata.annotations` (Istio's sidecar annotations are read from them).
+    pub(crate) annotations: BTreeMap<String, String>,
     /// `spec.nodeName` and where it is written.
     pub(crate) node: Option<(String, Pos)>,
     /// `status.podIP` and where it is written.
@@ -88,6 +90,8 @@ pub(crate) struct Decoded<'d> {
     pub(crate) ingress_classes: Vec<IngressClass>,
     pub(crate) virtual_services: Vec<VirtualService>,
     pub(crate) destination_rules: Vec<DestinationRule>,
+    /// `v1` Namespaces' labels by name.
+    pub(crate) namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
     /// Workloads not yet expanded: the object, its template pod, its replica count and how names
     /// are made.
     pub(crate) workloads: Vec<Workload<'d>>,
@@ -107,7 +111,7 @@ pub(crate) struct Workload<'d> {
 fn accepted_versions(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Cluster" => &["lbplay/v1alpha1"],
-        "Service" | "Pod" | "Endpoints" => &["v1"],
+        "Service" | "Pod" | "Endpoints" | "Namespace" => &["v1"],
         "Deployment" | "ReplicaSet" | "StatefulSet" => &["apps/v1"],
         "EndpointSlice" => &["discovery.k8s.io/v1"],
         "Ingress" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1"],
@@ -132,6 +136,7 @@ const KINDS: &[&str] = &[
     "Ingress",
     "VirtualService",
     "DestinationRule",
+    "Namespace",
 ];
 
 /// Whether a kind is namespaced, for its label.
@@ -328,6 +333,10 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
                 if let Some(ingress) = super::ingress::decode_ingress(cx, &obj, &api_version, &namespace, &name) {
                     decoded.ingresses.push((obj.clone(), ingress));
                 }
+            }
+            "Namespace" => {
+                let labels = cx.labels(&obj, metadata.and_then(|m| m.get("labels")), "metadata.labels");
+                decoded.namespace_labels.insert(name.clone(), labels);
             }
             "VirtualService" => {
                 if let Some(vs) = decode_virtual_service(cx, &obj, &namespace, &name) {
@@ -565,6 +574,20 @@ fn decode_pod<'d>(
 ) -> Option<RawPod<'d>> {
     let metadata = cx.map(obj, node.get("metadata"), &format!("{prefix}metadata"));
     let labels = cx.labels(obj, metadata.and_then(|m| m.get("labels")), &format!("{prefix}metadata.labels"));
+    let annotations =
+        cx.labels(obj, metadata.and_then(|m| m.get("annotations")), &format!("{prefix}metadata.annotations"));
+    // istio-init would fail on a traffic annotation it cannot use; say so where it is written.
+    if let Err(err) = crate::mesh::inject::capture(Some(&annotations)) {
+        let annotations_node = metadata.and_then(|m| m.get("annotations"));
+        let pos =
+            annotations_node.and_then(|a| a.get(&err.annotation)).or(annotations_node).map_or(node.pos, |n| n.pos);
+        cx.warn(
+            obj,
+            pos,
+            &format!("{prefix}metadata.annotations.{}", err.annotation),
+            format!("{}; an Istio sidecar's istio-init would fail on it", err.message),
+        );
+    }
     let terminating = metadata.is_some_and(|m| m.get("deletionTimestamp").is_some_and(|n| !n.is_null()));
     let spec_path = format!("{prefix}spec");
     let spec = cx.map(obj, node.get("spec"), &spec_path);
@@ -573,6 +596,7 @@ fn decode_pod<'d>(
         namespace: namespace.to_string(),
         name: name.to_string(),
         labels,
+        annotations,
         node: None,
         ip: None,
         ready: true,

@@ -59,6 +59,15 @@ pub fn report(loaded: &Loaded) -> String {
                 .collect();
             let _ = write!(line, "  ports {}", ports.join(" "));
         }
+        if crate::mesh::injection(pod, x).injected {
+            let _ = write!(
+                line,
+                "  + {} (uid {}), {}",
+                crate::mesh::PROXY_CONTAINER,
+                crate::mesh::inject::PROXY_UID,
+                crate::mesh::INIT_CONTAINER
+            );
+        }
         let _ = writeln!(out, "{line}");
     }
     let _ = writeln!(out, "\nServices ({}):", c.services.len());
