@@ -11,7 +11,8 @@
 //! Limits (refused with a clear message rather than freezing a browser tab): 32 MiB of YAML per
 //! stream, 64 levels of nesting, 100 nodes, 1,000 clients, 20,000 Services, 200,000 Pods after
 //! workloads are expanded (a workload asking for more is refused before anything is expanded),
-//! and 1,000 ports per Service.
+//! 1,000 ports per Service and 100,000 in all, and 200,000 endpoint ports (pods selected times
+//! the ports of the Service selecting them, counted before slices are written).
 
 mod controllers;
 mod fields;
@@ -39,6 +40,12 @@ pub const MAX_SERVICES: usize = 20_000;
 pub const MAX_PODS: usize = 200_000;
 /// At most this many ports in one Service.
 pub const MAX_SERVICE_PORTS: usize = 1_000;
+/// At most this many Service ports in all (each is a chain of rules on every node).
+pub const MAX_SERVICE_PORTS_TOTAL: usize = 100_000;
+/// At most this many endpoint ports, a selected pod times a port of its Service, in all: twice the
+/// 10,000 Services × 10 endpoints of the scale test. Many Services selecting the same many Pods
+/// cross it at the Service that would, before any slice or rule is built.
+pub const MAX_ENDPOINT_PORTS: usize = 200_000;
 
 /// One YAML stream and the name errors point at (a file path, `-`, or `editor`).
 #[derive(Debug, Clone, Copy)]
