@@ -148,6 +148,28 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
         );
         return;
     }
+    // Nor are replicas expanded that the nodes' podCIDRs cannot address: each would be one more
+    // "no free address left" error, and 200,000 of them take seconds to build and print. Addresses
+    // are given from .2 up to the last but one of each podCIDR (see `schedule_and_address`).
+    let capacity: u64 = cluster.nodes.iter().map(|node| node.pod_cidr.size().saturating_sub(3)).sum();
+    let needing = pods.iter().filter(|pod| !pod.host_network).count().saturating_add(
+        workloads.iter().filter(|w| !w.template.host_network).map(|w| w.replicas).fold(0usize, usize::saturating_add),
+    );
+    if !cluster.nodes.is_empty()
+        && needing as u64 > capacity
+        && let Some(w) = workloads.iter().filter(|w| !w.template.host_network).max_by_key(|w| w.replicas)
+    {
+        let at = w.obj.node.get("spec").and_then(|s| s.get("replicas")).map_or(w.obj.node.pos, |n| n.pos);
+        cx.error(
+                &w.obj,
+                at,
+                "spec.replicas",
+                format!(
+                    "the scenario's {needing} pods need more addresses than the nodes' podCIDRs hold ({capacity}); add nodes or widen their podCIDR"
+                ),
+            );
+        return;
+    }
     if services.len() > MAX_SERVICES {
         let obj = &services[MAX_SERVICES].obj;
         cx.error(

@@ -157,6 +157,26 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
             cx.push(Severity::Warning, file, START, None, None, "this stream holds no objects".to_string());
         }
     }
+    // Too many Services are refused before any is decoded: decoding 100,000 of them only to refuse
+    // them takes seconds. The controllers check the same limit on what decodes.
+    if let Some((file, node)) = docs
+        .iter()
+        .filter(|(_, node)| node.get("kind").and_then(yaml::Node::as_str) == Some("Service"))
+        .nth(MAX_SERVICES)
+    {
+        let count =
+            docs.iter().filter(|(_, node)| node.get("kind").and_then(yaml::Node::as_str) == Some("Service")).count();
+        let meta = node.get("metadata");
+        let field = |key: &str| meta.and_then(|m| m.get(key)).and_then(yaml::Node::as_str).map(str::to_string);
+        let label = format!(
+            "Service/{}/{}",
+            field("namespace").unwrap_or_else(|| "default".into()),
+            field("name").unwrap_or_else(|| "(no name)".into())
+        );
+        let message = format!("{count} Services is over lbplay's limit of {MAX_SERVICES}");
+        cx.push(Severity::Error, file, node.pos, Some(&label), Some(""), message);
+        return Err(cx.problems);
+    }
     let (mut cluster, extras) = objects::build(&mut cx, &docs);
     cluster.ingress = ingress_nginx::attach(&cluster, &extras, &settings, installed);
     // Problems are reported in the order of the input, whichever pass found them.
