@@ -181,11 +181,11 @@ fn fuzz() -> Result<u64, String> {
     }
     let _ = std::fs::remove_file(&current);
     println!(
-        "{} inputs (seed {}) in {:.1?}: {findings} findings; the slowest input took {slowest:.1?} of CPU time, the largest peak allocation was {} MiB",
+        "{} inputs (seed {}) in {:.1?}: {findings} findings; the slowest input took {slowest:.1?} of CPU time, the largest peak allocation was {} KiB",
         options.inputs,
         options.seed,
         started.elapsed(),
-        biggest >> 20
+        biggest >> 10
     );
     for (kind, [inputs, decoded, walked]) in reached {
         println!("  {kind}: {inputs} inputs, {decoded} decoded, {walked} walked to a backend");

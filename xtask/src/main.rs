@@ -63,7 +63,7 @@ pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
     command.args(["run", "--release", "--quiet", "-p", "lbplay-fuzz", "--"]).args(args).current_dir(&root);
     match command.status() {
         Ok(status) if status.success() => Ok(()),
-        Ok(status) => Err(format!("the fuzzer exited with {status}: its findings are listed above")),
+        Ok(status) => Err(format!("the fuzzer exited with {status}; see its output above")),
         Err(e) => Err(format!("could not start cargo run -p lbplay-fuzz: {e}")),
     }
 }
