@@ -12,15 +12,21 @@ use std::time::{Duration, Instant};
 use lbplay_core::scenario::{Source, load};
 use lbplay_core::walk::{self, Request};
 
+/// Issue 17's bound, for the release build users run. A debug build (even with lbplay-core at
+/// opt-level 1 and the YAML parser at 3, see the workspace's Cargo.toml) is slower: refusing
+/// 100,000 Services, the slowest case, parses 11.8 MB of YAML in 3.3 s of CPU in release and
+/// about 5.8 s in debug, so debug test runs get twice the bound.
+const BOUND: Duration = if cfg!(debug_assertions) { Duration::from_secs(10) } else { Duration::from_secs(5) };
+
 /// The CPU time this thread has used, from Linux's `/proc/thread-self/stat` (utime and stime, in
 /// clock ticks of 10 ms), so that the bound holds on a machine other builds are loading; the wall
 /// clock where that is not readable.
 fn cpu_time(wall: Instant) -> Duration {
     let ticks = std::fs::read_to_string("/proc/thread-self/stat").ok().and_then(|stat| {
-        let fields: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-        // After the command's `)`: state (not a number, so filtered out), then ppid… utime is the
-        // 14th field of the line, the 11th number here, and stime the next.
-        Some(fields.get(10)? + fields.get(11)?)
+        // After the command's `)` come the state, then ppid … (tpgid is -1 without a terminal):
+        // utime and stime are the line's 14th and 15th fields, the 12th and 13th here.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
     });
     ticks.map_or_else(|| wall.elapsed(), |ticks| Duration::from_millis(ticks * 10))
 }
@@ -47,7 +53,7 @@ fn check(input: &str, to: &str, expect: &str) {
     };
     let elapsed = cpu_time(start) - cpu_start;
     assert!(out.starts_with(expect), "expected {expect:?}\n     got {out:?}");
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?} of CPU time");
+    assert!(elapsed < BOUND, "took {elapsed:?} of CPU time, over {BOUND:?}");
 }
 
 /// `n` Services `s0`… with `ports` ports each, selecting `app: web`.

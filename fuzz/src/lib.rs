@@ -75,8 +75,27 @@ pub struct Input {
 /// builds put on the machine; `None` where that file is not readable.
 pub fn cpu_time() -> Option<std::time::Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // After the command's `)`: the state (not a number), then ppid …; utime is the 14th field of
-    // the line, the 11th number here, and stime the 12th.
-    let fields: Vec<u64> = stat.rsplit_once(')')?.1.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-    Some(std::time::Duration::from_millis((fields.get(10)? + fields.get(11)?) * 10))
+    // After the command's `)` come the state, then ppid … (tpgid is -1 without a terminal): utime
+    // and stime are the line's 14th and 15th fields, the 12th and 13th here.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(std::time::Duration::from_millis(ticks * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_time_counts_this_threads_work() {
+        let Some(before) = super::cpu_time() else {
+            println!("skipped: /proc/thread-self/stat is not readable here");
+            return;
+        };
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let used = super::cpu_time().unwrap_or_default().saturating_sub(before);
+        assert!(used >= std::time::Duration::from_millis(100), "{used:?}");
+    }
 }
