@@ -25,6 +25,8 @@ commands:
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
             size) and print a summary table of figures and targets
+  fuzz      [--inputs N] [--seed S]: run the mutational fuzzer (fuzz/) over N inputs, reporting
+            panics, inputs over 1 s and allocations over 256 MiB; findings go to target/fuzz/
 ";
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         "serve" => serve(),
         "test" => tiers::run_all(),
         "bench" => bench::run(),
+        "fuzz" => fuzz(&args[1..]),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
@@ -50,6 +53,18 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cargo xtask fuzz …`: the fuzzer, built optimised, with the arguments passed on.
+pub(crate) fn fuzz(args: &[String]) -> Result<(), String> {
+    let root = util::repo_root();
+    let mut command = util::command("cargo");
+    command.args(["run", "--release", "--quiet", "-p", "lbplay-fuzz", "--"]).args(args).current_dir(&root);
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("the fuzzer exited with {status}; see its output above")),
+        Err(e) => Err(format!("could not start cargo run -p lbplay-fuzz: {e}")),
     }
 }
 

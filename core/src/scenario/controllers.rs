@@ -12,10 +12,10 @@ use std::net::Ipv4Addr;
 
 use sha2::{Digest, Sha256};
 
-use super::MAX_PODS;
 use super::MAX_SERVICES;
 use super::fields::Cx;
 use super::objects::{Decoded, RawPod, RawService, WantIp};
+use super::{MAX_ENDPOINT_PORTS, MAX_PODS, MAX_SERVICE_PORTS_TOTAL};
 use crate::model::{
     Cluster, ClusterExtras, Endpoint, EndpointPort, EndpointSlice, Pod, ServiceType, TargetPort, TrafficPolicy,
 };
@@ -149,6 +149,28 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
         );
         return;
     }
+    // Nor are replicas expanded that the nodes' podCIDRs cannot address: each would be one more
+    // "no free address left" error, and 200,000 of them take seconds to build and print. Addresses
+    // are given from .2 up to the last but one of each podCIDR (see `schedule_and_address`).
+    let capacity: u64 = cluster.nodes.iter().map(|node| node.pod_cidr.size().saturating_sub(3)).sum();
+    let needing = pods.iter().filter(|pod| !pod.host_network).count().saturating_add(
+        workloads.iter().filter(|w| !w.template.host_network).map(|w| w.replicas).fold(0usize, usize::saturating_add),
+    );
+    if !cluster.nodes.is_empty()
+        && needing as u64 > capacity
+        && let Some(w) = workloads.iter().filter(|w| !w.template.host_network).max_by_key(|w| w.replicas)
+    {
+        let at = w.obj.node.get("spec").and_then(|s| s.get("replicas")).map_or(w.obj.node.pos, |n| n.pos);
+        cx.error(
+                &w.obj,
+                at,
+                "spec.replicas",
+                format!(
+                    "the scenario's {needing} pods need more addresses than the nodes' podCIDRs hold ({capacity}); add nodes or widen their podCIDR"
+                ),
+            );
+        return;
+    }
     if services.len() > MAX_SERVICES {
         let obj = &services[MAX_SERVICES].obj;
         cx.error(
@@ -158,6 +180,23 @@ pub(crate) fn run(cx: &mut Cx, cluster: &mut Cluster, extras: &mut ClusterExtras
             format!("{} Services is over lbplay's limit of {MAX_SERVICES}", services.len()),
         );
         return;
+    }
+    let mut ports_total = 0usize;
+    for raw in &services {
+        ports_total += raw.service.ports.len();
+        if ports_total > MAX_SERVICE_PORTS_TOTAL {
+            let at = raw.obj.node.get("spec").and_then(|s| s.get("ports")).map_or(raw.obj.node.pos, |n| n.pos);
+            cx.error(
+                &raw.obj,
+                at,
+                "spec.ports",
+                format!(
+                    "with this Service's {} ports the scenario has {ports_total} Service ports, over lbplay's limit of {MAX_SERVICE_PORTS_TOTAL}",
+                    raw.service.ports.len()
+                ),
+            );
+            return;
+        }
     }
     // Workloads: a Deployment owns a ReplicaSet named `<deployment>-<pod-template-hash>`
     // (pkg/controller/deployment/sync.go, `getNewReplicaSet`), whose pods get the generateName
@@ -632,6 +671,11 @@ fn endpoint_slices(
         }
     }
     let mut out: Vec<EndpointSlice> = Vec::new();
+    // The work of everything downstream (slices, kube-proxy's chains and rules on every node, the
+    // walk) grows with the endpoint ports: each selected pod times each port of its Service. The
+    // total is bounded here, at the Service that would cross it, so that many Services selecting
+    // the same many Pods are refused in milliseconds instead of building millions of rules.
+    let mut endpoint_ports: usize = 0;
     for raw in services {
         let service = &raw.service;
         // ExternalName Services get no endpoints from the controller.
@@ -649,6 +693,20 @@ fn endpoint_slices(
             .copied()
             .filter(|pod| selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
             .collect();
+        endpoint_ports = endpoint_ports.saturating_add(matching.len().saturating_mul(service.ports.len().max(1)));
+        if endpoint_ports > MAX_ENDPOINT_PORTS {
+            cx.error(
+                &raw.obj,
+                raw.selector_pos,
+                "spec.selector",
+                format!(
+                    "this Service selects {} pods for {} ports, which brings the scenario to {endpoint_ports} endpoint ports, over lbplay's limit of {MAX_ENDPOINT_PORTS} (each is a chain of rules on every node); select fewer pods",
+                    matching.len(),
+                    service.ports.len()
+                ),
+            );
+            return;
+        }
         if matching.is_empty() {
             let shown: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
             cx.warn(
@@ -743,9 +801,12 @@ fn endpoint_slices(
             }
         }
     }
+    let mut by_name: BTreeMap<(&str, &str), &RawService<'_>> = BTreeMap::new();
+    for raw in services {
+        by_name.insert((raw.service.namespace.as_str(), raw.service.name.as_str()), raw);
+    }
     for mut raw in slices {
-        let service =
-            services.iter().find(|s| s.service.namespace == raw.slice.namespace && s.service.name == raw.slice.service);
+        let service = by_name.get(&(raw.slice.namespace.as_str(), raw.slice.service.as_str())).copied();
         match service {
             // The mirroring controller mirrors only the Endpoints of an existing Service
             // (pkg/controller/endpointslicemirroring/endpointslicemirroring_controller.go,

@@ -11,7 +11,8 @@
 //! Limits (refused with a clear message rather than freezing a browser tab): 32 MiB of YAML per
 //! stream, 64 levels of nesting, 100 nodes, 1,000 clients, 20,000 Services, 200,000 Pods after
 //! workloads are expanded (a workload asking for more is refused before anything is expanded),
-//! and 1,000 ports per Service.
+//! 1,000 ports per Service and 100,000 in all, and 200,000 endpoint ports (pods selected times
+//! the ports of the Service selecting them, counted before slices are written).
 
 mod controllers;
 mod fields;
@@ -39,6 +40,12 @@ pub const MAX_SERVICES: usize = 20_000;
 pub const MAX_PODS: usize = 200_000;
 /// At most this many ports in one Service.
 pub const MAX_SERVICE_PORTS: usize = 1_000;
+/// At most this many Service ports in all (each is a chain of rules on every node).
+pub const MAX_SERVICE_PORTS_TOTAL: usize = 100_000;
+/// At most this many endpoint ports, a selected pod times a port of its Service, in all: twice the
+/// 10,000 Services × 10 endpoints of the scale test. Many Services selecting the same many Pods
+/// cross it at the Service that would, before any slice or rule is built.
+pub const MAX_ENDPOINT_PORTS: usize = 200_000;
 
 /// One YAML stream and the name errors point at (a file path, `-`, or `editor`).
 #[derive(Debug, Clone, Copy)]
@@ -149,6 +156,26 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
         if !holds_objects(nodes) {
             cx.push(Severity::Warning, file, START, None, None, "this stream holds no objects".to_string());
         }
+    }
+    // Too many Services are refused before any is decoded: decoding 100,000 of them only to refuse
+    // them takes seconds. The controllers check the same limit on what decodes.
+    if let Some((file, node)) = docs
+        .iter()
+        .filter(|(_, node)| node.get("kind").and_then(yaml::Node::as_str) == Some("Service"))
+        .nth(MAX_SERVICES)
+    {
+        let count =
+            docs.iter().filter(|(_, node)| node.get("kind").and_then(yaml::Node::as_str) == Some("Service")).count();
+        let meta = node.get("metadata");
+        let field = |key: &str| meta.and_then(|m| m.get(key)).and_then(yaml::Node::as_str).map(str::to_string);
+        let label = format!(
+            "Service/{}/{}",
+            field("namespace").unwrap_or_else(|| "default".into()),
+            field("name").unwrap_or_else(|| "(no name)".into())
+        );
+        let message = format!("{count} Services is over lbplay's limit of {MAX_SERVICES}");
+        cx.push(Severity::Error, file, node.pos, Some(&label), Some(""), message);
+        return Err(cx.problems);
     }
     let (mut cluster, extras) = objects::build(&mut cx, &docs);
     cluster.ingress = ingress_nginx::attach(&cluster, &extras, &settings, installed);

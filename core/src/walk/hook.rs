@@ -52,8 +52,8 @@ impl<'a> Sim<'a> {
     /// OUTPUT, NF_IP_PRI_NAT_SRC at INPUT and POSTROUTING). `next` is the host the packet leaves
     /// for, which MASQUERADE at POSTROUTING takes its address from.
     pub(super) fn run_hook(&mut self, pass: &mut Pass, hook: Hook, next: Option<&Host>) -> Result<(), Next> {
-        let planes = std::sync::Arc::clone(&self.planes);
-        if let Some(Plane::Nftables(ruleset)) = planes.get(pass.node) {
+        let plane = self.planes.get(pass.node).cloned();
+        if let Some(Plane::Nftables(ruleset)) = plane.as_deref() {
             let meta = self.meta_for(pass);
             let outcome = crate::nftables::eval::traverse(ruleset, hook, &meta, &mut self.env);
             let rules = Rules {
@@ -73,7 +73,7 @@ impl<'a> Sim<'a> {
             match table {
                 TableName::Nat if !pass.ct.new => self.apply_stored_nat(pass, hook),
                 TableName::Nat | TableName::Filter => {
-                    let Some(Plane::Netfilter { ruleset, indexes }) = planes.get(pass.node) else { continue };
+                    let Some(Plane::Netfilter { ruleset, indexes }) = plane.as_deref() else { continue };
                     let meta = self.meta_for(pass);
                     // IPVS mode's rules match ipsets, which are per node.
                     self.env.ipsets = self.ipvs.get(pass.node).map(|state| state.ipsets.clone());

@@ -47,7 +47,7 @@ pub use exchange::{HttpOptions, Resolved, fetch, resolve_target};
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
-pub use send::{Load, Requests, Sends, Sent, SentRequest, send, send_requests};
+pub use send::{Load, MAX_CONNECTIONS, Requests, Sends, Sent, SentRequest, send, send_requests};
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +89,11 @@ pub fn trace(cluster: &Cluster, request: &Request) -> Result<Trace, WalkError> {
 #[derive(Debug, Clone)]
 pub struct Sim<'a> {
     cluster: &'a Cluster,
-    /// Each node's dataplane rules, shared: a `Sim` is cloned to replay from a state, and rules never change.
-    planes: std::sync::Arc<BTreeMap<String, Plane>>,
+    /// Each node's dataplane rules, built when a packet first reaches the node (a walk crosses two
+    /// or three of a hundred nodes), and shared: a `Sim` is cloned to replay from a state, and
+    /// rules never change.
+    planes: BTreeMap<String, std::sync::Arc<Plane>>,
+    seed: u64,
     /// IPVS mode's per-node state that changes as connections open: virtual servers with their
     /// connection counts and scheduler state, and the ipsets.
     ipvs: BTreeMap<String, IpvsState>,
@@ -140,37 +143,12 @@ enum Next {
 
 impl<'a> Sim<'a> {
     pub fn new(cluster: &'a Cluster, seed: u64, now: u64) -> Result<Sim<'a>, WalkError> {
-        let mode = cluster.kube_proxy.mode;
-        let mut planes = BTreeMap::new();
-        let mut ipvs_states = BTreeMap::new();
-        let mut userspace = BTreeMap::new();
-        for node in &cluster.nodes {
-            let plane = match mode {
-                ProxyMode::Iptables => Plane::netfilter(iptables::build(cluster, &node.name).map_err(WalkError)?),
-                ProxyMode::Nftables => {
-                    Plane::Nftables(crate::kubeproxy::nftables::build(cluster, &node.name).map_err(WalkError)?)
-                }
-                ProxyMode::Ipvs => {
-                    let state = crate::kubeproxy::ipvs_mode::build(cluster, &node.name).map_err(WalkError)?;
-                    let plane = Plane::netfilter(state.ruleset.clone());
-                    ipvs_states.insert(node.name.clone(), state);
-                    plane
-                }
-                ProxyMode::Userspace => {
-                    let state = crate::kubeproxy::userspace::build(cluster, &node.name).map_err(WalkError)?;
-                    let plane = Plane::netfilter(state.ruleset.clone());
-                    let balancer = crate::kubeproxy::userspace::Balancer::new(&state, seed);
-                    userspace.insert(node.name.clone(), (state, balancer));
-                    plane
-                }
-            };
-            planes.insert(node.name.clone(), plane);
-        }
-        Ok(Sim {
+        let mut sim = Sim {
             cluster,
-            planes: std::sync::Arc::new(planes),
-            ipvs: ipvs_states,
-            userspace,
+            planes: BTreeMap::new(),
+            seed,
+            ipvs: BTreeMap::new(),
+            userspace: BTreeMap::new(),
             templates: BTreeMap::new(),
             ipvs_conns: Vec::new(),
             conntrack: BTreeMap::new(),
@@ -179,7 +157,42 @@ impl<'a> Sim<'a> {
             pending: Vec::new(),
             rejected: None,
             ingress: ingress_hop::State::default(),
-        })
+        };
+        // The first node is built at once, so a configuration kube-proxy would refuse (the same on
+        // every node) is an error here rather than a drop in the middle of a walk.
+        if let Some(first) = cluster.nodes.first() {
+            sim.ensure_node(&first.name)?;
+        }
+        Ok(sim)
+    }
+
+    /// Builds `node`'s dataplane (and IPVS or userspace state) the first time a packet needs it.
+    fn ensure_node(&mut self, node: &str) -> Result<(), WalkError> {
+        if self.planes.contains_key(node) {
+            return Ok(());
+        }
+        let cluster = self.cluster;
+        let plane = match cluster.kube_proxy.mode {
+            ProxyMode::Iptables => Plane::netfilter(iptables::build(cluster, node).map_err(WalkError)?),
+            ProxyMode::Nftables => {
+                Plane::Nftables(crate::kubeproxy::nftables::build(cluster, node).map_err(WalkError)?)
+            }
+            ProxyMode::Ipvs => {
+                let state = crate::kubeproxy::ipvs_mode::build(cluster, node).map_err(WalkError)?;
+                let plane = Plane::netfilter(state.ruleset.clone());
+                self.ipvs.insert(node.to_string(), state);
+                plane
+            }
+            ProxyMode::Userspace => {
+                let state = crate::kubeproxy::userspace::build(cluster, node).map_err(WalkError)?;
+                let plane = Plane::netfilter(state.ruleset.clone());
+                let balancer = crate::kubeproxy::userspace::Balancer::new(&state, self.seed);
+                self.userspace.insert(node.to_string(), (state, balancer));
+                plane
+            }
+        };
+        self.planes.insert(node.to_string(), std::sync::Arc::new(plane));
+        Ok(())
     }
 
     /// Moves the scenario clock forward, expiring the IPVS connections whose time is up.
@@ -328,6 +341,11 @@ impl<'a> Sim<'a> {
             let next = match &at {
                 Host::Node { name, .. } => {
                     let name = name.clone();
+                    if let Err(error) = self.ensure_node(&name) {
+                        trace.outcome.dropped = true;
+                        trace.outcome.reason = Some(error.0);
+                        return None;
+                    }
                     let mut pass = Pass::new(trace, &name, direction, &mut flight);
                     if first_hop { self.node_output(&mut pass) } else { self.node_receive(&mut pass) }
                 }

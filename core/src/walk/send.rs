@@ -13,6 +13,10 @@ use crate::http::url::{Scheme, Target};
 use crate::model::Cluster;
 use crate::trace::Trace;
 
+/// At most this many connections in one `send`, so a page or a script asking for a billion is
+/// refused at once rather than frozen.
+pub const MAX_CONNECTIONS: usize = 100_000;
+
 /// One connection of a `send`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
@@ -38,6 +42,11 @@ pub struct Sends {
 /// recently closed) connections.
 /// A URL in `request.to` opens connections to where its name resolves from `request.from`.
 pub fn send(cluster: &Cluster, request: &Request, n: usize, keep: bool) -> Result<Sends, WalkError> {
+    if n > MAX_CONNECTIONS {
+        return Err(WalkError(format!(
+            "{n} connections is over lbplay's limit of {MAX_CONNECTIONS}: more would run for minutes"
+        )));
+    }
     let mut sim = Sim::new(cluster, request.seed, request.now)?;
     let mut sends = Sends::default();
     let to = if Target::is_url(&request.to) {
