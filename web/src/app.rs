@@ -18,10 +18,11 @@ use crate::components::inspector::Inspector;
 use crate::components::library::Library;
 use crate::components::manifests::Manifests;
 use crate::components::rules::Rules;
+use crate::components::share::Share;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::run::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
+use crate::run::{Scenario, ScenarioRef, Spec, load, load_builtin, load_builtin_in};
 use crate::state::{Action, DEFAULT_SCENARIO, Filter, Fragment, Pane, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
@@ -66,8 +67,7 @@ fn current_hash() -> String {
 /// The first state: the URL's fragment, else the remembered choices, else the browser's language.
 fn initial_state(preset: Option<Rc<Scenario>>) -> State {
     let fragment = Fragment::parse(&current_hash());
-    let scenario = preset
-        .unwrap_or_else(|| load_builtin_in(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO), fragment.mode));
+    let scenario = preset.unwrap_or_else(|| load_fragment(&fragment));
     let mut state = State::new(scenario);
     state.lang = stored(LANG_KEY)
         .as_deref()
@@ -83,6 +83,21 @@ fn initial_state(preset: Option<Rc<Scenario>>) -> State {
             .is_some_and(|query| query.matches()),
     };
     state.with_fragment(&fragment)
+}
+
+/// The scenario a fragment names; the default lesson when it names none or was refused.
+fn load_fragment(fragment: &Fragment) -> Rc<Scenario> {
+    match fragment.spec() {
+        Some(spec) => load(&spec),
+        None => load_builtin_in(DEFAULT_SCENARIO, fragment.mode),
+    }
+}
+
+/// The page's address without its fragment, which a share link's fragment is appended to.
+fn page_base() -> String {
+    let Some(location) = window().map(|window| window.location()) else { return "./".into() };
+    let href = location.href().unwrap_or_default();
+    href.split('#').next().unwrap_or_default().to_string()
 }
 
 /// What a key press asks for, if anything.
@@ -155,18 +170,16 @@ pub fn App(props: &AppProps) -> Html {
     // A link pasted into the address bar of an open page.
     {
         let dispatcher = state.dispatcher();
-        let current = (state.scenario.id.clone(), state.scenario.mode_override);
+        let current = state.scenario.spec.clone();
         let preset = props.scenario.is_some();
         use_effect_with(current, move |current| {
-            let (current, current_mode) = current.clone();
+            let current = current.clone();
             let listener = window().map(|window| {
                 EventListener::new(&window, "hashchange", move |_| {
                     let fragment = Fragment::parse(&current_hash());
-                    if let Some(id) = &fragment.scenario
-                        && (*id != current || fragment.mode != current_mode)
-                        && !preset
-                    {
-                        dispatcher.dispatch(Action::LoadScenario(load_builtin_in(id, fragment.mode)));
+                    let wanted = fragment.spec();
+                    if !preset && (wanted.as_ref().is_some_and(|spec| *spec != current) || fragment.refused.is_some()) {
+                        dispatcher.dispatch(Action::LoadScenario(load_fragment(&fragment)));
                     }
                     dispatcher.dispatch(Action::ApplyFragment(fragment));
                 })
@@ -202,9 +215,10 @@ pub fn App(props: &AppProps) -> Html {
         let fragment = state.fragment();
         let title = state.scenario.title(lang).to_string();
         use_effect_with((fragment, title), move |(fragment, title)| {
-            let wanted = format!("#{}", fragment.format());
+            let fragment = fragment.clone();
             let title = if title.is_empty() { "lbplay".to_string() } else { format!("{title} · lbplay") };
             let timer = Timeout::new(URL_DELAY_MS, move || {
+                let wanted = format!("#{}", fragment.format());
                 let Some(window) = window() else { return };
                 if current_hash() != wanted
                     && let Ok(history) = window.history()
@@ -254,6 +268,13 @@ pub fn App(props: &AppProps) -> Html {
     let ontheme = dispatch.reform(|_: MouseEvent| Action::CycleTheme);
     let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
     let onhelp = dispatch.reform(|_: MouseEvent| Action::ToggleHelp);
+    let onshare = dispatch.reform(|_: MouseEvent| Action::ToggleShare);
+    // Encoding `y=` deflates the whole YAML, so links are written only while the dialog shows them.
+    let links = state.share.then(|| {
+        let fragment = state.fragment();
+        let embed = Fragment { ui: Some(Ui::Min), ..fragment.clone() };
+        (format!("{}#{}", page_base(), fragment.format()), format!("{}#{}", page_base(), embed.format()))
+    });
     let onscenario = {
         let dispatch = dispatch.clone();
         Callback::from(move |event: Event| {
@@ -264,12 +285,12 @@ pub fn App(props: &AppProps) -> Html {
     };
     let onmode = {
         let dispatch = dispatch.clone();
-        let id = scenario.id.clone();
+        let spec = scenario.spec.clone();
         Callback::from(move |event: Event| {
             let value =
                 event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
             let mode = ProxyMode::parse(&value);
-            dispatch.emit(Action::LoadScenario(load_builtin_in(&id, mode)));
+            dispatch.emit(Action::LoadScenario(load(&Spec { mode, ..spec.clone() })));
         })
     };
     let theme_name = match state.theme {
@@ -358,6 +379,12 @@ pub fn App(props: &AppProps) -> Html {
                             <span class="label">{ text.motion }</span>
                         </button>
                     }
+                    if !min {
+                        <button class="btn" onclick={onshare} data-testid="share-button" title={text.share}>
+                            <span class="ico-txt" aria-hidden="true">{ "🔗" }</span>
+                            <span class="label">{ text.share }</span>
+                        </button>
+                    }
                     <button class="btn icon" onclick={onhelp} aria-label={text.shortcuts} title={text.shortcuts} data-testid="help-button">{ "?" }</button>
                 </div>
             </header>
@@ -372,6 +399,12 @@ pub fn App(props: &AppProps) -> Html {
                     }
                 </div>
             </div>
+            if let Some(notice) = &state.notice {
+                <div class="problems notice" role="alert" data-testid="notice">
+                    <strong>{ text.refused_link }</strong>
+                    <ul><li><code>{ notice.clone() }</code></li></ul>
+                </div>
+            }
             if !scenario.problems.is_empty() {
                 <div class="problems" role="alert" data-testid="problems">
                     <strong>{ text.problems }</strong>
@@ -432,6 +465,10 @@ pub fn App(props: &AppProps) -> Html {
             <div class="sr-only" aria-live="polite" aria-atomic="true" data-testid="live">{ live }</div>
             if state.help {
                 <Help lang={state.lang} onclose={onhelp_close.clone()} />
+            }
+            if let Some((share_link, embed_link)) = links {
+                <Share lang={state.lang} link={AttrValue::from(share_link)} embed={AttrValue::from(embed_link)}
+                    title={AttrValue::from(scenario.title(state.lang).to_string())} onclose={onhelp_close.clone()} />
             }
             if state.library {
                 <Library lang={state.lang} current={AttrValue::from(scenario.id.clone())} {onpick} onclose={onhelp_close} />

@@ -16,7 +16,9 @@ use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::StepKind;
 use yew::Reducible;
 
-use crate::run::Scenario;
+use lbplay_core::share;
+
+use crate::run::{Scenario, Spec};
 
 /// The fragment format version this build writes.
 pub const FRAGMENT_VERSION: u32 = 1;
@@ -168,6 +170,8 @@ pub struct State {
     pub help: bool,
     /// The scenario library is open.
     pub library: bool,
+    /// The Share dialog (link and embed snippet) is open.
+    pub share: bool,
     /// The inspector's selected header field, by index into `Packet::fields()`.
     pub field: Option<usize>,
     pub filter: Filter,
@@ -175,6 +179,9 @@ pub struct State {
     pub pane: Pane,
     /// Snap to each step's end state instead of animating (an in-page override of the OS setting).
     pub reduced_motion: bool,
+    /// A message about the link the page was opened with (a refused `y=`), shown until the next
+    /// scenario is loaded.
+    pub notice: Option<String>,
 }
 
 /// Everything a control can ask for.
@@ -197,6 +204,7 @@ pub enum Action {
     CycleTheme,
     ToggleHelp,
     ToggleLibrary,
+    ToggleShare,
     /// Escape: close whichever overlay is open.
     CloseOverlays,
     SelectField(Option<usize>),
@@ -221,10 +229,12 @@ impl State {
             speed: Speed::Normal,
             help: false,
             library: false,
+            share: false,
             field: None,
             filter: Filter::default(),
             pane: Pane::default(),
             reduced_motion: false,
+            notice: None,
         }
     }
 
@@ -274,8 +284,13 @@ impl State {
 
     /// The fragment that restores this view.
     pub fn fragment(&self) -> Fragment {
+        let scenario = &self.scenario;
         Fragment {
-            scenario: Some(self.scenario.id.clone()),
+            scenario: (!scenario.id.is_empty()).then(|| scenario.id.clone()),
+            yaml: scenario.edited.then(|| scenario.yaml.clone()),
+            from: scenario.spec.from.clone(),
+            to: scenario.spec.to.clone(),
+            refused: None,
             step: if self.is_empty() { None } else { Some(self.step + 1) },
             lang: Some(self.lang),
             theme: (self.theme != Theme::Auto).then_some(self.theme),
@@ -298,6 +313,9 @@ impl State {
         }
         if let Some(ui) = fragment.ui {
             self.ui = ui;
+        }
+        if let Some(refused) = &fragment.refused {
+            self.notice = Some(refused.clone());
         }
         self
     }
@@ -359,11 +377,17 @@ impl Reducible for State {
             }
             Action::SetTheme(theme) => (theme != self.theme).then(|| State { theme, ..(*self).clone() }),
             Action::CycleTheme => Some(State { theme: self.theme.next(), ..(*self).clone() }),
-            Action::ToggleHelp => Some(State { help: !self.help, library: false, ..(*self).clone() }),
-            Action::ToggleLibrary => Some(State { library: !self.library, help: false, ..(*self).clone() }),
-            Action::CloseOverlays => {
-                (self.help || self.library).then(|| State { help: false, library: false, ..(*self).clone() })
+            Action::ToggleHelp => Some(State { help: !self.help, library: false, share: false, ..(*self).clone() }),
+            Action::ToggleLibrary => {
+                Some(State { library: !self.library, help: false, share: false, ..(*self).clone() })
             }
+            Action::ToggleShare => Some(State { share: !self.share, help: false, library: false, ..(*self).clone() }),
+            Action::CloseOverlays => (self.help || self.library || self.share).then(|| State {
+                help: false,
+                library: false,
+                share: false,
+                ..(*self).clone()
+            }),
             Action::SelectField(field) => (field != self.field).then(|| State { field, ..(*self).clone() }),
             Action::SetFilter(filter) => (filter != self.filter).then(|| {
                 let mut next = State { filter, ..(*self).clone() };
@@ -385,6 +409,7 @@ impl Reducible for State {
                 playing: false,
                 field: None,
                 filter: Filter::default(),
+                notice: None,
                 ..(*self).clone()
             }),
             Action::ApplyFragment(fragment) => {
@@ -403,6 +428,15 @@ impl Reducible for State {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fragment {
     pub scenario: Option<String>,
+    /// Edited YAML (`y=`, decoded by `lbplay_core::share`); `scenario` is then the lesson it
+    /// started from.
+    pub yaml: Option<String>,
+    /// The walk (`from=`, `to=`), as the CLI's `--from` and `--to` take it.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Why a part of the fragment was refused (an oversized or broken `y=`), for the learner; the
+    /// page then shows the default lesson.
+    pub refused: Option<String>,
     /// 1-based, as shown in the event list.
     pub step: Option<usize>,
     pub lang: Option<Lang>,
@@ -413,21 +447,29 @@ pub struct Fragment {
 }
 
 impl Fragment {
-    /// Reads `#v=1&s=…&step=…&lang=…&theme=…&ui=…`. Never fails: what it cannot read it ignores.
-    /// Keys this version does not know (`y=` for edited YAML comes later) are skipped, so newer
-    /// links still open here with whatever this build understands.
+    /// Reads `#v=1&s=…&y=…&from=…&to=…&step=…&lang=…&theme=…&ui=…&mode=…`. Never fails: what it
+    /// cannot read it ignores, and a `y=` it cannot decode leaves the whole scenario out (with the
+    /// reason in `refused`), so a broken edit never half-loads. Keys this version does not know
+    /// are skipped, so newer links still open here with whatever this build understands.
     pub fn parse(text: &str) -> Fragment {
         let mut out = Fragment::default();
         if text.len() > MAX_FRAGMENT {
+            out.refused = Some(share::ShareError::TooLarge.to_string());
             return out;
         }
         let text = text.strip_prefix('#').unwrap_or(text);
         for pair in text.split('&').take(64) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
+            let value = share::percent_decode(value);
             let Some(value) = value.as_deref() else { continue };
             match key {
-                "s" if is_scenario_id(value) => out.scenario = Some(value.to_string()),
+                "s" if share::is_lesson_id(value) => out.scenario = Some(value.to_string()),
+                "y" => match share::decode_yaml(value) {
+                    Ok(yaml) => out.yaml = Some(yaml),
+                    Err(err) => out.refused = Some(err.to_string()),
+                },
+                "from" => out.from = share::endpoint(value).or(out.from),
+                "to" => out.to = share::endpoint(value).or(out.to),
                 "step" => {
                     if let Ok(step) = value.parse::<usize>() {
                         out.step = Some(step.max(1));
@@ -444,7 +486,28 @@ impl Fragment {
                 _ => {}
             }
         }
+        if out.refused.is_some() {
+            out.scenario = None;
+            out.yaml = None;
+            out.from = None;
+            out.to = None;
+        }
         out
+    }
+
+    /// What to load for this fragment: `None` when it names no scenario (the page keeps, or
+    /// starts with, the default lesson).
+    pub fn spec(&self) -> Option<Spec> {
+        if self.scenario.is_none() && self.yaml.is_none() {
+            return None;
+        }
+        Some(Spec {
+            lesson: self.scenario.clone(),
+            yaml: self.yaml.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            mode: self.mode,
+        })
     }
 
     /// Writes the fragment, without the leading `#`, keys in the order design.md lists them.
@@ -452,6 +515,15 @@ impl Fragment {
         let mut parts = vec![format!("v={FRAGMENT_VERSION}")];
         if let Some(scenario) = &self.scenario {
             parts.push(format!("s={scenario}"));
+        }
+        if let Some(yaml) = &self.yaml {
+            parts.push(format!("y={}", share::encode_yaml(yaml)));
+        }
+        if let Some(from) = &self.from {
+            parts.push(format!("from={}", share::percent_encode(from)));
+        }
+        if let Some(to) = &self.to {
+            parts.push(format!("to={}", share::percent_encode(to)));
         }
         if let Some(step) = self.step {
             parts.push(format!("step={step}"));
@@ -477,39 +549,6 @@ pub fn parse_lang(text: &str) -> Option<Lang> {
     let lower = text.to_ascii_lowercase();
     let primary = lower.split(['-', '_']).next().unwrap_or("");
     Lang::parse(primary)
-}
-
-/// Scenario ids are short and plain: lowercase letters, digits and dashes.
-fn is_scenario_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
-}
-
-/// Decodes `%XX` escapes; `None` when the result is not UTF-8 or an escape is broken.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'%' => {
-                let hex = bytes.get(index + 1..index + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                index += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                index += 1;
-            }
-            byte => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -643,7 +682,7 @@ mod tests {
 
     #[test]
     fn test_fragment_parse_examples() {
-        let parsed = Fragment::parse("#v=1&s=clusterip-iptables&step=4&lang=zh-CN&ui=min&y=abc&future=1");
+        let parsed = Fragment::parse("#v=1&s=clusterip-iptables&step=4&lang=zh-CN&ui=min&future=1");
         assert_eq!(parsed.scenario.as_deref(), Some("clusterip-iptables"));
         assert_eq!(parsed.step, Some(4));
         assert_eq!(parsed.lang, Some(Lang::Zh));
@@ -655,6 +694,75 @@ mod tests {
         assert_eq!(Fragment::parse(&with_mode.format()), with_mode);
         assert_eq!(Fragment::parse("").format(), "v=1");
         assert_eq!(Fragment::parse("lang=en").lang, Some(Lang::En));
+    }
+
+    /// Links as earlier builds wrote them, and what each must still open: (link, lesson, step,
+    /// lang, theme, ui, mode). The first builds wrote `v=1&s=…&step=…&lang=…[&theme=…][&ui=…]`;
+    /// the proxy-mode switch added `mode=`; hand-written links leave out `v=`.
+    #[test]
+    fn test_links_of_earlier_builds_keep_working() {
+        type Expected =
+            (Option<&'static str>, Option<usize>, Option<Lang>, Option<Theme>, Option<Ui>, Option<ProxyMode>);
+        fn check(link: &str, expected: Expected) {
+            let parsed = Fragment::parse(link);
+            let got = (parsed.scenario.as_deref(), parsed.step, parsed.lang, parsed.theme, parsed.ui, parsed.mode);
+            let want = (expected.0, expected.1, expected.2, expected.3, expected.4, expected.5);
+            assert_eq!(got, want, "{link}");
+            assert_eq!(parsed.refused, None, "{link}");
+            assert_eq!(parsed.yaml, None, "{link}");
+        }
+        check(
+            "#v=1&s=clusterip-iptables&step=3&lang=en",
+            (Some("clusterip-iptables"), Some(3), Some(Lang::En), None, None, None),
+        );
+        check(
+            "#v=1&s=nodeport-local&step=7&lang=zh&theme=dark&ui=min",
+            (Some("nodeport-local"), Some(7), Some(Lang::Zh), Some(Theme::Dark), Some(Ui::Min), None),
+        );
+        check(
+            "#v=1&s=clusterip-iptables&step=12&lang=en&mode=ipvs",
+            (Some("clusterip-iptables"), Some(12), Some(Lang::En), None, None, Some(ProxyMode::Ipvs)),
+        );
+        check("#s=clusterip-iptables", (Some("clusterip-iptables"), None, None, None, None, None));
+        check("#lang=zh-CN&theme=light", (None, None, Some(Lang::Zh), Some(Theme::Light), None, None));
+        check("", (None, None, None, None, None, None));
+        // Every one of them names the lesson the same way to the loader.
+        let spec = Fragment::parse("#v=1&s=clusterip-iptables&step=3&lang=en").spec();
+        assert_eq!(spec, Some(Spec { lesson: Some("clusterip-iptables".into()), ..Spec::default() }));
+    }
+
+    #[test]
+    fn test_edited_yaml_round_trips_through_the_fragment() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n# 注释 & = # %\n";
+        let fragment = Fragment {
+            scenario: Some("clusterip-iptables".into()),
+            yaml: Some(yaml.into()),
+            from: Some("pod/client".into()),
+            to: Some("http://web/a?b=1&c#d".into()),
+            step: Some(4),
+            mode: Some(ProxyMode::Nftables),
+            ..Fragment::default()
+        };
+        let text = fragment.format();
+        assert!(text.starts_with("v=1&s=clusterip-iptables&y="), "{text}");
+        assert_eq!(Fragment::parse(&text), fragment);
+        assert_eq!(Fragment::parse(&format!("#{text}")), fragment);
+    }
+
+    #[test]
+    fn test_a_broken_or_oversized_y_is_refused_with_a_reason() {
+        let bomb = share::encode_yaml(&"a".repeat(share::MAX_YAML + 1));
+        for (text, reason) in [
+            ("#v=1&s=clusterip-iptables&y=abc&step=2", "not valid raw DEFLATE"),
+            ("#y=!!!!", "not valid base64url"),
+            (&format!("#s=clusterip-iptables&y={bomb}&from=pod/client"), "larger than 64 KB"),
+        ] {
+            let parsed = Fragment::parse(text);
+            assert_eq!(parsed.spec(), None, "{text}: the whole scenario is left out");
+            assert!(parsed.refused.as_deref().is_some_and(|why| why.contains(reason)), "{text}: {parsed:?}");
+            let state = State::new(Rc::new(fixture::scenario())).with_fragment(&parsed);
+            assert_eq!(state.notice, parsed.refused, "the page says why");
+        }
     }
 
     #[test]
@@ -677,7 +785,9 @@ mod tests {
             assert!(parsed.step.is_none(), "{text}");
         }
         let huge = format!("#s=a&step={}", "9".repeat(MAX_FRAGMENT));
-        assert_eq!(Fragment::parse(&huge), Fragment::default());
+        let parsed = Fragment::parse(&huge);
+        assert_eq!(parsed.spec(), None, "an oversized fragment names no scenario");
+        assert!(parsed.refused.as_deref().is_some_and(|why| why.contains("64 KB")), "{parsed:?}");
         let many = "step=2&".repeat(10_000);
         assert_eq!(Fragment::parse(&many).step, Some(2));
         // A huge step clamps to the last one; step=0 means the first.

@@ -8,5 +8,6 @@ pub mod inspector;
 pub mod library;
 pub mod manifests;
 pub mod rules;
+pub mod share;
 pub mod step_list;
 pub mod topology;
