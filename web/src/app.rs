@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::controls::Controls;
+use crate::components::editor::Editor;
 use crate::components::experiment::Experiment;
 use crate::components::help::Help;
 use crate::components::inspector::Inspector;
@@ -23,7 +24,7 @@ use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
 use crate::run::{Scenario, ScenarioRef, Spec, load, load_builtin, load_builtin_in};
-use crate::state::{Action, DEFAULT_SCENARIO, Filter, Fragment, Pane, State, Theme, Ui, parse_lang};
+use crate::state::{Action, DEFAULT_SCENARIO, Draft, Filter, Fragment, Pane, Saved, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
 
@@ -32,6 +33,10 @@ const LANG_KEY: &str = "lbplay.lang";
 const MODE_CHOICES: [ProxyMode; 4] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs, ProxyMode::Userspace];
 const THEME_KEY: &str = "lbplay.theme";
 const MOTION_KEY: &str = "lbplay.reduced-motion";
+/// The learner's edit (`state::Saved`, versioned in its first line).
+pub const EDIT_KEY: &str = "lbplay.edit";
+/// How long typing must pause before the edit is loaded and walked again.
+pub const EDIT_DELAY_MS: u32 = 150;
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
 
@@ -82,6 +87,15 @@ fn initial_state(preset: Option<Rc<Scenario>>) -> State {
             .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
             .is_some_and(|query| query.matches()),
     };
+    // The edit this very page had before a reload, even one that never loaded.
+    let saved = stored(EDIT_KEY).as_deref().and_then(Saved::decode);
+    let lesson = state.scenario.spec.lesson.clone().unwrap_or_default();
+    if let Some(saved) = saved
+        && saved.belongs_to(&lesson, state.scenario.edited.then_some(state.scenario.yaml.as_str()))
+        && saved.draft != state.scenario.yaml
+    {
+        state.draft = Some(Rc::new(Draft { text: saved.draft, ..Draft::default() }));
+    }
     state.with_fragment(&fragment)
 }
 
@@ -188,6 +202,32 @@ pub fn App(props: &AppProps) -> Html {
         });
     }
 
+    // The editor: a moment after typing stops, load and walk the text; remember it at once.
+    {
+        let dispatcher = state.dispatcher();
+        let draft = state.draft.clone();
+        let spec = state.scenario.spec.clone();
+        let good = state.scenario.edited.then(|| state.scenario.yaml.clone());
+        use_effect_with(draft, move |draft| {
+            let timer = draft.as_ref().map(|draft| {
+                store(
+                    EDIT_KEY,
+                    &Saved { lesson: spec.lesson.clone().unwrap_or_default(), good, draft: draft.text.clone() }
+                        .encode(),
+                );
+                let text = draft.text.clone();
+                let checked = draft.checked;
+                (!checked).then(|| {
+                    Timeout::new(EDIT_DELAY_MS, move || {
+                        let scenario = load(&Spec { yaml: Some(text.clone()), ..spec });
+                        dispatcher.dispatch(Action::Checked { text, scenario });
+                    })
+                })
+            });
+            move || drop(timer)
+        });
+    }
+
     // Playback: one timer per step, dropped (cancelled) whenever anything it depends on changes.
     {
         let dispatcher = state.dispatcher();
@@ -269,6 +309,21 @@ pub fn App(props: &AppProps) -> Html {
     let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
     let onhelp = dispatch.reform(|_: MouseEvent| Action::ToggleHelp);
     let onshare = dispatch.reform(|_: MouseEvent| Action::ToggleShare);
+    let (editor_text, editor_problems, editor_other, editor_valid) = match &state.draft {
+        Some(draft) => (draft.text.clone(), draft.problems.clone(), draft.other.clone(), draft.valid || !draft.checked),
+        None => (scenario.yaml.clone(), scenario.located.clone(), Vec::new(), scenario.runs()),
+    };
+    let onreset = {
+        let dispatch = dispatch.clone();
+        let spec = scenario.spec.clone();
+        Callback::from(move |_: ()| {
+            if let Some(storage) = storage() {
+                let _ = storage.remove_item(EDIT_KEY);
+            }
+            let lesson = spec.lesson.clone().or_else(|| Some(DEFAULT_SCENARIO.to_string()));
+            dispatch.emit(Action::LoadScenario(load(&Spec { lesson, yaml: None, ..spec.clone() })));
+        })
+    };
     // Encoding `y=` deflates the whole YAML, so links are written only while the dialog shows them.
     let links = state.share.then(|| {
         let fragment = state.fragment();
@@ -452,7 +507,11 @@ pub fn App(props: &AppProps) -> Html {
                         { pane_tab(Pane::Manifests, "wide") }
                         { pane_tab(Pane::Experiment, "wide") }
                     </div>
-                    if right == Pane::Manifests {
+                    if right == Pane::Manifests && !min {
+                        <Editor lang={state.lang} text={AttrValue::from(editor_text)} problems={editor_problems}
+                            other={editor_other} edited={scenario.edited || state.draft.is_some()} valid={editor_valid}
+                            oninput={dispatch.reform(Action::Edit)} onreset={onreset} />
+                    } else if right == Pane::Manifests {
                         <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
                     } else if right == Pane::Experiment {
                         <Experiment lang={state.lang} scenario={ScenarioRef(scenario.clone())} />

@@ -179,9 +179,74 @@ pub struct State {
     pub pane: Pane,
     /// Snap to each step's end state instead of animating (an in-page override of the OS setting).
     pub reduced_motion: bool,
+    /// The learner's edit of the YAML, kept whole even while it does not load (nothing typed is
+    /// lost); `None` before any edit.
+    pub draft: Option<Rc<Draft>>,
     /// A message about the link the page was opened with (a refused `y=`), shown until the next
     /// scenario is loaded.
     pub notice: Option<String>,
+}
+
+/// The editor's text and what the loader last said about it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Draft {
+    pub text: String,
+    /// The loader's located problems (errors when it did not load, else warnings).
+    pub problems: Vec<lbplay_core::scenario::Problem>,
+    /// Problems without a location: the walk or the rules failed in the edited cluster.
+    pub other: Vec<String>,
+    /// The text as last checked loaded and walked, so the page shows it; while `false` the page
+    /// keeps showing the last good scenario.
+    pub valid: bool,
+    /// `text` has been checked (problems and `valid` are about it, not an older text).
+    pub checked: bool,
+}
+
+/// The edit as the page keeps it in localStorage, so it survives a reload: the lesson it started
+/// from, the last good YAML (the `y=` the URL carries, if any) and the text as typed. The stored
+/// form starts with a version line, so a later build can read (or drop) what this one wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Saved {
+    pub lesson: String,
+    pub good: Option<String>,
+    pub draft: String,
+}
+
+/// The version line of `Saved`'s stored form.
+const SAVED_VERSION: &str = "lbplay-edit/1";
+
+impl Saved {
+    pub fn encode(&self) -> String {
+        let good = self.good.as_deref();
+        let good_len = good.map_or("-".to_string(), |good| good.len().to_string());
+        format!("{SAVED_VERSION}\n{}\n{good_len}\n{}{}", self.lesson, good.unwrap_or_default(), self.draft)
+    }
+
+    /// Reads what `encode` wrote; `None` for anything else (another version, a damaged value).
+    pub fn decode(text: &str) -> Option<Saved> {
+        let rest = text.strip_prefix(SAVED_VERSION)?.strip_prefix('\n')?;
+        let (lesson, rest) = rest.split_once('\n')?;
+        let (good_len, rest) = rest.split_once('\n')?;
+        let (good, draft) = match good_len {
+            "-" => (None, rest),
+            len => {
+                let len = len.parse::<usize>().ok()?;
+                (Some(rest.get(..len)?.to_string()), rest.get(len..)?)
+            }
+        };
+        (lesson.is_empty() || share::is_lesson_id(lesson)).then(|| Saved {
+            lesson: lesson.to_string(),
+            good,
+            draft: draft.to_string(),
+        })
+    }
+
+    /// Whether this edit belongs to the page a fragment opens: the same lesson, and the same
+    /// shown YAML (none, or the `y=` it was last good as), so a reload restores it and someone
+    /// else's link does not get overwritten by it.
+    pub fn belongs_to(&self, lesson: &str, yaml: Option<&str>) -> bool {
+        self.lesson == lesson && self.good.as_deref() == yaml
+    }
 }
 
 /// Everything a control can ask for.
@@ -212,6 +277,14 @@ pub enum Action {
     SetPane(Pane),
     ToggleMotion,
     LoadScenario(Rc<Scenario>),
+    /// The learner typed: keep the text (it is checked a moment later).
+    Edit(String),
+    /// The check of `text` finished: when it runs, show it (keeping the step where it can); else
+    /// keep the last good scenario and list the problems.
+    Checked {
+        text: String,
+        scenario: Rc<Scenario>,
+    },
     /// A fragment arrived (a pasted link): apply what it says, except the scenario, which the
     /// caller loads first with `LoadScenario` (loading runs the simulator; reducing does not).
     ApplyFragment(Fragment),
@@ -235,6 +308,7 @@ impl State {
             pane: Pane::default(),
             reduced_motion: false,
             notice: None,
+            draft: None,
         }
     }
 
@@ -410,8 +484,39 @@ impl Reducible for State {
                 field: None,
                 filter: Filter::default(),
                 notice: None,
+                draft: None,
                 ..(*self).clone()
             }),
+            Action::Edit(text) => {
+                let unchanged = self.draft.as_ref().is_some_and(|draft| draft.text == text);
+                (!unchanged).then(|| {
+                    let before = self.draft.as_deref().cloned().unwrap_or_default();
+                    let draft = Draft { text, checked: false, ..before };
+                    State { draft: Some(Rc::new(draft)), ..(*self).clone() }
+                })
+            }
+            Action::Checked { text, scenario } => {
+                let current = self.draft.as_ref().is_some_and(|draft| draft.text == text);
+                current.then(|| {
+                    let valid = scenario.runs();
+                    let located = scenario.located.clone();
+                    let other = scenario
+                        .problems
+                        .iter()
+                        .filter(|line| !located.iter().any(|p| p.to_string() == **line))
+                        .cloned()
+                        .collect();
+                    let draft = Draft { text, problems: located, other, valid, checked: true };
+                    let mut next = State { draft: Some(Rc::new(draft)), ..(*self).clone() };
+                    if valid {
+                        next.step = self.step.min(scenario.trace.steps.len().saturating_sub(1));
+                        next.field = None;
+                        next.playing = false;
+                        next.scenario = scenario;
+                    }
+                    next
+                })
+            }
             Action::ApplyFragment(fragment) => {
                 let next = (*self).clone().with_fragment(&fragment);
                 (next != *self).then_some(next)
@@ -763,6 +868,44 @@ mod tests {
             let state = State::new(Rc::new(fixture::scenario())).with_fragment(&parsed);
             assert_eq!(state.notice, parsed.refused, "the page says why");
         }
+    }
+
+    #[test]
+    fn test_saved_edits_round_trip_and_refuse_other_versions() {
+        for saved in [
+            Saved { lesson: "clusterip-iptables".into(), good: None, draft: "kind: [\n".into() },
+            Saved { lesson: String::new(), good: Some("a: 1\n中\n".into()), draft: "a: 2\n".into() },
+            Saved::default(),
+        ] {
+            assert_eq!(Saved::decode(&saved.encode()), Some(saved.clone()));
+        }
+        for damaged in
+            ["", "lbplay-edit/2\nx\n-\n", "lbplay-edit/1\nx\n99\nshort", "lbplay-edit/1\n../x\n-\n", "lbplay-edit/1\nx"]
+        {
+            assert_eq!(Saved::decode(damaged), None, "{damaged:?}");
+        }
+        let saved = Saved { lesson: "a".into(), good: Some("y".into()), draft: "z".into() };
+        assert!(saved.belongs_to("a", Some("y")));
+        assert!(!saved.belongs_to("a", None), "a link without the edit is not reloaded into it");
+        assert!(!saved.belongs_to("b", Some("y")));
+    }
+
+    #[test]
+    fn test_an_invalid_edit_keeps_the_last_good_scenario() {
+        let start = state();
+        let shown = start.scenario.clone();
+        let state = run(start, &[Action::Next, Action::Edit("kind: [".into())]);
+        assert_eq!(state.draft.as_ref().map(|draft| draft.text.as_str()), Some("kind: ["));
+        let broken = crate::run::load(&Spec { yaml: Some("kind: [".into()), ..Spec::default() });
+        let state = run(state, &[Action::Checked { text: "kind: [".into(), scenario: broken }]);
+        let draft = state.draft.clone().expect("a draft");
+        assert!(!draft.valid && draft.checked);
+        assert!(!draft.problems.is_empty());
+        assert!(Rc::ptr_eq(&state.scenario, &shown), "the last good scenario keeps running");
+        assert_eq!(state.step, 1);
+        // A stale check (of an older text) changes nothing.
+        let again = state.clone().reduce(Action::Checked { text: "old".into(), scenario: shown.clone() });
+        assert!(Rc::ptr_eq(&again, &state));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! see the reducer.
 
 pub mod controls;
+pub mod editor;
 pub mod experiment;
 pub mod help;
 pub mod inspector;
