@@ -114,6 +114,11 @@ fn page_base() -> String {
     href.split('#').next().unwrap_or_default().to_string()
 }
 
+/// The page's own origin (`http://127.0.0.1:8080`).
+fn own_origin() -> String {
+    window().and_then(|window| window.location().origin().ok()).unwrap_or_default()
+}
+
 /// What a key press asks for, if anything.
 fn key_action(event: &KeyboardEvent) -> Option<Action> {
     if event.ctrl_key() || event.meta_key() || event.alt_key() {
@@ -225,6 +230,37 @@ pub fn App(props: &AppProps) -> Html {
                 })
             });
             move || drop(timer)
+        });
+    }
+
+    // The embed API (`embed`): commands from the one trusted origin, and a state event to it after
+    // every change. The trusted origin is the fragment's `origin=`, else the page's own.
+    let trusted = state.origin.clone().unwrap_or_else(own_origin);
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(trusted.clone(), move |trusted| {
+            let trusted = trusted.clone();
+            let listener = window().map(|window| {
+                EventListener::new(&window, "message", move |event| {
+                    let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() else { return };
+                    if event.origin() != trusted {
+                        return;
+                    }
+                    if let Some(action) = event.data().as_string().as_deref().and_then(crate::embed::command) {
+                        dispatcher.dispatch(action);
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+        let event = crate::embed::state_event(&state.scenario.id, state.step, state.len(), state.playing);
+        use_effect_with((event, trusted), |(event, trusted)| {
+            let Some(window) = window() else { return };
+            if let Ok(Some(parent)) = window.parent()
+                && wasm_bindgen::JsValue::from(parent.clone()) != wasm_bindgen::JsValue::from(window)
+            {
+                let _ = parent.post_message(&wasm_bindgen::JsValue::from_str(event), trusted);
+            }
         });
     }
 

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod components;
+pub mod embed;
 pub mod fixture;
 pub mod i18n;
 pub mod measure;

@@ -182,6 +182,8 @@ pub struct State {
     /// The learner's edit of the YAML, kept whole even while it does not load (nothing typed is
     /// lost); `None` before any edit.
     pub draft: Option<Rc<Draft>>,
+    /// The host page's origin an embed trusts (`Fragment::origin`).
+    pub origin: Option<String>,
     /// A message about the link the page was opened with (a refused `y=`), shown until the next
     /// scenario is loaded.
     pub notice: Option<String>,
@@ -260,6 +262,9 @@ pub enum Action {
     /// Back to the first step and stop playing (the R key).
     Reset,
     TogglePlay,
+    /// Start or stop playback whatever it is doing now (the embed API's play and pause).
+    Play,
+    Pause,
     /// Playback's timer fired: advance, and stop at the last step.
     Tick,
     SetSpeed(Speed),
@@ -309,6 +314,7 @@ impl State {
             reduced_motion: false,
             notice: None,
             draft: None,
+            origin: None,
         }
     }
 
@@ -365,6 +371,7 @@ impl State {
             from: scenario.spec.from.clone(),
             to: scenario.spec.to.clone(),
             refused: None,
+            origin: self.origin.clone(),
             step: if self.is_empty() { None } else { Some(self.step + 1) },
             lang: Some(self.lang),
             theme: (self.theme != Theme::Auto).then_some(self.theme),
@@ -387,6 +394,9 @@ impl State {
         }
         if let Some(ui) = fragment.ui {
             self.ui = ui;
+        }
+        if let Some(origin) = &fragment.origin {
+            self.origin = Some(origin.clone());
         }
         if let Some(refused) = &fragment.refused {
             self.notice = Some(refused.clone());
@@ -430,6 +440,9 @@ impl Reducible for State {
                     Some(State { playing: true, step, ..(*self).clone() })
                 }
             }
+            Action::Play if self.playing => None,
+            Action::Play => return self.reduce(Action::TogglePlay),
+            Action::Pause => self.playing.then(|| State { playing: false, ..(*self).clone() }),
             Action::Tick => {
                 if !self.playing {
                     None
@@ -542,6 +555,9 @@ pub struct Fragment {
     /// Why a part of the fragment was refused (an oversized or broken `y=`), for the learner; the
     /// page then shows the default lesson.
     pub refused: Option<String>,
+    /// The one origin whose `postMessage` commands an embed obeys and to which it posts its
+    /// events (`origin=https://docs.example`; `embed::origin` checks it).
+    pub origin: Option<String>,
     /// 1-based, as shown in the event list.
     pub step: Option<usize>,
     pub lang: Option<Lang>,
@@ -574,6 +590,7 @@ impl Fragment {
                     Err(err) => out.refused = Some(err.to_string()),
                 },
                 "from" => out.from = share::endpoint(value).or(out.from),
+                "origin" => out.origin = crate::embed::origin(value).or(out.origin),
                 "to" => out.to = share::endpoint(value).or(out.to),
                 "step" => {
                     if let Ok(step) = value.parse::<usize>() {
@@ -644,6 +661,9 @@ impl Fragment {
         }
         if let Some(mode) = self.mode {
             parts.push(format!("mode={}", mode.as_str()));
+        }
+        if let Some(origin) = &self.origin {
+            parts.push(format!("origin={}", share::percent_encode(origin)));
         }
         parts.join("&")
     }
@@ -846,6 +866,7 @@ mod tests {
             to: Some("http://web/a?b=1&c#d".into()),
             step: Some(4),
             mode: Some(ProxyMode::Nftables),
+            origin: Some("https://docs.example:8443".into()),
             ..Fragment::default()
         };
         let text = fragment.format();
