@@ -472,7 +472,11 @@ pub fn App(props: &AppProps) -> Html {
                     }
                     if !min {
                         <button class="btn" onclick={onshare} data-testid="share-button" title={text.share}>
-                            <span class="ico-txt" aria-hidden="true">{ "🔗" }</span>
+                            // A chain link, drawn: emoji fonts are missing on many Linux desktops.
+                            <svg class="ico" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
+                                <path d="M6.5 9.5l3-3M7.5 4.5l1-1a2.5 2.5 0 013.5 3.5l-1 1M8.5 11.5l-1 1A2.5 2.5 0 014 9l1-1"
+                                    stroke="currentColor" fill="none" stroke-width="1.6" stroke-linecap="round" />
+                            </svg>
                             <span class="label">{ text.share }</span>
                         </button>
                     }

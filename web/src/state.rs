@@ -489,17 +489,19 @@ impl Reducible for State {
             }),
             Action::SetPane(pane) => (pane != self.pane).then(|| State { pane, ..(*self).clone() }),
             Action::ToggleMotion => Some(State { reduced_motion: !self.reduced_motion, ..(*self).clone() }),
-            Action::LoadScenario(scenario) => (scenario != self.scenario || self.library).then(|| State {
-                scenario,
-                library: false,
-                step: 0,
-                playing: false,
-                field: None,
-                filter: Filter::default(),
-                notice: None,
-                draft: None,
-                ..(*self).clone()
-            }),
+            Action::LoadScenario(scenario) => {
+                (scenario != self.scenario || self.library || self.draft.is_some()).then(|| State {
+                    scenario,
+                    library: false,
+                    step: 0,
+                    playing: false,
+                    field: None,
+                    filter: Filter::default(),
+                    notice: None,
+                    draft: None,
+                    ..(*self).clone()
+                })
+            }
             Action::Edit(text) => {
                 let unchanged = self.draft.as_ref().is_some_and(|draft| draft.text == text);
                 (!unchanged).then(|| {
