@@ -195,8 +195,11 @@ fn shared(file: &Path) -> Option<Result<(String, String), Failure>> {
     if !looks_like_link && !bare {
         return None;
     }
-    let shown =
-        if text.len() > 60 { format!("{}…", &text[..text.floor_char_boundary(60)]) } else { text.to_string() };
+    // Long links are shown cut, at a character boundary.
+    let shown = match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    };
     Some(match share::read_link(text) {
         Ok(link) => match link.scenario {
             share::Shared::Yaml(yaml) => Ok(("link".to_string(), yaml)),
