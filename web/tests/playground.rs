@@ -208,3 +208,35 @@ async fn a_reload_restores_the_edit_and_reset_returns_to_the_lesson() {
     assert_eq!(app.editor().value(), lesson_yaml());
     assert!(window().local_storage().ok().flatten().and_then(|s| s.get_item(EDIT_KEY).ok().flatten()).is_none());
 }
+
+/// Sends `data` to the page as a `message` event from `origin`.
+async fn post(data: &str, origin: &str) {
+    let init = web_sys::MessageEventInit::new();
+    init.set_data(&wasm_bindgen::JsValue::from_str(data));
+    init.set_origin(origin);
+    let event = web_sys::MessageEvent::new_with_event_init_dict("message", &init).expect("a message event");
+    window().dispatch_event(&event).expect("dispatch");
+    settle(0).await;
+}
+
+#[wasm_bindgen_test]
+async fn an_embed_takes_no_focus_and_obeys_only_its_trusted_origin() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&ui=min", true).await;
+    let focused = document().active_element();
+    assert!(focused.is_none_or(|element| !app.root.contains(Some(&element))), "the embed took focus");
+    let own = window().location().origin().expect("an origin");
+    let selected = |app: &Mounted| app.text(r#"[data-testid="position"]"#);
+    post("lbplay:step:3", "https://evil.example").await;
+    assert!(selected(&app).starts_with("Step 1 "), "{}", selected(&app));
+    post("lbplay:step:3", &own).await;
+    assert!(selected(&app).starts_with("Step 3 "), "{}", selected(&app));
+    post("lbplay:reset", &own).await;
+    assert!(selected(&app).starts_with("Step 1 "), "{}", selected(&app));
+    drop(app);
+    // With origin= only that origin is trusted, the page's own no longer.
+    let app = mount("#v=1&s=clusterip-iptables&lang=en&ui=min&origin=https://docs.example", true).await;
+    post("lbplay:step:2", &own).await;
+    assert!(selected(&app).starts_with("Step 1 "), "{}", selected(&app));
+    post("lbplay:step:2", "https://docs.example").await;
+    assert!(selected(&app).starts_with("Step 2 "), "{}", selected(&app));
+}
