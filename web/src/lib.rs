@@ -12,6 +12,7 @@ pub mod embed;
 pub mod fixture;
 pub mod i18n;
 pub mod measure;
+pub mod quick;
 pub mod run;
 pub mod state;
 pub mod view;

@@ -12,6 +12,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::i18n;
+use crate::quick;
 
 #[derive(Properties, PartialEq)]
 pub struct EditorProps {
@@ -98,6 +99,43 @@ pub fn Editor(props: &EditorProps) -> Html {
         })
     };
     let status = if props.valid { text.editor_ok } else { text.editor_stale };
+    // Quick controls: each rewrites the text (`quick`) and hands it on as if it were typed.
+    let source = props.text.to_string();
+    let can_switch = quick::set_mode(&source, "iptables").is_some();
+    let select_value = |event: Event| {
+        event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            .map(|select| select.value())
+    };
+    let onmode = {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |event: Event| {
+            if let Some(edited) = select_value(event).and_then(|mode| quick::set_mode(&source, &mode)) {
+                callback.emit(edited);
+            }
+        })
+    };
+    let onscheduler = {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |event: Event| {
+            if let Some(edited) = select_value(event).and_then(|name| quick::set_scheduler(&source, &name)) {
+                callback.emit(edited);
+            }
+        })
+    };
+    let replicas = |name: String| {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |event: Event| {
+            let value = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|input| input.value().parse::<u32>().ok());
+            if let Some(edited) = value.and_then(|count| quick::set_replicas(&source, &name, count.min(50))) {
+                callback.emit(edited);
+            }
+        })
+    };
     html! {
         <div class="editor" data-testid="editor">
             <div class="editor-bar">
@@ -106,6 +144,30 @@ pub fn Editor(props: &EditorProps) -> Html {
                     <button class="btn small-btn" data-testid="reset-lesson" onclick={props.onreset.reform(|_: MouseEvent| ())}>{ text.reset_lesson }</button>
                 }
             </div>
+            if can_switch || !quick::deployments(&source).is_empty() {
+                <div class="quick" data-testid="quick">
+                    if can_switch {
+                        <select onchange={onmode} aria-label="kube-proxy mode" data-testid="quick-mode">
+                            <option value="" selected=true disabled=true>{ "kube-proxy mode…" }</option>
+                            for mode in ["iptables", "nftables", "ipvs", "userspace"] {
+                                <option value={mode}>{ mode }</option>
+                            }
+                        </select>
+                        <select onchange={onscheduler} aria-label="IPVS scheduler" data-testid="quick-scheduler">
+                            <option value="" selected=true disabled=true>{ "IPVS scheduler…" }</option>
+                            // The kernel's schedulers, as the core models them.
+                            for scheduler in lbplay_core::ipvs::sched::Scheduler::ALL {
+                                <option value={scheduler.name()}>{ scheduler.name() }</option>
+                            }
+                        </select>
+                    }
+                    for (name, count) in quick::deployments(&source) {
+                        <label class="replicas">{ format!("{name} ×") }
+                            <input type="number" min="0" max="50" value={count.to_string()} onchange={replicas(name.clone())} />
+                        </label>
+                    }
+                </div>
+            }
             <div class="editor-body">
                 <div class="gutter" ref={gutter} aria-hidden="true" data-testid="gutter">
                     for (index, mark) in marks.into_iter().enumerate() {
