@@ -10,6 +10,7 @@ pub mod app;
 pub mod components;
 pub mod embed;
 pub mod fixture;
+pub mod fragment;
 pub mod i18n;
 pub mod measure;
 pub mod quick;
