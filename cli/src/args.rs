@@ -35,7 +35,8 @@ A closed standard output (`lbplay trace … | head`) is not an error: lbplay sto
 exits with the status it would have had.";
 
 const INPUTS: &str = "\
-FILE is a YAML file, `-` for standard input, or the id of a built-in scenario.
+FILE is a YAML file, `-` for standard input, the id of a built-in scenario, or a share
+link of the playground (http://…/#v=1&y=…, quoted for the shell) or its bare y= value.
 SRC is pod/NAME, node/NAME, client/NAME or an IP; DST is IP:PORT or an http:// URL
 (http://web.default.svc.cluster.local/hello), whose name resolves as a client there would:
 through cluster DNS from a pod, or as --resolve says.";
@@ -84,7 +85,7 @@ fn after_help() -> String {
 /// The scenario files every command but `scenarios` reads.
 #[derive(Debug, Args)]
 pub(crate) struct Inputs {
-    /// YAML files, `-` for standard input, or built-in scenario ids.
+    /// YAML files, `-` for standard input, built-in scenario ids, or share links (or their y= values).
     #[arg(value_name = "FILE", required = true)]
     pub(crate) files: Vec<PathBuf>,
 }
@@ -231,7 +232,7 @@ pub(crate) struct CompareArgs {
           value_parser = clap::value_parser!(u32).range(1..=100_000),
           default_values_t = [10u32, 100, 1_000, 10_000])]
     pub(crate) sizes: Vec<u32>,
-    /// YAML files, `-` for standard input, or built-in scenario ids.
+    /// YAML files, `-` for standard input, built-in scenario ids, or share links (or their y= values).
     #[arg(value_name = "FILE", required_unless_present = "scaling")]
     pub(crate) files: Vec<PathBuf>,
 }

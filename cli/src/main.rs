@@ -17,6 +17,7 @@ use clap::{CommandFactory, Parser};
 use lbplay_core::http::url::{Scheme, Target};
 use lbplay_core::model::ProxyMode;
 use lbplay_core::scenario::{self, Loaded, Source};
+use lbplay_core::share;
 use lbplay_core::walk::{self, Request};
 use lbplay_core::{kubeproxy, lessons};
 use serde_json::json;
@@ -149,6 +150,9 @@ fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, String)>, Failure> {
         } else if let Some(builtin) = builtin(file) {
             out.push((format!("{}.yaml", builtin.id), builtin.yaml.to_string()));
             continue;
+        } else if let Some(shared) = shared(file) {
+            out.push(shared?);
+            continue;
         } else {
             let reader =
                 std::fs::File::open(file).map_err(|err| Failure::input(format!("{name}: cannot read: {err}")))?;
@@ -171,6 +175,41 @@ fn builtin(file: &Path) -> Option<&'static lessons::Builtin> {
         return None;
     }
     lessons::get(file.to_str()?)
+}
+
+/// The scenario a share link, a fragment or a bare `y=` value names, when the argument is one and
+/// no such file exists (design.md, "Contract: URL state"; decoded by `lbplay_core::share`). A
+/// link that is refused (broken or over 64 KB once inflated) is bad input, with the reason.
+fn shared(file: &Path) -> Option<Result<(String, String), Failure>> {
+    if file.exists() {
+        return None;
+    }
+    let text = file.to_str()?;
+    let looks_like_link = text.contains('#')
+        || text.starts_with("y=")
+        || text.starts_with("v=")
+        || text.starts_with("http://")
+        || text.starts_with("https://");
+    // A bare `y=` value: base64url only, and longer than any file name a user would mistype.
+    let bare = text.len() >= 16 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !looks_like_link && !bare {
+        return None;
+    }
+    // Long links are shown cut, at a character boundary.
+    let shown = match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    };
+    Some(match share::read_link(text) {
+        Ok(link) => match link.scenario {
+            share::Shared::Yaml(yaml) => Ok(("link".to_string(), yaml)),
+            share::Shared::Lesson(id) => match lessons::get(&id) {
+                Some(builtin) => Ok((format!("{}.yaml", builtin.id), builtin.yaml.to_string())),
+                None => Err(Failure::input(format!("{shown}: the link names no lesson `{id}`"))),
+            },
+        },
+        Err(err) => Err(Failure::input(format!("{shown}: {err}"))),
+    })
 }
 
 fn load(files: &[PathBuf]) -> Result<Loaded, Failure> {

@@ -27,6 +27,7 @@ pub mod packet;
 pub mod pcap;
 pub mod rng;
 pub mod scenario;
+pub mod share;
 pub mod sort;
 pub mod synthetic;
 pub mod tabwrite;

@@ -12,17 +12,19 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use crate::components::controls::Controls;
+use crate::components::editor::Editor;
 use crate::components::experiment::Experiment;
 use crate::components::help::Help;
 use crate::components::inspector::Inspector;
 use crate::components::library::Library;
 use crate::components::manifests::Manifests;
 use crate::components::rules::Rules;
+use crate::components::share::Share;
 use crate::components::step_list::StepList;
 use crate::components::topology::Topology;
 use crate::i18n;
-use crate::run::{Scenario, ScenarioRef, load_builtin, load_builtin_in};
-use crate::state::{Action, DEFAULT_SCENARIO, Filter, Fragment, Pane, State, Theme, Ui, parse_lang};
+use crate::run::{Scenario, ScenarioRef, Spec, load, load_builtin, load_builtin_in};
+use crate::state::{Action, DEFAULT_SCENARIO, Draft, Filter, Fragment, Pane, Saved, State, Theme, Ui, parse_lang};
 use crate::view;
 use lbplay_core::model::ProxyMode;
 
@@ -31,6 +33,10 @@ const LANG_KEY: &str = "lbplay.lang";
 const MODE_CHOICES: [ProxyMode; 4] = [ProxyMode::Iptables, ProxyMode::Nftables, ProxyMode::Ipvs, ProxyMode::Userspace];
 const THEME_KEY: &str = "lbplay.theme";
 const MOTION_KEY: &str = "lbplay.reduced-motion";
+/// The learner's edit (`state::Saved`, versioned in its first line).
+pub const EDIT_KEY: &str = "lbplay.edit";
+/// How long typing must pause before the edit is loaded and walked again.
+pub const EDIT_DELAY_MS: u32 = 150;
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
 
@@ -66,8 +72,7 @@ fn current_hash() -> String {
 /// The first state: the URL's fragment, else the remembered choices, else the browser's language.
 fn initial_state(preset: Option<Rc<Scenario>>) -> State {
     let fragment = Fragment::parse(&current_hash());
-    let scenario = preset
-        .unwrap_or_else(|| load_builtin_in(fragment.scenario.as_deref().unwrap_or(DEFAULT_SCENARIO), fragment.mode));
+    let scenario = preset.unwrap_or_else(|| load_fragment(&fragment));
     let mut state = State::new(scenario);
     state.lang = stored(LANG_KEY)
         .as_deref()
@@ -82,7 +87,36 @@ fn initial_state(preset: Option<Rc<Scenario>>) -> State {
             .and_then(|window| window.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
             .is_some_and(|query| query.matches()),
     };
+    // The edit this very page had before a reload, even one that never loaded.
+    let saved = stored(EDIT_KEY).as_deref().and_then(Saved::decode);
+    let lesson = state.scenario.spec.lesson.clone().unwrap_or_default();
+    if let Some(saved) = saved
+        && saved.belongs_to(&lesson, state.scenario.edited.then_some(state.scenario.yaml.as_str()))
+        && saved.draft != state.scenario.yaml
+    {
+        state.draft = Some(Rc::new(Draft { text: saved.draft, ..Draft::default() }));
+    }
     state.with_fragment(&fragment)
+}
+
+/// The scenario a fragment names; the default lesson when it names none or was refused.
+fn load_fragment(fragment: &Fragment) -> Rc<Scenario> {
+    match fragment.spec() {
+        Some(spec) => load(&spec),
+        None => load_builtin_in(DEFAULT_SCENARIO, fragment.mode),
+    }
+}
+
+/// The page's address without its fragment, which a share link's fragment is appended to.
+fn page_base() -> String {
+    let Some(location) = window().map(|window| window.location()) else { return "./".into() };
+    let href = location.href().unwrap_or_default();
+    href.split('#').next().unwrap_or_default().to_string()
+}
+
+/// The page's own origin (`http://127.0.0.1:8080`).
+fn own_origin() -> String {
+    window().and_then(|window| window.location().origin().ok()).unwrap_or_default()
 }
 
 /// What a key press asks for, if anything.
@@ -155,23 +189,78 @@ pub fn App(props: &AppProps) -> Html {
     // A link pasted into the address bar of an open page.
     {
         let dispatcher = state.dispatcher();
-        let current = (state.scenario.id.clone(), state.scenario.mode_override);
+        let current = state.scenario.spec.clone();
         let preset = props.scenario.is_some();
         use_effect_with(current, move |current| {
-            let (current, current_mode) = current.clone();
+            let current = current.clone();
             let listener = window().map(|window| {
                 EventListener::new(&window, "hashchange", move |_| {
                     let fragment = Fragment::parse(&current_hash());
-                    if let Some(id) = &fragment.scenario
-                        && (*id != current || fragment.mode != current_mode)
-                        && !preset
-                    {
-                        dispatcher.dispatch(Action::LoadScenario(load_builtin_in(id, fragment.mode)));
+                    let wanted = fragment.spec();
+                    if !preset && (wanted.as_ref().is_some_and(|spec| *spec != current) || fragment.refused.is_some()) {
+                        dispatcher.dispatch(Action::LoadScenario(load_fragment(&fragment)));
                     }
                     dispatcher.dispatch(Action::ApplyFragment(fragment));
                 })
             });
             move || drop(listener)
+        });
+    }
+
+    // The editor: a moment after typing stops, load and walk the text; remember it at once.
+    {
+        let dispatcher = state.dispatcher();
+        let draft = state.draft.clone();
+        let spec = state.scenario.spec.clone();
+        let good = state.scenario.edited.then(|| state.scenario.yaml.clone());
+        use_effect_with(draft, move |draft| {
+            let timer = draft.as_ref().map(|draft| {
+                store(
+                    EDIT_KEY,
+                    &Saved { lesson: spec.lesson.clone().unwrap_or_default(), good, draft: draft.text.clone() }
+                        .encode(),
+                );
+                let text = draft.text.clone();
+                let checked = draft.checked;
+                (!checked).then(|| {
+                    Timeout::new(EDIT_DELAY_MS, move || {
+                        let scenario = load(&Spec { yaml: Some(text.clone()), ..spec });
+                        dispatcher.dispatch(Action::Checked { text, scenario });
+                    })
+                })
+            });
+            move || drop(timer)
+        });
+    }
+
+    // The embed API (`embed`): commands from the one trusted origin, and a state event to it after
+    // every change. The trusted origin is the fragment's `origin=`, else the page's own.
+    let trusted = state.origin.clone().unwrap_or_else(own_origin);
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(trusted.clone(), move |trusted| {
+            let trusted = trusted.clone();
+            let listener = window().map(|window| {
+                EventListener::new(&window, "message", move |event| {
+                    let Some(event) = event.dyn_ref::<web_sys::MessageEvent>() else { return };
+                    if event.origin() != trusted {
+                        return;
+                    }
+                    if let Some(action) = event.data().as_string().as_deref().and_then(crate::embed::command) {
+                        dispatcher.dispatch(action);
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+        let event = crate::embed::state_event(&state.scenario.id, state.step, state.len(), state.playing);
+        use_effect_with((event, trusted), |(event, trusted)| {
+            let Some(window) = window() else { return };
+            if let Ok(Some(parent)) = window.parent()
+                && wasm_bindgen::JsValue::from(parent.clone()) != wasm_bindgen::JsValue::from(window)
+            {
+                let _ = parent.post_message(&wasm_bindgen::JsValue::from_str(event), trusted);
+            }
         });
     }
 
@@ -202,9 +291,10 @@ pub fn App(props: &AppProps) -> Html {
         let fragment = state.fragment();
         let title = state.scenario.title(lang).to_string();
         use_effect_with((fragment, title), move |(fragment, title)| {
-            let wanted = format!("#{}", fragment.format());
+            let fragment = fragment.clone();
             let title = if title.is_empty() { "lbplay".to_string() } else { format!("{title} · lbplay") };
             let timer = Timeout::new(URL_DELAY_MS, move || {
+                let wanted = format!("#{}", fragment.format());
                 let Some(window) = window() else { return };
                 if current_hash() != wanted
                     && let Ok(history) = window.history()
@@ -254,6 +344,28 @@ pub fn App(props: &AppProps) -> Html {
     let ontheme = dispatch.reform(|_: MouseEvent| Action::CycleTheme);
     let onmotion = dispatch.reform(|_: MouseEvent| Action::ToggleMotion);
     let onhelp = dispatch.reform(|_: MouseEvent| Action::ToggleHelp);
+    let onshare = dispatch.reform(|_: MouseEvent| Action::ToggleShare);
+    let (editor_text, editor_problems, editor_other, editor_valid) = match &state.draft {
+        Some(draft) => (draft.text.clone(), draft.problems.clone(), draft.other.clone(), draft.valid || !draft.checked),
+        None => (scenario.yaml.clone(), scenario.located.clone(), Vec::new(), scenario.runs()),
+    };
+    let onreset = {
+        let dispatch = dispatch.clone();
+        let spec = scenario.spec.clone();
+        Callback::from(move |_: ()| {
+            if let Some(storage) = storage() {
+                let _ = storage.remove_item(EDIT_KEY);
+            }
+            let lesson = spec.lesson.clone().or_else(|| Some(DEFAULT_SCENARIO.to_string()));
+            dispatch.emit(Action::LoadScenario(load(&Spec { lesson, yaml: None, ..spec.clone() })));
+        })
+    };
+    // Encoding `y=` deflates the whole YAML, so links are written only while the dialog shows them.
+    let links = state.share.then(|| {
+        let fragment = state.fragment();
+        let embed = Fragment { ui: Some(Ui::Min), ..fragment.clone() };
+        (format!("{}#{}", page_base(), fragment.format()), format!("{}#{}", page_base(), embed.format()))
+    });
     let onscenario = {
         let dispatch = dispatch.clone();
         Callback::from(move |event: Event| {
@@ -264,12 +376,12 @@ pub fn App(props: &AppProps) -> Html {
     };
     let onmode = {
         let dispatch = dispatch.clone();
-        let id = scenario.id.clone();
+        let spec = scenario.spec.clone();
         Callback::from(move |event: Event| {
             let value =
                 event.target_dyn_into::<web_sys::HtmlSelectElement>().map(|select| select.value()).unwrap_or_default();
             let mode = ProxyMode::parse(&value);
-            dispatch.emit(Action::LoadScenario(load_builtin_in(&id, mode)));
+            dispatch.emit(Action::LoadScenario(load(&Spec { mode, ..spec.clone() })));
         })
     };
     let theme_name = match state.theme {
@@ -358,6 +470,16 @@ pub fn App(props: &AppProps) -> Html {
                             <span class="label">{ text.motion }</span>
                         </button>
                     }
+                    if !min {
+                        <button class="btn" onclick={onshare} data-testid="share-button" title={text.share}>
+                            // A chain link, drawn: emoji fonts are missing on many Linux desktops.
+                            <svg class="ico" viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">
+                                <path d="M6.5 9.5l3-3M7.5 4.5l1-1a2.5 2.5 0 013.5 3.5l-1 1M8.5 11.5l-1 1A2.5 2.5 0 014 9l1-1"
+                                    stroke="currentColor" fill="none" stroke-width="1.6" stroke-linecap="round" />
+                            </svg>
+                            <span class="label">{ text.share }</span>
+                        </button>
+                    }
                     <button class="btn icon" onclick={onhelp} aria-label={text.shortcuts} title={text.shortcuts} data-testid="help-button">{ "?" }</button>
                 </div>
             </header>
@@ -372,6 +494,12 @@ pub fn App(props: &AppProps) -> Html {
                     }
                 </div>
             </div>
+            if let Some(notice) = &state.notice {
+                <div class="problems notice" role="alert" data-testid="notice">
+                    <strong>{ text.refused_link }</strong>
+                    <ul><li><code>{ notice.clone() }</code></li></ul>
+                </div>
+            }
             if !scenario.problems.is_empty() {
                 <div class="problems" role="alert" data-testid="problems">
                     <strong>{ text.problems }</strong>
@@ -419,7 +547,11 @@ pub fn App(props: &AppProps) -> Html {
                         { pane_tab(Pane::Manifests, "wide") }
                         { pane_tab(Pane::Experiment, "wide") }
                     </div>
-                    if right == Pane::Manifests {
+                    if right == Pane::Manifests && !min {
+                        <Editor lang={state.lang} text={AttrValue::from(editor_text)} problems={editor_problems}
+                            other={editor_other} edited={scenario.edited || state.draft.is_some()} valid={editor_valid}
+                            oninput={dispatch.reform(Action::Edit)} onreset={onreset} />
+                    } else if right == Pane::Manifests {
                         <Manifests lang={state.lang} yaml={AttrValue::from(scenario.yaml.clone())} />
                     } else if right == Pane::Experiment {
                         <Experiment lang={state.lang} scenario={ScenarioRef(scenario.clone())} />
@@ -432,6 +564,10 @@ pub fn App(props: &AppProps) -> Html {
             <div class="sr-only" aria-live="polite" aria-atomic="true" data-testid="live">{ live }</div>
             if state.help {
                 <Help lang={state.lang} onclose={onhelp_close.clone()} />
+            }
+            if let Some((share_link, embed_link)) = links {
+                <Share lang={state.lang} link={AttrValue::from(share_link)} embed={AttrValue::from(embed_link)}
+                    title={AttrValue::from(scenario.title(state.lang).to_string())} onclose={onhelp_close.clone()} />
             }
             if state.library {
                 <Library lang={state.lang} current={AttrValue::from(scenario.id.clone())} {onpick} onclose={onhelp_close} />

@@ -361,5 +361,6 @@ pub fn scenario() -> crate::run::Scenario {
         mode_override: None,
         own_mode: None,
         problems: Vec::new(),
+        ..crate::run::Scenario::default()
     }
 }

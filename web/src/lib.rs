@@ -8,9 +8,12 @@
 
 pub mod app;
 pub mod components;
+pub mod embed;
 pub mod fixture;
+pub mod fragment;
 pub mod i18n;
 pub mod measure;
+pub mod quick;
 pub mod run;
 pub mod state;
 pub mod view;

@@ -62,6 +62,16 @@ pub struct Scenario {
     pub own_mode: Option<ProxyMode>,
     /// Load, walk or rule-building errors, one line each, with their location.
     pub problems: Vec<String>,
+    /// The loader's problems with their line and column, for the editor's gutter: the errors when
+    /// loading failed, else the warnings.
+    pub located: Vec<scenario::Problem>,
+    /// The YAML is the learner's edit, not the lesson's own (`id` is then the lesson it started
+    /// from, or empty).
+    pub edited: bool,
+    /// The walk's seed: the lesson's, or `EDITED_SEED` for YAML that names no lesson.
+    pub seed: u64,
+    /// What was asked for, so a link can ask for it again.
+    pub spec: Spec,
 }
 
 impl Scenario {
@@ -70,6 +80,11 @@ impl Scenario {
     pub fn ipvs_scheduler(&self) -> &str {
         let configured = self.cluster.as_ref().map(|cluster| cluster.kube_proxy.ipvs_scheduler.as_str());
         configured.filter(|name| !name.is_empty()).unwrap_or("rr")
+    }
+
+    /// Whether the scenario can be shown: it loaded and its walk ran.
+    pub fn runs(&self) -> bool {
+        self.problems.is_empty() && !self.trace.steps.is_empty()
     }
 
     /// A scenario that failed before anything could be shown.
@@ -116,39 +131,89 @@ pub fn load_builtin(id: &str) -> Rc<Scenario> {
 
 /// The same, with kube-proxy switched to `mode` (the same Service in another proxy mode).
 pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
-    let Some(builtin) = lessons::get(id) else {
-        return Rc::new(Scenario::failed(id, vec![format!("unknown scenario {id:?}")]));
+    load(&Spec { lesson: Some(id.to_string()), mode, ..Spec::default() })
+}
+
+/// What to load, as a URL fragment names it: a lesson, or edited YAML (and the lesson it started
+/// from), walked from `from` to `to` when given, in kube-proxy mode `mode` when given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Spec {
+    pub lesson: Option<String>,
+    pub yaml: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub mode: Option<ProxyMode>,
+}
+
+/// The seed of a walk over edited YAML that names no lesson, so such links replay alike too.
+pub const EDITED_SEED: u64 = 1;
+
+/// Loads what `spec` names and runs its walk. Never fails: what went wrong is in `problems`.
+pub fn load(spec: &Spec) -> Rc<Scenario> {
+    let builtin = spec.lesson.as_deref().and_then(lessons::get);
+    let mut out = match builtin {
+        Some(builtin) => Scenario {
+            id: builtin.id.to_string(),
+            title_en: builtin.title_en.to_string(),
+            title_zh: builtin.title_zh.to_string(),
+            watch_en: builtin.watch_en.to_string(),
+            watch_zh: builtin.watch_zh.to_string(),
+            from: builtin.from.to_string(),
+            to: builtin.to.to_string(),
+            yaml: builtin.yaml.to_string(),
+            seed: builtin.seed,
+            ..Scenario::default()
+        },
+        None if spec.yaml.is_some() => Scenario { seed: EDITED_SEED, ..Scenario::default() },
+        None => {
+            let id = spec.lesson.as_deref().unwrap_or_default();
+            return Rc::new(Scenario::failed(id, vec![format!("unknown scenario {id:?}")]));
+        }
     };
-    let mut out = Scenario {
-        id: builtin.id.to_string(),
-        title_en: builtin.title_en.to_string(),
-        title_zh: builtin.title_zh.to_string(),
-        watch_en: builtin.watch_en.to_string(),
-        watch_zh: builtin.watch_zh.to_string(),
-        from: builtin.from.to_string(),
-        to: builtin.to.to_string(),
-        yaml: builtin.yaml.to_string(),
-        ..Scenario::default()
-    };
-    let loaded = match scenario::load(&[Source { name: builtin.id, text: builtin.yaml }]) {
+    out.spec = spec.clone();
+    if let Some(yaml) = &spec.yaml {
+        out.edited = true;
+        out.yaml = yaml.clone();
+        out.title_en = match builtin {
+            Some(builtin) => format!("{} (edited)", builtin.title_en),
+            None => "Your scenario".to_string(),
+        };
+        out.title_zh = match builtin {
+            Some(builtin) => format!("{}（已编辑）", builtin.title_zh),
+            None => "你的场景".to_string(),
+        };
+    }
+    let name = if out.edited { EDITOR_SOURCE } else { out.id.as_str() }.to_string();
+    let loaded = scenario::load(&[Source { name: &name, text: &out.yaml }]);
+    let loaded = match loaded {
         Ok(loaded) => loaded,
         Err(problems) => {
-            out.problems = problems
-                .iter()
-                .map(|problem| format!("{}:{}:{}: {}", problem.file, problem.line, problem.column, problem.message))
-                .collect();
+            out.problems = problems.iter().map(ToString::to_string).collect();
             if out.problems.is_empty() {
                 out.problems.push("the scenario could not be loaded".into());
             }
+            out.located = problems;
             return Rc::new(out);
         }
     };
+    out.located = loaded.warnings;
     let mut cluster = loaded.cluster;
+    // Edited YAML without a walk of its own and without a lesson's: the first pod to the first
+    // port of the first Service (design.md, "Contract: URL state").
+    if out.edited && builtin.is_none() {
+        (out.from, out.to) = default_walk(&cluster);
+    }
+    if let Some(from) = &spec.from {
+        out.from = from.clone();
+    }
+    if let Some(to) = &spec.to {
+        out.to = to.clone();
+    }
     out.own_mode = Some(cluster.kube_proxy.mode);
-    if let Some(mode) = mode {
+    if let Some(mode) = spec.mode {
         cluster.kube_proxy.mode = mode;
     }
-    out.mode_override = mode;
+    out.mode_override = spec.mode;
     let mode = cluster.kube_proxy.mode;
     out.mode = Some(mode);
     out.rules_tool = match mode.as_str() {
@@ -165,19 +230,27 @@ pub fn load_builtin_in(id: &str, mode: Option<ProxyMode>) -> Rc<Scenario> {
             Err(err) => out.problems.push(format!("rules of {}: {err}", node.name)),
         }
     }
-    let request = Request {
-        from: builtin.from.to_string(),
-        to: builtin.to.to_string(),
-        proto: Proto::Tcp,
-        seed: builtin.seed,
-        now: 0,
-    };
+    let request = Request { from: out.from.clone(), to: out.to.clone(), proto: Proto::Tcp, seed: out.seed, now: 0 };
     match walk::trace(&cluster, &request) {
         Ok(trace) => out.trace = trace,
-        Err(err) => out.problems.push(format!("walk {} → {}: {err}", builtin.from, builtin.to)),
+        Err(err) => out.problems.push(format!("walk {} → {}: {err}", out.from, out.to)),
     }
     out.cluster = Some(cluster);
     Rc::new(out)
+}
+
+/// The name the loader's messages give edited YAML (`editor:3:5: error: …`).
+pub const EDITOR_SOURCE: &str = "editor";
+
+/// The first pod, and the first port of the first Service that has a ClusterIP.
+fn default_walk(cluster: &Cluster) -> (String, String) {
+    let from = cluster.pods.first().map(|pod| format!("pod/{}", pod.name)).unwrap_or_default();
+    let to = cluster
+        .services
+        .iter()
+        .find_map(|service| Some(format!("{}:{}", service.cluster_ip?, service.ports.first()?.port)))
+        .unwrap_or_default();
+    (from, to)
 }
 
 #[cfg(test)]
@@ -229,6 +302,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn test_a_share_link_reproduces_the_trace() {
+        use crate::state::{Fragment, State};
+        // An edit of a lesson (one more replica), walked from the lesson's own client.
+        let lesson = lessons::get("clusterip-iptables").expect("lesson");
+        let yaml = format!("{}\n# edited in the page\n", lesson.yaml);
+        let spec = Spec {
+            lesson: Some(lesson.id.into()),
+            yaml: Some(yaml.clone()),
+            mode: Some(ProxyMode::Nftables),
+            ..Spec::default()
+        };
+        let shown = load(&spec);
+        assert!(shown.runs(), "{:?}", shown.problems);
+        assert!(shown.edited && shown.title_en.ends_with("(edited)"));
+        let mut state = State::new(shown.clone());
+        state.step = 3;
+        let link = format!("http://127.0.0.1:8080/#{}", state.fragment().format());
+        let fragment = Fragment::parse(link.split_once('#').map(|(_, f)| f).unwrap_or_default());
+        let reopened = load(&fragment.spec().expect("the link names a scenario"));
+        assert_eq!(reopened.trace, shown.trace);
+        assert_eq!(reopened.yaml, yaml);
+        assert_eq!(reopened.mode, Some(ProxyMode::Nftables));
+        assert_eq!(State::new(reopened).with_fragment(&fragment).step, 3);
+        // The CLI reads the same link to the same YAML.
+        let read = lbplay_core::share::read_link(&link).expect("the CLI reads it");
+        assert_eq!(read.scenario, lbplay_core::share::Shared::Yaml(yaml));
+    }
+
+    #[test]
+    fn test_edited_yaml_of_no_lesson_walks_the_first_pod_to_the_first_service() {
+        let lesson = lessons::get("clusterip-iptables").expect("lesson");
+        let shown = load(&Spec { yaml: Some(lesson.yaml.into()), ..Spec::default() });
+        assert!(shown.runs(), "{:?}", shown.problems);
+        assert!(shown.from.starts_with("pod/"), "{}", shown.from);
+        assert_eq!(shown.seed, EDITED_SEED);
+        // Broken YAML is a located problem, never a panic.
+        let broken = load(&Spec { yaml: Some("kind: Service\nspec: [\n".into()), ..Spec::default() });
+        assert!(!broken.runs());
+        assert!(broken.located.iter().any(|problem| problem.line >= 1 && problem.file == EDITOR_SOURCE));
     }
 
     #[test]

@@ -4,26 +4,22 @@
 //! `Reducible`: the root component holds it with `use_reducer` and every control dispatches an
 //! `Action`. A reduction that changes nothing returns the same `Rc`, so Yew skips the re-render.
 //!
-//! The URL fragment (design.md, "Contract: URL state") is parsed into a `Fragment` and formatted
-//! back from the state. Parsing never fails: unknown keys, bad values and absurd sizes are ignored,
-//! so a hostile link can only ever fall back to the defaults.
-//! `step` in the fragment is 1-based, the number the event list shows.
+//! The URL fragment and the saved edit are read and written in `fragment` (re-exported here);
+//! `State::fragment` and `State::with_fragment` connect them to the state.
 
 use std::rc::Rc;
 
 use lbplay_core::Lang;
-use lbplay_core::model::ProxyMode;
 use lbplay_core::trace::StepKind;
 use yew::Reducible;
 
+pub use crate::fragment::{Fragment, Saved, parse_lang};
 use crate::run::Scenario;
 
 /// The fragment format version this build writes.
 pub const FRAGMENT_VERSION: u32 = 1;
 /// The scenario shown when the fragment names none.
 pub const DEFAULT_SCENARIO: &str = "clusterip-iptables";
-/// Fragments longer than this are ignored outright (an edited-YAML `y=` value later fits easily).
-const MAX_FRAGMENT: usize = 256 * 1024;
 
 /// The colour scheme: follow the OS, or force one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -168,6 +164,8 @@ pub struct State {
     pub help: bool,
     /// The scenario library is open.
     pub library: bool,
+    /// The Share dialog (link and embed snippet) is open.
+    pub share: bool,
     /// The inspector's selected header field, by index into `Packet::fields()`.
     pub field: Option<usize>,
     pub filter: Filter,
@@ -175,6 +173,29 @@ pub struct State {
     pub pane: Pane,
     /// Snap to each step's end state instead of animating (an in-page override of the OS setting).
     pub reduced_motion: bool,
+    /// The learner's edit of the YAML, kept whole even while it does not load (nothing typed is
+    /// lost); `None` before any edit.
+    pub draft: Option<Rc<Draft>>,
+    /// The host page's origin an embed trusts (`Fragment::origin`).
+    pub origin: Option<String>,
+    /// A message about the link the page was opened with (a refused `y=`), shown until the next
+    /// scenario is loaded.
+    pub notice: Option<String>,
+}
+
+/// The editor's text and what the loader last said about it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Draft {
+    pub text: String,
+    /// The loader's located problems (errors when it did not load, else warnings).
+    pub problems: Vec<lbplay_core::scenario::Problem>,
+    /// Problems without a location: the walk or the rules failed in the edited cluster.
+    pub other: Vec<String>,
+    /// The text as last checked loaded and walked, so the page shows it; while `false` the page
+    /// keeps showing the last good scenario.
+    pub valid: bool,
+    /// `text` has been checked (problems and `valid` are about it, not an older text).
+    pub checked: bool,
 }
 
 /// Everything a control can ask for.
@@ -188,6 +209,9 @@ pub enum Action {
     /// Back to the first step and stop playing (the R key).
     Reset,
     TogglePlay,
+    /// Start or stop playback whatever it is doing now (the embed API's play and pause).
+    Play,
+    Pause,
     /// Playback's timer fired: advance, and stop at the last step.
     Tick,
     SetSpeed(Speed),
@@ -197,6 +221,7 @@ pub enum Action {
     CycleTheme,
     ToggleHelp,
     ToggleLibrary,
+    ToggleShare,
     /// Escape: close whichever overlay is open.
     CloseOverlays,
     SelectField(Option<usize>),
@@ -204,6 +229,14 @@ pub enum Action {
     SetPane(Pane),
     ToggleMotion,
     LoadScenario(Rc<Scenario>),
+    /// The learner typed: keep the text (it is checked a moment later).
+    Edit(String),
+    /// The check of `text` finished: when it runs, show it (keeping the step where it can); else
+    /// keep the last good scenario and list the problems.
+    Checked {
+        text: String,
+        scenario: Rc<Scenario>,
+    },
     /// A fragment arrived (a pasted link): apply what it says, except the scenario, which the
     /// caller loads first with `LoadScenario` (loading runs the simulator; reducing does not).
     ApplyFragment(Fragment),
@@ -221,10 +254,14 @@ impl State {
             speed: Speed::Normal,
             help: false,
             library: false,
+            share: false,
             field: None,
             filter: Filter::default(),
             pane: Pane::default(),
             reduced_motion: false,
+            notice: None,
+            draft: None,
+            origin: None,
         }
     }
 
@@ -274,8 +311,14 @@ impl State {
 
     /// The fragment that restores this view.
     pub fn fragment(&self) -> Fragment {
+        let scenario = &self.scenario;
         Fragment {
-            scenario: Some(self.scenario.id.clone()),
+            scenario: (!scenario.id.is_empty()).then(|| scenario.id.clone()),
+            yaml: scenario.edited.then(|| scenario.yaml.clone()),
+            from: scenario.spec.from.clone(),
+            to: scenario.spec.to.clone(),
+            refused: None,
+            origin: self.origin.clone(),
             step: if self.is_empty() { None } else { Some(self.step + 1) },
             lang: Some(self.lang),
             theme: (self.theme != Theme::Auto).then_some(self.theme),
@@ -298,6 +341,12 @@ impl State {
         }
         if let Some(ui) = fragment.ui {
             self.ui = ui;
+        }
+        if let Some(origin) = &fragment.origin {
+            self.origin = Some(origin.clone());
+        }
+        if let Some(refused) = &fragment.refused {
+            self.notice = Some(refused.clone());
         }
         self
     }
@@ -338,6 +387,9 @@ impl Reducible for State {
                     Some(State { playing: true, step, ..(*self).clone() })
                 }
             }
+            Action::Play if self.playing => None,
+            Action::Play => return self.reduce(Action::TogglePlay),
+            Action::Pause => self.playing.then(|| State { playing: false, ..(*self).clone() }),
             Action::Tick => {
                 if !self.playing {
                     None
@@ -359,11 +411,17 @@ impl Reducible for State {
             }
             Action::SetTheme(theme) => (theme != self.theme).then(|| State { theme, ..(*self).clone() }),
             Action::CycleTheme => Some(State { theme: self.theme.next(), ..(*self).clone() }),
-            Action::ToggleHelp => Some(State { help: !self.help, library: false, ..(*self).clone() }),
-            Action::ToggleLibrary => Some(State { library: !self.library, help: false, ..(*self).clone() }),
-            Action::CloseOverlays => {
-                (self.help || self.library).then(|| State { help: false, library: false, ..(*self).clone() })
+            Action::ToggleHelp => Some(State { help: !self.help, library: false, share: false, ..(*self).clone() }),
+            Action::ToggleLibrary => {
+                Some(State { library: !self.library, help: false, share: false, ..(*self).clone() })
             }
+            Action::ToggleShare => Some(State { share: !self.share, help: false, library: false, ..(*self).clone() }),
+            Action::CloseOverlays => (self.help || self.library || self.share).then(|| State {
+                help: false,
+                library: false,
+                share: false,
+                ..(*self).clone()
+            }),
             Action::SelectField(field) => (field != self.field).then(|| State { field, ..(*self).clone() }),
             Action::SetFilter(filter) => (filter != self.filter).then(|| {
                 let mut next = State { filter, ..(*self).clone() };
@@ -378,15 +436,49 @@ impl Reducible for State {
             }),
             Action::SetPane(pane) => (pane != self.pane).then(|| State { pane, ..(*self).clone() }),
             Action::ToggleMotion => Some(State { reduced_motion: !self.reduced_motion, ..(*self).clone() }),
-            Action::LoadScenario(scenario) => (scenario != self.scenario || self.library).then(|| State {
-                scenario,
-                library: false,
-                step: 0,
-                playing: false,
-                field: None,
-                filter: Filter::default(),
-                ..(*self).clone()
-            }),
+            Action::LoadScenario(scenario) => {
+                (scenario != self.scenario || self.library || self.draft.is_some()).then(|| State {
+                    scenario,
+                    library: false,
+                    step: 0,
+                    playing: false,
+                    field: None,
+                    filter: Filter::default(),
+                    notice: None,
+                    draft: None,
+                    ..(*self).clone()
+                })
+            }
+            Action::Edit(text) => {
+                let unchanged = self.draft.as_ref().is_some_and(|draft| draft.text == text);
+                (!unchanged).then(|| {
+                    let before = self.draft.as_deref().cloned().unwrap_or_default();
+                    let draft = Draft { text, checked: false, ..before };
+                    State { draft: Some(Rc::new(draft)), ..(*self).clone() }
+                })
+            }
+            Action::Checked { text, scenario } => {
+                let current = self.draft.as_ref().is_some_and(|draft| draft.text == text);
+                current.then(|| {
+                    let valid = scenario.runs();
+                    let located = scenario.located.clone();
+                    let other = scenario
+                        .problems
+                        .iter()
+                        .filter(|line| !located.iter().any(|p| p.to_string() == **line))
+                        .cloned()
+                        .collect();
+                    let draft = Draft { text, problems: located, other, valid, checked: true };
+                    let mut next = State { draft: Some(Rc::new(draft)), ..(*self).clone() };
+                    if valid {
+                        next.step = self.step.min(scenario.trace.steps.len().saturating_sub(1));
+                        next.field = None;
+                        next.playing = false;
+                        next.scenario = scenario;
+                    }
+                    next
+                })
+            }
             Action::ApplyFragment(fragment) => {
                 let next = (*self).clone().with_fragment(&fragment);
                 (next != *self).then_some(next)
@@ -397,119 +489,6 @@ impl Reducible for State {
             None => self,
         }
     }
-}
-
-/// What a URL fragment says; every part is optional.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Fragment {
-    pub scenario: Option<String>,
-    /// 1-based, as shown in the event list.
-    pub step: Option<usize>,
-    pub lang: Option<Lang>,
-    pub theme: Option<Theme>,
-    pub ui: Option<Ui>,
-    /// kube-proxy's mode when the page switched the scenario to another one (`mode=ipvs`).
-    pub mode: Option<ProxyMode>,
-}
-
-impl Fragment {
-    /// Reads `#v=1&s=…&step=…&lang=…&theme=…&ui=…`. Never fails: what it cannot read it ignores.
-    /// Keys this version does not know (`y=` for edited YAML comes later) are skipped, so newer
-    /// links still open here with whatever this build understands.
-    pub fn parse(text: &str) -> Fragment {
-        let mut out = Fragment::default();
-        if text.len() > MAX_FRAGMENT {
-            return out;
-        }
-        let text = text.strip_prefix('#').unwrap_or(text);
-        for pair in text.split('&').take(64) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value);
-            let Some(value) = value.as_deref() else { continue };
-            match key {
-                "s" if is_scenario_id(value) => out.scenario = Some(value.to_string()),
-                "step" => {
-                    if let Ok(step) = value.parse::<usize>() {
-                        out.step = Some(step.max(1));
-                    }
-                }
-                "lang" => {
-                    if let Some(lang) = parse_lang(value) {
-                        out.lang = Some(lang);
-                    }
-                }
-                "theme" => out.theme = Theme::parse(value).or(out.theme),
-                "ui" => out.ui = Ui::parse(value).or(out.ui),
-                "mode" if !value.is_empty() => out.mode = ProxyMode::parse(value).or(out.mode),
-                _ => {}
-            }
-        }
-        out
-    }
-
-    /// Writes the fragment, without the leading `#`, keys in the order design.md lists them.
-    pub fn format(&self) -> String {
-        let mut parts = vec![format!("v={FRAGMENT_VERSION}")];
-        if let Some(scenario) = &self.scenario {
-            parts.push(format!("s={scenario}"));
-        }
-        if let Some(step) = self.step {
-            parts.push(format!("step={step}"));
-        }
-        if let Some(lang) = self.lang {
-            parts.push(format!("lang={}", lang.code()));
-        }
-        if let Some(theme) = self.theme {
-            parts.push(format!("theme={}", theme.code()));
-        }
-        if let Some(ui) = self.ui {
-            parts.push(format!("ui={}", ui.code()));
-        }
-        if let Some(mode) = self.mode {
-            parts.push(format!("mode={}", mode.as_str()));
-        }
-        parts.join("&")
-    }
-}
-
-/// `zh`, `en`, and the BCP 47 spellings people paste (`zh-CN`, `en-US`).
-pub fn parse_lang(text: &str) -> Option<Lang> {
-    let lower = text.to_ascii_lowercase();
-    let primary = lower.split(['-', '_']).next().unwrap_or("");
-    Lang::parse(primary)
-}
-
-/// Scenario ids are short and plain: lowercase letters, digits and dashes.
-fn is_scenario_id(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 64
-        && text.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
-}
-
-/// Decodes `%XX` escapes; `None` when the result is not UTF-8 or an escape is broken.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'%' => {
-                let hex = bytes.get(index + 1..index + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                index += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                index += 1;
-            }
-            byte => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -627,64 +606,20 @@ mod tests {
     }
 
     #[test]
-    fn test_fragment_round_trip() {
-        let state =
-            run(state(), &[Action::Next, Action::Next, Action::SetLang(Lang::Zh), Action::SetTheme(Theme::Dark)]);
-        let text = state.fragment().format();
-        assert_eq!(text, "v=1&s=fixture&step=3&lang=zh&theme=dark");
-        let parsed = Fragment::parse(&format!("#{text}"));
-        assert_eq!(parsed, state.fragment());
-        let restored = State::new(state.scenario.clone()).with_fragment(&parsed);
-        assert_eq!(restored.step, 2);
-        assert_eq!(restored.lang, Lang::Zh);
-        assert_eq!(restored.theme, Theme::Dark);
-        assert_eq!(restored.fragment(), state.fragment());
-    }
-
-    #[test]
-    fn test_fragment_parse_examples() {
-        let parsed = Fragment::parse("#v=1&s=clusterip-iptables&step=4&lang=zh-CN&ui=min&y=abc&future=1");
-        assert_eq!(parsed.scenario.as_deref(), Some("clusterip-iptables"));
-        assert_eq!(parsed.step, Some(4));
-        assert_eq!(parsed.lang, Some(Lang::Zh));
-        assert_eq!(parsed.ui, Some(Ui::Min));
-        assert_eq!(Fragment::parse("#mode=ipvs").mode, Some(ProxyMode::Ipvs));
-        assert_eq!(Fragment::parse("#mode=").mode, None);
-        assert_eq!(Fragment::parse("#mode=bogus").mode, None);
-        let with_mode = Fragment { mode: Some(ProxyMode::Nftables), ..Fragment::default() };
-        assert_eq!(Fragment::parse(&with_mode.format()), with_mode);
-        assert_eq!(Fragment::parse("").format(), "v=1");
-        assert_eq!(Fragment::parse("lang=en").lang, Some(Lang::En));
-    }
-
-    #[test]
-    fn test_hostile_fragments_fall_back() {
-        let hostile = [
-            "#s=../../etc/passwd&step=-1&lang=xx&theme=%ZZ",
-            "#step=99999999999999999999999999&s=%F0%28%8C%28",
-            "#&&&==&=&s=&step=&lang=",
-            "#s=<script>alert(1)</script>",
-            "#%",
-            "#step=%",
-            "#s=ABC&theme=DARK",
-            "#s=a%00b",
-        ];
-        for text in hostile {
-            let parsed = Fragment::parse(text);
-            assert_eq!(parsed.scenario, None, "{text}");
-            assert_eq!(parsed.lang, None, "{text}");
-            assert_eq!(parsed.theme, None, "{text}");
-            assert!(parsed.step.is_none(), "{text}");
-        }
-        let huge = format!("#s=a&step={}", "9".repeat(MAX_FRAGMENT));
-        assert_eq!(Fragment::parse(&huge), Fragment::default());
-        let many = "step=2&".repeat(10_000);
-        assert_eq!(Fragment::parse(&many).step, Some(2));
-        // A huge step clamps to the last one; step=0 means the first.
-        let state = State::new(Rc::new(fixture::scenario()));
-        let len = state.len();
-        let clamped = state.clone().with_fragment(&Fragment::parse("#step=4000000000"));
-        assert_eq!(clamped.step, len - 1);
-        assert_eq!(state.with_fragment(&Fragment::parse("#step=0")).step, 0);
+    fn test_an_invalid_edit_keeps_the_last_good_scenario() {
+        let start = state();
+        let shown = start.scenario.clone();
+        let state = run(start, &[Action::Next, Action::Edit("kind: [".into())]);
+        assert_eq!(state.draft.as_ref().map(|draft| draft.text.as_str()), Some("kind: ["));
+        let broken = crate::run::load(&crate::run::Spec { yaml: Some("kind: [".into()), ..Default::default() });
+        let state = run(state, &[Action::Checked { text: "kind: [".into(), scenario: broken }]);
+        let draft = state.draft.clone().expect("a draft");
+        assert!(!draft.valid && draft.checked);
+        assert!(!draft.problems.is_empty());
+        assert!(Rc::ptr_eq(&state.scenario, &shown), "the last good scenario keeps running");
+        assert_eq!(state.step, 1);
+        // A stale check (of an older text) changes nothing.
+        let again = state.clone().reduce(Action::Checked { text: "old".into(), scenario: shown.clone() });
+        assert!(Rc::ptr_eq(&again, &state));
     }
 }
