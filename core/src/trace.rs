@@ -320,8 +320,12 @@ impl Trace {
                 let _ = writeln!(out, "      {rule}");
             }
             if step.skipped > 0 {
-                let _ =
-                    writeln!(out, "      ({} rule{} skipped)", step.skipped, if step.skipped == 1 { "" } else { "s" });
+                // nginx does not skip its locations one after another: it weighs them all and
+                // these lost (the note says why).
+                let nginx = step.rule_at.as_ref().is_some_and(|at| at.table == crate::ingress::render::NGINX);
+                let (what, done) = if nginx { ("location", "lost") } else { ("rule", "skipped") };
+                let plural = if step.skipped == 1 { "" } else { "s" };
+                let _ = writeln!(out, "      ({} {what}{plural} {done})", step.skipped);
             }
             let before = step.before.tuple().ok();
             let after = step.after.tuple().ok();

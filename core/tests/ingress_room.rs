@@ -223,6 +223,36 @@ fn the_nginx_view_of_the_source_texts_fanout() {
 }
 
 #[test]
+fn each_stage_points_at_its_line_of_the_rendered_configuration() {
+    let yaml = include_str!("../scenarios/ingress.yaml");
+    let loaded = load_yaml(yaml).expect("loads");
+    let config = ingress::config_for(&loaded.extras);
+    let lines = render::render_lines(&config);
+    let text_at = |at: &lbplay_core::trace::RuleAt| -> String {
+        let found: Vec<&str> =
+            lines.iter().filter(|line| line.rule.as_ref() == Some(at)).map(|line| line.text.trim()).collect();
+        assert_eq!(found.len(), 1, "{at:?} is one line: {found:?}");
+        found[0].to_string()
+    };
+    for (host, path) in [("foo.bar.com", "/foo"), ("foo.bar.com", "/bar/x"), ("bar.foo.com", "/"), ("nope.test", "/x")]
+    {
+        let d = ingress::route(&config, &Request { scheme: "http", host: Some(host), path });
+        let mut shown = Vec::new();
+        for stage in d.stages() {
+            let at = stage.rule_at.as_ref().expect("a server or location line");
+            let line = text_at(at);
+            // The step's directive is the rendered line (without the block's brace and spacing).
+            let rule = stage.rule.clone().unwrap_or_default();
+            assert_eq!(line.replace(' ', "").trim_end_matches('{'), rule.replace(' ', ""), "{host}{path}");
+            let lost: Vec<String> = stage.skipped.iter().map(&text_at).collect();
+            shown.push(format!("{} {line} lost={}", stage.stage, lost.len()));
+        }
+        assert_eq!(d.stages().last().map(|s| s.skipped.len()), Some(d.candidates.len()));
+        eprintln!("{host}{path}: {shown:?}");
+    }
+}
+
+#[test]
 fn the_source_texts_ingress_lesson_routes_as_the_text_describes() {
     let yaml = include_str!("../scenarios/ingress.yaml");
     check(

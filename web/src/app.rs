@@ -331,6 +331,7 @@ pub fn App(props: &AppProps) -> Html {
     let live =
         current.as_ref().map(|step| view::announcement(state.lang, state.step, state.len(), step)).unwrap_or_default();
     let rules_node = scenario.rules_for_step(state.step).map(|(node, _)| node.to_string()).unwrap_or_default();
+    let rules_tool = scenario.rules_tool_for(&rules_node).to_string();
     let hit = current.as_ref().and_then(|step| step.rule_at.clone());
     let skipped = Rc::new(current.as_ref().map(|step| step.skipped_rules.clone()).unwrap_or_default());
 
@@ -556,7 +557,7 @@ pub fn App(props: &AppProps) -> Html {
                     } else if right == Pane::Experiment {
                         <Experiment lang={state.lang} scenario={ScenarioRef(scenario.clone())} />
                     } else {
-                        <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(scenario.rules_tool.clone())}
+                        <Rules lang={state.lang} node={AttrValue::from(rules_node)} tool={AttrValue::from(rules_tool)}
                             scenario={ScenarioRef(scenario.clone())} {hit} {skipped} shown={state.pane == Pane::Rules} />
                     }
                 </section>

@@ -54,6 +54,9 @@ pub struct Scenario {
     pub rules: BTreeMap<String, Vec<Line>>,
     /// What the tool that renders the rules is called (`iptables-save`).
     pub rules_tool: String,
+    /// The hosts whose `rules` are not kube-proxy's but a proxy's configuration, and what that
+    /// is called: an ingress-nginx controller pod's `nginx.conf`.
+    pub proxy_tools: BTreeMap<String, String>,
     /// kube-proxy's mode for this walk: the scenario's own, or the one the page asked for.
     pub mode: Option<ProxyMode>,
     /// The mode the page asked for instead of the scenario's own (the URL's `mode=`).
@@ -74,7 +77,15 @@ pub struct Scenario {
     pub spec: Spec,
 }
 
+/// What the rules pane calls an ingress-nginx controller's configuration.
+pub const NGINX_TOOL: &str = "nginx.conf (ingress-nginx)";
+
 impl Scenario {
+    /// What renders `node`'s rules: kube-proxy's tool, or the proxy's configuration.
+    pub fn rules_tool_for(&self, node: &str) -> &str {
+        self.proxy_tools.get(node).map_or(self.rules_tool.as_str(), String::as_str)
+    }
+
     /// The IPVS scheduler the lesson's kube-proxy is configured with (`ipvs.scheduler`), or
     /// kube-proxy's default, rr, when it names none.
     pub fn ipvs_scheduler(&self) -> &str {
@@ -229,6 +240,13 @@ pub fn load(spec: &Spec) -> Rc<Scenario> {
             }
             Err(err) => out.problems.push(format!("rules of {}: {err}", node.name)),
         }
+    }
+    // An Ingress controller pod's steps show the nginx configuration its servers and locations
+    // were chosen from (the same for every controller pod).
+    let nginx = lbplay_core::ingress::render::render_lines(&lbplay_core::ingress::cluster_config(&cluster));
+    for pod in lbplay_core::ingress::controller_pods(&cluster) {
+        out.rules.insert(pod.name.clone(), nginx.clone());
+        out.proxy_tools.insert(pod.name.clone(), NGINX_TOOL.into());
     }
     let request = Request { from: out.from.clone(), to: out.to.clone(), proto: Proto::Tcp, seed: out.seed, now: 0 };
     match walk::trace(&cluster, &request) {

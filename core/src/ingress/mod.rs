@@ -56,6 +56,23 @@ pub fn config_for(extras: &ClusterExtras) -> Config {
     build(&taken(extras))
 }
 
+/// The configuration of the cluster's controller: what its pods run (empty without a controller).
+pub fn cluster_config(cluster: &Cluster) -> Config {
+    let taken: Vec<&Ingress> = cluster.ingress.iter().flat_map(|controller| controller.ingresses.iter()).collect();
+    build(&taken)
+}
+
+/// The controller's pods: those in its namespace whose labels match its Service's selector.
+pub fn controller_pods(cluster: &Cluster) -> impl Iterator<Item = &crate::model::Pod> {
+    cluster.pods.iter().filter(move |pod| {
+        cluster.ingress.as_ref().is_some_and(|controller| {
+            pod.namespace == controller.namespace
+                && !controller.selector.is_empty()
+                && controller.selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+        })
+    })
+}
+
 /// The ready endpoints (`ip:port`) of an upstream, in the order the controller lists them: the
 /// Service port found by number or name, its endpoints merged from the slices and sorted by
 /// `ip:port`. The controller's default backend is `127.0.0.1:8181`.
@@ -93,6 +110,10 @@ pub struct Stage {
     pub stage: &'static str,
     /// The directive that decided.
     pub rule: Option<String>,
+    /// Where that directive sits in `render::render_lines`.
+    pub rule_at: Option<crate::trace::RuleAt>,
+    /// The locations that were considered and lost, where they sit.
+    pub skipped: Vec<crate::trace::RuleAt>,
     pub verdict: String,
     pub note: crate::trace::Text,
 }
@@ -112,6 +133,8 @@ impl Decision {
         let mut out = vec![Stage {
             stage: "server",
             rule: Some(self.server_name.clone()),
+            rule_at: Some(render::server_at(&self.hostname)),
+            skipped: Vec::new(),
             verdict: self.hostname.clone(),
             note: crate::trace::Text::new(how.0, how.1),
         }];
@@ -131,6 +154,8 @@ impl Decision {
             out.push(Stage {
                 stage: "location",
                 rule: Some(directive.clone()),
+                rule_at: self.location.map(|index| render::location_at(&self.hostname, index)),
+                skipped: self.candidates.iter().map(|c| render::location_at(&self.hostname, c.index)).collect(),
                 verdict: upstream,
                 note: crate::trace::Text::new(
                     format!("{} ({})", how.0, self.uri),

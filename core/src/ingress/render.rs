@@ -10,43 +10,85 @@ use std::fmt::Write as _;
 
 use super::config::{Config, DEFAULT_SERVER};
 use super::select::server_name;
+use crate::dataplane::Line;
+use crate::trace::RuleAt;
+
+/// The table name of nginx lines' positions (`RuleAt::table`), so a view can tell an nginx
+/// directive from a netfilter rule.
+pub const NGINX: &str = "nginx";
+
+/// Where a server's `server_name` line sits in the rendered text: the server's hostname and 0.
+pub fn server_at(hostname: &str) -> RuleAt {
+    RuleAt { table: NGINX, chain: hostname.to_string(), index: 0 }
+}
+
+/// Where a server's `location` line sits: the server's hostname and the location's index + 1.
+pub fn location_at(hostname: &str, location: usize) -> RuleAt {
+    RuleAt { table: NGINX, chain: hostname.to_string(), index: location + 1 }
+}
 
 /// The servers and locations, as the template writes them.
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
-    for server in &config.servers {
-        let _ = writeln!(out, "## start server {}\nserver {{", server.hostname);
-        let _ = writeln!(out, "    server_name \"{}\" ;", server_name(&server.hostname));
-        if server.hostname == DEFAULT_SERVER {
-            let _ = writeln!(out, "    listen 80 default_server reuseport backlog=4096 ;");
-        } else {
-            let _ = writeln!(out, "    listen 80 ;");
-        }
-        if server.tls || server.hostname == DEFAULT_SERVER {
-            let _ = writeln!(
-                out,
-                "    listen 443 {}ssl ;",
-                if server.hostname == DEFAULT_SERVER { "default_server reuseport backlog=4096 " } else { "" }
-            );
-        }
-        for loc in &server.locations {
-            let _ = writeln!(out, "\n    {} {{", loc.directive(server.enforce_regex));
-            let _ = writeln!(
-                out,
-                "        set $namespace      \"{}\";",
-                loc.ingress.as_deref().and_then(|i| i.split('/').next()).unwrap_or("")
-            );
-            let _ = writeln!(
-                out,
-                "        set $ingress_name   \"{}\";",
-                loc.ingress.as_deref().and_then(|i| i.split('/').nth(1)).unwrap_or("")
-            );
-            let _ = writeln!(out, "        set $proxy_upstream_name \"{}\";", loc.upstream.name());
-            let _ = writeln!(out, "        proxy_pass http://upstream_balancer;\n    }}");
-        }
-        let _ = writeln!(out, "}}\n## end server {}\n", server.hostname);
+    for line in render_lines(config) {
+        out.push_str(&line.text);
+        out.push('\n');
     }
-    out.push_str("# backend for when default-backend-service is not configured or it does not have endpoints\nserver {\n    listen 8181 default_server reuseport backlog=4096;\n    set $proxy_upstream_name \"internal\";\n    access_log off;\n\n    location / {\n        return 404;\n    }\n}\n");
+    out
+}
+
+/// The same text, a line each, the `server_name` and `location` lines carrying their position
+/// (`server_at`, `location_at`) so the server and location a request matched can be marked.
+pub fn render_lines(config: &Config) -> Vec<Line> {
+    let mut out = Vec::new();
+    let text = |out: &mut Vec<Line>, text: String| out.push(Line { text, rule: None });
+    for server in &config.servers {
+        let host = &server.hostname;
+        text(&mut out, format!("## start server {host}"));
+        text(&mut out, "server {".into());
+        out.push(Line { text: format!("    server_name \"{}\" ;", server_name(host)), rule: Some(server_at(host)) });
+        if *host == DEFAULT_SERVER {
+            text(&mut out, "    listen 80 default_server reuseport backlog=4096 ;".into());
+        } else {
+            text(&mut out, "    listen 80 ;".into());
+        }
+        if server.tls || *host == DEFAULT_SERVER {
+            let default = if *host == DEFAULT_SERVER { "default_server reuseport backlog=4096 " } else { "" };
+            text(&mut out, format!("    listen 443 {default}ssl ;"));
+        }
+        for (index, loc) in server.locations.iter().enumerate() {
+            text(&mut out, String::new());
+            out.push(Line {
+                text: format!("    {} {{", loc.directive(server.enforce_regex)),
+                rule: Some(location_at(host, index)),
+            });
+            let mut ingress = loc.ingress.as_deref().unwrap_or_default().split('/');
+            let namespace = ingress.next().unwrap_or_default();
+            let name = ingress.next().unwrap_or_default();
+            text(&mut out, format!("        set $namespace      \"{namespace}\";"));
+            text(&mut out, format!("        set $ingress_name   \"{name}\";"));
+            text(&mut out, format!("        set $proxy_upstream_name \"{}\";", loc.upstream.name()));
+            text(&mut out, "        proxy_pass http://upstream_balancer;".into());
+            text(&mut out, "    }".into());
+        }
+        text(&mut out, "}".into());
+        text(&mut out, format!("## end server {host}"));
+        text(&mut out, String::new());
+    }
+    for line in [
+        "# backend for when default-backend-service is not configured or it does not have endpoints",
+        "server {",
+        "    listen 8181 default_server reuseport backlog=4096;",
+        "    set $proxy_upstream_name \"internal\";",
+        "    access_log off;",
+        "",
+        "    location / {",
+        "        return 404;",
+        "    }",
+        "}",
+    ] {
+        text(&mut out, line.into());
+    }
     out
 }
 

@@ -48,6 +48,8 @@ pub enum LocationMatch {
 /// A location that was considered and lost, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
+    /// The location's index in its server (`render::location_at` places it in the rendered text).
+    pub index: usize,
     pub directive: String,
     pub why: String,
 }
@@ -239,7 +241,10 @@ fn pick_location(server: &Server, uri: &str) -> (Option<(usize, LocationMatch)>,
         .locations
         .iter()
         .zip(why)
-        .filter_map(|(l, w)| w.map(|why| Candidate { directive: l.directive(server.enforce_regex), why }))
+        .enumerate()
+        .filter_map(|(index, (l, w))| {
+            w.map(|why| Candidate { index, directive: l.directive(server.enforce_regex), why })
+        })
         .collect();
     (chosen, candidates)
 }

@@ -65,13 +65,11 @@ impl<'a> Sim<'a> {
     /// Whether `pod` is an ingress-nginx controller pod and `tuple` reaches its nginx: the pod's
     /// labels match the controller Service's selector, and the port is its `http` port (80).
     pub(super) fn ingress_controller_at(&self, pod: &str, tuple: Tuple) -> bool {
-        let (Some(controller), Some(pod)) = (&self.cluster.ingress, self.cluster.pod(pod)) else { return false };
+        let Some(pod) = ingress::controller_pods(self.cluster).find(|candidate| candidate.name == pod) else {
+            return false;
+        };
         let http = pod.ports.iter().find(|port| port.name.as_deref() == Some("http")).map_or(80, |port| port.port);
-        tuple.proto == TupleProto::Tcp
-            && tuple.dst.port() == http
-            && pod.namespace == controller.namespace
-            && !controller.selector.is_empty()
-            && controller.selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+        tuple.proto == TupleProto::Tcp && tuple.dst.port() == http
     }
 
     /// The configuration ingress-nginx renders for the Ingresses it takes, built once.
@@ -79,9 +77,7 @@ impl<'a> Sim<'a> {
         if let Some(config) = &self.ingress.config {
             return config.clone();
         }
-        let taken: Vec<&crate::model::Ingress> =
-            self.cluster.ingress.iter().flat_map(|controller| controller.ingresses.iter()).collect();
-        let config = Arc::new(ingress::build(&taken));
+        let config = Arc::new(ingress::cluster_config(self.cluster));
         self.ingress.config = Some(config.clone());
         config
     }
@@ -152,6 +148,9 @@ impl<'a> Sim<'a> {
             let mut s = step(&node, Direction::Original, StepKind::Proxy, &arrived, &arrived, &stage.verdict, note);
             s.stage = Some(stage.stage);
             s.rule = stage.rule;
+            s.rule_at = stage.rule_at;
+            s.skipped = u32::try_from(stage.skipped.len()).unwrap_or(u32::MAX);
+            s.skipped_rules = stage.skipped;
             s.connection = Some(0);
             trace.steps.push(s);
         }

@@ -1,6 +1,7 @@
 //! The rules pane: the node's rules as the real tool prints them (`iptables-save`), the current
 //! step's rule highlighted (class `hit`) and scrolled into view, the rules skipped on the way to it
-//! marked as skipped.
+//! marked as skipped. For an ingress-nginx controller pod the pane shows its nginx configuration:
+//! the `server_name` and `location` that matched are highlighted, the locations that lost marked.
 
 use std::rc::Rc;
 
@@ -78,10 +79,14 @@ fn RuleLine(props: &RuleLineProps) -> Html {
     let header = line.text.starts_with('*') || line.text.starts_with(':') || line.text == "COMMIT";
     // An IPVS real server is not matched like a rule: the scheduler chose it.
     let real_server = line.rule.as_ref().is_some_and(|at| at.table == "ipvs");
+    // nginx weighs all of a server's locations; those marked lost the comparison.
+    let nginx = line.rule.as_ref().is_some_and(|at| at.table == lbplay_core::ingress::render::NGINX);
     let (gutter, label) = if hit && real_server {
         ("▶", text.chosen)
     } else if hit {
         ("▶", text.rule_matched)
+    } else if skipped && nginx {
+        ("·", text.location_lost)
     } else if skipped {
         ("·", text.rule_skipped)
     } else {
