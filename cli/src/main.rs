@@ -414,14 +414,15 @@ fn requests_command(
             .requests
             .iter()
             .map(|r| {
-                json!({"index": r.index, "client": r.client, "connection": r.connection, "stream": r.stream, "backend": r.backend})
+                json!({"index": r.index, "client": r.client, "connection": r.connection, "stream": r.stream, "backend": r.backend, "proxy": r.proxy})
             })
             .collect();
         return to_json(&json!({"requests": rows, "counts": sent.counts})).map(Done::ok);
     }
     let mut out = String::new();
     for r in &sent.requests {
-        out.push_str(&format!("{:>6}  {:<24} conn {:<3} {}\n", r.index, r.client, r.connection, r.backend));
+        let via = r.proxy.as_deref().map(|proxy| format!("  (via {proxy})")).unwrap_or_default();
+        out.push_str(&format!("{:>6}  {:<24} conn {:<3} {}{via}\n", r.index, r.client, r.connection, r.backend));
     }
     out.push_str("\ncounts:\n");
     for (backend, count) in &sent.counts {

@@ -155,6 +155,16 @@ pub struct Step {
     /// Which connection of the walk the packet belongs to when a proxy made it two: 0 the
     /// client's, which ends on the proxy, 1 the proxy's own to the backend.
     pub connection: Option<u8>,
+    /// For a proxy step that chose among several (nginx's locations): the ones that lost, and why.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A configuration entry a proxy weighed and did not choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The entry as written (`location "/foo/"`).
+    pub rule: String,
+    pub why: Text,
 }
 
 /// An HTTP request as a proxy received it and as it sends it on.
@@ -250,6 +260,11 @@ impl Step {
         }
         if let Some(connection) = self.connection {
             value["connection"] = json!(connection);
+        }
+        if !self.candidates.is_empty() {
+            let lost: Vec<Value> =
+                self.candidates.iter().map(|c| json!({"rule": c.rule, "why": c.why.en, "why_zh": c.why.zh})).collect();
+            value["candidates"] = json!(lost);
         }
         value
     }

@@ -18,6 +18,7 @@ use crate::components::help::Help;
 use crate::components::inspector::Inspector;
 use crate::components::library::Library;
 use crate::components::manifests::Manifests;
+use crate::components::request::{RequestBar, Sent};
 use crate::components::rules::Rules;
 use crate::components::share::Share;
 use crate::components::step_list::StepList;
@@ -385,6 +386,15 @@ pub fn App(props: &AppProps) -> Html {
             dispatch.emit(Action::LoadScenario(load(&Spec { mode, ..spec.clone() })));
         })
     };
+    // The request bar sends the same scenario again, to the URL and with the headers typed.
+    let onrequest = {
+        let dispatch = dispatch.clone();
+        let spec = scenario.spec.clone();
+        Callback::from(move |sent: Sent| {
+            let spec = Spec { to: Some(sent.to), headers: sent.headers, ..spec.clone() };
+            dispatch.emit(Action::LoadScenario(load(&spec)));
+        })
+    };
     let theme_name = match state.theme {
         Theme::Auto => text.theme_auto,
         Theme::Light => text.theme_light,
@@ -518,6 +528,10 @@ pub fn App(props: &AppProps) -> Html {
                         <em class="other-mode">{ format!(" {note}") }</em>
                     }
                 </p>
+            }
+            if !min && lbplay_core::http::url::Target::is_url(&scenario.to) {
+                <RequestBar lang={state.lang} to={AttrValue::from(scenario.to.clone())}
+                    headers={scenario.spec.headers.clone()} onsend={onrequest} />
             }
             <nav class="tabs" role="tablist" aria-label="panes">
                 for pane in Pane::ALL {

@@ -56,6 +56,7 @@ fn step(spec: StepSpec<'_>, before: &Packet, after: &Packet) -> Step {
         request: None,
         stream: None,
         connection: None,
+        candidates: Vec::new(),
     }
 }
 

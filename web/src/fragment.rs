@@ -11,6 +11,9 @@ use lbplay_core::share;
 use crate::run::Spec;
 use crate::state::{FRAGMENT_VERSION, Theme, Ui};
 
+/// The most request headers a link carries (`h=`, one key each); more are ignored.
+pub const MAX_HEADERS: usize = 32;
+
 /// Fragments longer than this are ignored outright (a `y=` of 64 KB inflated fits easily).
 const MAX_FRAGMENT: usize = 256 * 1024;
 
@@ -71,6 +74,9 @@ pub struct Fragment {
     /// The walk (`from=`, `to=`), as the CLI's `--from` and `--to` take it.
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The request's headers for a URL walk (`h=Name: value`, one key each, in order), as
+    /// curl's `-H` takes them; a header curl would refuse is left out.
+    pub headers: Vec<String>,
     /// Why a part of the fragment was refused (an oversized or broken `y=`), for the learner; the
     /// page then shows the default lesson.
     pub refused: Option<String>,
@@ -111,6 +117,12 @@ impl Fragment {
                 "from" => out.from = share::endpoint(value).or(out.from),
                 "origin" => out.origin = crate::embed::origin(value).or(out.origin),
                 "to" => out.to = share::endpoint(value).or(out.to),
+                "h" if out.headers.len() < MAX_HEADERS
+                    && share::endpoint(value).is_some()
+                    && lbplay_core::http::Header::parse_arg(value).is_ok() =>
+                {
+                    out.headers.push(value.to_string());
+                }
                 "step" => {
                     if let Ok(step) = value.parse::<usize>() {
                         out.step = Some(step.max(1));
@@ -132,6 +144,7 @@ impl Fragment {
             out.yaml = None;
             out.from = None;
             out.to = None;
+            out.headers.clear();
         }
         out
     }
@@ -147,6 +160,7 @@ impl Fragment {
             yaml: self.yaml.clone(),
             from: self.from.clone(),
             to: self.to.clone(),
+            headers: self.headers.clone(),
             mode: self.mode,
         })
     }
@@ -165,6 +179,9 @@ impl Fragment {
         }
         if let Some(to) = &self.to {
             parts.push(format!("to={}", share::percent_encode(to)));
+        }
+        for header in &self.headers {
+            parts.push(format!("h={}", share::percent_encode(header)));
         }
         if let Some(step) = self.step {
             parts.push(format!("step={step}"));
@@ -277,6 +294,27 @@ mod tests {
         // Every one of them names the lesson the same way to the loader.
         let spec = Fragment::parse("#v=1&s=clusterip-iptables&step=3&lang=en").spec();
         assert_eq!(spec, Some(Spec { lesson: Some("clusterip-iptables".into()), ..Spec::default() }));
+    }
+
+    #[test]
+    fn test_request_headers_ride_the_fragment_in_order() {
+        let fragment = Fragment {
+            scenario: Some("ingress-fanout".into()),
+            to: Some("http://foo.bar.com/bar".into()),
+            headers: vec!["Accept-Language: zh-CN, en;q=0.8".into(), "X-Test: a&b=c".into()],
+            ..Fragment::default()
+        };
+        let text = fragment.format();
+        assert!(text.contains("&h=Accept-Language:%20zh-CN,%20en;q%3D0.8&h=X-Test:%20a%26b%3Dc"), "{text}");
+        let parsed = Fragment::parse(&text);
+        assert_eq!(parsed, fragment);
+        assert_eq!(parsed.spec().map(|spec| spec.headers), Some(fragment.headers.clone()));
+        // A header curl would refuse, and headers beyond the cap, are left out; the rest opens.
+        let hostile = format!("s=ingress-fanout&h=Bad%20Name:%201&h=X:%0d%0aInjected:%201{}", "&h=A:%201".repeat(40));
+        let parsed = Fragment::parse(&hostile);
+        assert_eq!(parsed.scenario.as_deref(), Some("ingress-fanout"));
+        assert_eq!(parsed.headers.len(), MAX_HEADERS);
+        assert!(parsed.headers.iter().all(|header| header == "A: 1"), "{:?}", parsed.headers);
     }
 
     #[test]

@@ -115,6 +115,22 @@ pub struct Texts {
     pub show_all_fields: fn(usize) -> String,
     pub keep_hint: &'static str,
     pub scheduler: &'static str,
+    /// The request bar of L7 lessons.
+    pub request_bar: &'static str,
+    pub request_host: &'static str,
+    pub request_path: &'static str,
+    pub request_headers: &'static str,
+    pub request_headers_hint: &'static str,
+    pub request_send: &'static str,
+    /// The experiment of an L7 lesson: requests rather than connections.
+    pub experiment_intro_l7: &'static str,
+    pub requests: &'static str,
+    pub n_requests: fn(u32) -> String,
+    pub n_requests_proxies: fn(u32) -> String,
+    pub one_connection: &'static str,
+    pub one_connection_hint: &'static str,
+    /// The heading of the locations a request did not match, and why.
+    pub candidates_lost: fn(usize) -> String,
 }
 
 pub static EN: Texts = Texts {
@@ -240,6 +256,25 @@ pub static EN: Texts = Texts {
     show_all_fields: |n| format!("Show the {n} unchanged fields too"),
     keep_hint: "Keep every connection open instead of closing each before the next (lc, wlc, sed and nq count open connections)",
     scheduler: "IPVS scheduler",
+    request_bar: "Request",
+    request_host: "Host",
+    request_path: "Path",
+    request_headers: "Headers",
+    request_headers_hint: "One per line, as curl's -H takes them: Name: value",
+    request_send: "Send",
+    experiment_intro_l7: "Send N requests and count which pod served each, and which controller pod read it. kube-proxy balances the connections over the controller pods; the controller balances every request again, over the backend's Pod IPs.",
+    requests: "Requests",
+    n_requests: |n| format!("Backends of {n} requests"),
+    n_requests_proxies: |n| format!("Controller pods that read {n} requests"),
+    one_connection: "one keep-alive connection",
+    one_connection_hint: "Send every request over one connection (curl's keep-alive) instead of a new connection each: one controller pod reads them all, and still balances each",
+    candidates_lost: |n| {
+        if n == 1 {
+            "The other location, and why it lost:".to_string()
+        } else {
+            format!("The other {n} locations, and why each lost:")
+        }
+    },
 };
 
 pub static ZH: Texts = Texts {
@@ -363,6 +398,19 @@ pub static ZH: Texts = Texts {
     show_all_fields: |n| format!("也显示其余 {n} 个未改变的字段"),
     keep_hint: "保持每个连接打开，而不是在下一个之前关闭（lc、wlc、sed、nq 会统计打开的连接）",
     scheduler: "IPVS 调度器",
+    request_bar: "请求",
+    request_host: "Host",
+    request_path: "路径",
+    request_headers: "请求头",
+    request_headers_hint: "每行一个，和 curl 的 -H 一样：Name: value",
+    request_send: "发送",
+    experiment_intro_l7: "发送 N 个请求，统计每个请求由哪个 Pod 处理、由哪个控制器 Pod 读取。kube-proxy 在控制器 Pod 之间均衡连接；控制器再对每个请求在后端的 Pod IP 之间做一次均衡。",
+    requests: "请求数",
+    n_requests: |n| format!("{n} 个请求的后端分布"),
+    n_requests_proxies: |n| format!("读取 {n} 个请求的控制器 Pod"),
+    one_connection: "一个长连接",
+    one_connection_hint: "所有请求走同一个连接（curl 的 keep-alive），而不是每个请求新建连接：一个控制器 Pod 读取全部请求，但仍对每个请求做均衡",
+    candidates_lost: |n| format!("其他 {n} 个 location 及其落选原因："),
 };
 
 /// The interface's words in `lang`.

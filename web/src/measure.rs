@@ -27,6 +27,38 @@ pub fn send(
     Ok(sends.counts.into_iter().collect())
 }
 
+/// What `send_requests` counted: the backend pods, and the L7 proxies (an Ingress controller's
+/// pods) that read the requests, each in sorted order. `proxies` is empty when no proxy read any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestCounts {
+    pub backends: Vec<(String, u64)>,
+    pub proxies: Vec<(String, u64)>,
+}
+
+/// `n` HTTP requests to the URL `to`, as `lbplay send --requests N` sends them: over one
+/// keep-alive connection when `one_connection`, else each over its own (`--connections N`).
+pub fn send_requests(
+    cluster: &Cluster,
+    from: &str,
+    to: &str,
+    headers: &[String],
+    n: u32,
+    seed: u64,
+    one_connection: bool,
+) -> Result<RequestCounts, String> {
+    let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
+    let headers: Result<Vec<_>, _> = headers.iter().map(|line| lbplay_core::http::Header::parse_arg(line)).collect();
+    let options = walk::HttpOptions { headers: headers.map_err(|err| err.0)?, ..walk::HttpOptions::default() };
+    let connections = if one_connection { 1 } else { n as usize };
+    let load = walk::Load { requests: n as usize, clients: 1, connections };
+    let sent = walk::send_requests(cluster, &request, &options, load).map_err(|err| err.to_string())?;
+    let mut proxies = std::collections::BTreeMap::<String, u64>::new();
+    for proxy in sent.requests.iter().filter_map(|request| request.proxy.clone()) {
+        *proxies.entry(proxy).or_default() += 1;
+    }
+    Ok(RequestCounts { backends: sent.counts.into_iter().collect(), proxies: proxies.into_iter().collect() })
+}
+
 /// The same with IPVS's scheduler set to `scheduler` (a kernel name: `rr`, `sh`, …).
 pub fn with_scheduler(cluster: &Cluster, scheduler: &str) -> Cluster {
     let mut out = cluster.clone();
@@ -98,6 +130,34 @@ mod tests {
             send(cluster, &scenario.from, &scenario.to, 300, 1, false).unwrap(),
             "same seed, same counts"
         );
+    }
+
+    #[test]
+    fn test_requests_through_the_controller_count_its_pods_and_the_backends() {
+        let lesson = lbplay_core::lessons::get("ingress-fanout").expect("lesson");
+        // Two controller replicas, as a production install runs them.
+        let yaml = format!(
+            "apiVersion: lbplay/v1alpha1\nkind: Cluster\nmetadata: {{name: two}}\nspec:\n  ingressController: {{replicas: 2}}\n---\n{}",
+            lesson.yaml
+        );
+        let scenario = crate::run::load(&crate::run::Spec {
+            lesson: Some(lesson.id.into()),
+            yaml: Some(yaml),
+            ..crate::run::Spec::default()
+        });
+        assert!(scenario.runs(), "{:?}", scenario.problems);
+        let cluster = scenario.cluster.as_ref().expect("loads");
+        let each = send_requests(cluster, &scenario.from, &scenario.to, &[], 200, 1, false).expect("sends");
+        assert_eq!(each.proxies.len(), 2, "kube-proxy spreads 200 connections over both controller pods: {each:?}");
+        assert!(each.proxies.iter().all(|(pod, count)| pod.contains("ingress-nginx-controller") && *count > 50));
+        // Round robin per controller pod over s1's two pods: an even split, request by request.
+        assert_eq!(each.backends.iter().map(|(_, count)| *count).sum::<u64>(), 200);
+        assert!(each.backends.iter().all(|(_, count)| (90..=110).contains(count)), "{:?}", each.backends);
+        // One keep-alive connection: one controller pod reads every request, and still
+        // balances them over both backends.
+        let one = send_requests(cluster, &scenario.from, &scenario.to, &[], 10, 1, true).expect("sends");
+        assert_eq!(one.proxies.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10], "{one:?}");
+        assert_eq!(one.backends.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [5, 5], "{one:?}");
     }
 
     #[test]

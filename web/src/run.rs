@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use lbplay_core::dataplane::Line;
+use lbplay_core::http::Header;
 use lbplay_core::kubeproxy;
 use lbplay_core::lessons;
 use lbplay_core::model::{Cluster, ProxyMode};
@@ -153,6 +154,8 @@ pub struct Spec {
     pub yaml: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The request's headers for a URL walk, a `Name: value` line each (curl's `-H`).
+    pub headers: Vec<String>,
     pub mode: Option<ProxyMode>,
 }
 
@@ -249,7 +252,16 @@ pub fn load(spec: &Spec) -> Rc<Scenario> {
         out.proxy_tools.insert(pod.name.clone(), NGINX_TOOL.into());
     }
     let request = Request { from: out.from.clone(), to: out.to.clone(), proto: Proto::Tcp, seed: out.seed, now: 0 };
-    match walk::trace(&cluster, &request) {
+    let walked = if spec.headers.is_empty() {
+        walk::trace(&cluster, &request)
+    } else {
+        let headers: Result<Vec<_>, _> = spec.headers.iter().map(|line| Header::parse_arg(line)).collect();
+        match headers {
+            Ok(headers) => walk::fetch(&cluster, &request, &walk::HttpOptions { headers, ..Default::default() }),
+            Err(err) => Err(walk::WalkError(err.0)),
+        }
+    };
+    match walked {
         Ok(trace) => out.trace = trace,
         Err(err) => out.problems.push(format!("walk {} → {}: {err}", out.from, out.to)),
     }
@@ -362,6 +374,30 @@ mod tests {
         let broken = load(&Spec { yaml: Some("kind: Service\nspec: [\n".into()), ..Spec::default() });
         assert!(!broken.runs());
         assert!(broken.located.iter().any(|problem| problem.line >= 1 && problem.file == EDITOR_SOURCE));
+    }
+
+    #[test]
+    fn test_the_request_bar_walks_another_path_with_its_headers_and_marks_nginx() {
+        let spec = Spec {
+            lesson: Some("ingress-fanout".into()),
+            to: Some("http://foo.bar.com/bar".into()),
+            headers: vec!["X-Test: 1".into()],
+            ..Spec::default()
+        };
+        let shown = load(&spec);
+        assert!(shown.runs(), "{:?}", shown.problems);
+        let http = shown.trace.outcome.http.as_ref().expect("an HTTP outcome");
+        assert_eq!(http.backend.as_deref(), Some("default/s2:80"));
+        let location = shown.trace.steps.iter().position(|step| step.stage == Some("location")).expect("a location");
+        let step = &shown.trace.steps[location];
+        assert_eq!(step.rule.as_deref(), Some("location = \"/bar\""));
+        let (node, _) = shown.rules_for_step(location).expect("rules");
+        assert_eq!(shown.rules_tool_for(node), NGINX_TOOL, "the pane shows nginx's configuration there");
+        let forwarded = shown.trace.steps.iter().find_map(|step| step.request.as_ref()).expect("a request diff");
+        assert_eq!(forwarded.before.header("X-Test"), Some("1"), "the typed header is sent");
+        // A header curl refuses is a problem of the walk, not a panic.
+        let bad = load(&Spec { headers: vec!["no colon".into()], ..spec });
+        assert!(!bad.runs() && bad.problems.iter().any(|p| p.contains("no colon")), "{:?}", bad.problems);
     }
 
     #[test]

@@ -317,6 +317,7 @@ impl State {
             yaml: scenario.edited.then(|| scenario.yaml.clone()),
             from: scenario.spec.from.clone(),
             to: scenario.spec.to.clone(),
+            headers: scenario.spec.headers.clone(),
             refused: None,
             origin: self.origin.clone(),
             step: if self.is_empty() { None } else { Some(self.step + 1) },

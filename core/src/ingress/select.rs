@@ -11,6 +11,7 @@
 //! the query dropped, `%XX` decoded, slashes merged, `.` and `..` resolved.
 
 use super::config::{Config, DEFAULT_SERVER, Location, Server, Upstream};
+use crate::trace::Text;
 
 /// One request as the controller sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub struct Candidate {
     /// The location's index in its server (`render::location_at` places it in the rendered text).
     pub index: usize,
     pub directive: String,
-    pub why: String,
+    pub why: Text,
 }
 
 /// What the controller answers itself, when it does not proxy.
@@ -190,20 +191,29 @@ pub fn location_regex(path: &str) -> Option<regex_lite::Regex> {
     regex_lite::RegexBuilder::new(&format!("^{path}")).case_insensitive(true).build().ok()
 }
 
-/// The location nginx picks in `server` for `uri`, how, and why every other one lost.
+/// The location nginx picks in `server` for `uri`, how, and why every other one lost
+/// (ngx_http_core_find_location: exact `=` first, then the longest prefix; with regex locations,
+/// the first that matches in the order they are written).
 fn pick_location(server: &Server, uri: &str) -> (Option<(usize, LocationMatch)>, Vec<Candidate>) {
-    let mut why: Vec<Option<String>> = vec![None; server.locations.len()];
+    let mut why: Vec<Option<Text>> = vec![None; server.locations.len()];
     let mut chosen: Option<(usize, LocationMatch)> = None;
     if server.enforce_regex {
         for (i, loc) in server.locations.iter().enumerate() {
             if chosen.is_some() {
-                why[i] = Some("listed after the regex that matched first".to_string());
+                why[i] = Some(Text::new("listed after the regex that matched first", "排在先匹配上的那个正则之后"));
                 continue;
             }
             match location_regex(&loc.path) {
                 Some(re) if re.is_match(uri) => chosen = Some((i, LocationMatch::Regex)),
-                Some(_) => why[i] = Some(format!("the regex does not match {uri}")),
-                None => why[i] = Some("lbplay cannot evaluate this regex (PCRE-only syntax)".to_string()),
+                Some(_) => {
+                    why[i] = Some(Text::new(format!("the regex does not match {uri}"), format!("正则不匹配 {uri}")))
+                }
+                None => {
+                    why[i] = Some(Text::new(
+                        "lbplay cannot evaluate this regex (PCRE-only syntax)",
+                        "lbplay 无法计算这个正则（仅 PCRE 支持的语法）",
+                    ))
+                }
             }
         }
     } else {
@@ -220,20 +230,32 @@ fn pick_location(server: &Server, uri: &str) -> (Option<(usize, LocationMatch)>,
                 .map(|(i, _)| i);
             chosen = best.map(|i| (i, LocationMatch::Prefix));
         }
+        let exact_won = chosen.is_some_and(|(_, how)| how == LocationMatch::Exact);
         for (i, loc) in server.locations.iter().enumerate() {
             if chosen.is_some_and(|(c, _)| c == i) {
                 continue;
             }
             why[i] = Some(if loc.exact {
                 if loc.path == uri {
-                    "an earlier exact location".to_string()
+                    Text::new("an earlier exact location", "前面已有相同的精确 location")
                 } else {
-                    format!("= needs the URI to be exactly {}", loc.path)
+                    Text::new(
+                        format!("= needs the URI to be exactly {}", loc.path),
+                        format!("= 要求 URI 恰好是 {}", loc.path),
+                    )
                 }
+            } else if uri.starts_with(loc.path.as_str()) && exact_won {
+                Text::new(
+                    format!("{} is a prefix of {uri}, but an exact location matched", loc.path),
+                    format!("{} 是 {uri} 的前缀，但精确 location 已匹配", loc.path),
+                )
             } else if uri.starts_with(loc.path.as_str()) {
-                "a longer prefix, or an exact location, matched".to_string()
+                Text::new(
+                    format!("{} is a prefix of {uri}, but a longer prefix matched", loc.path),
+                    format!("{} 是 {uri} 的前缀，但有更长的前缀匹配", loc.path),
+                )
             } else {
-                format!("{} is not a prefix of {uri}", loc.path)
+                Text::new(format!("{} is not a prefix of {uri}", loc.path), format!("{} 不是 {uri} 的前缀", loc.path))
             });
         }
     }

@@ -138,11 +138,13 @@ impl<'a> Sim<'a> {
                 );
             }
             if index == last && stage.stage == "location" && !decision.candidates.is_empty() {
-                let lost: Vec<String> =
-                    decision.candidates.iter().map(|c| format!("`{}` ({})", c.directive, c.why)).collect();
+                let lost = |zh: bool| -> Vec<String> {
+                    let why = |c: &ingress::Candidate| if zh { c.why.zh.clone() } else { c.why.en.clone() };
+                    decision.candidates.iter().map(|c| format!("`{}` ({})", c.directive, why(c))).collect()
+                };
                 note = Text::new(
-                    format!("{}. The other locations lost: {}.", note.en, lost.join("; ")),
-                    format!("{}。其他 location 落选：{}。", note.zh, lost.join("；")),
+                    format!("{}. The other locations lost: {}.", note.en, lost(false).join("; ")),
+                    format!("{}。其他 location 落选：{}。", note.zh, lost(true).join("；")),
                 );
             }
             let mut s = step(&node, Direction::Original, StepKind::Proxy, &arrived, &arrived, &stage.verdict, note);
@@ -151,6 +153,13 @@ impl<'a> Sim<'a> {
             s.rule_at = stage.rule_at;
             s.skipped = u32::try_from(stage.skipped.len()).unwrap_or(u32::MAX);
             s.skipped_rules = stage.skipped;
+            if stage.stage == "location" {
+                s.candidates = decision
+                    .candidates
+                    .iter()
+                    .map(|c| crate::trace::Candidate { rule: c.directive.clone(), why: c.why.clone() })
+                    .collect();
+            }
             s.connection = Some(0);
             trace.steps.push(s);
         }

@@ -510,6 +510,7 @@ fn step(
         request: None,
         stream: None,
         connection: None,
+        candidates: Vec::new(),
     }
 }
 

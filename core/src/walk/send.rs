@@ -99,6 +99,9 @@ pub struct SentRequest {
     pub stream: Option<u32>,
     /// The pod that served it, or `dropped`.
     pub backend: String,
+    /// The L7 proxy that read it and chose the backend (`pod/ingress-nginx-controller-…`), when
+    /// its connection ended on one.
+    pub proxy: Option<String>,
 }
 
 /// What a `send_requests` did: every request in order, and the count per backend.
@@ -187,11 +190,11 @@ pub fn send_requests(
             }
             // An L4 connection is pinned to the pod its first packet was balanced to; an L7
             // proxy chooses again for every request it reads.
-            let backend = match &pool[connection] {
-                Pooled::Pinned(backend) => backend.clone(),
+            let (backend, proxy) = match &pool[connection] {
+                Pooled::Pinned(backend) => (backend.clone(), None),
                 Pooled::Proxy(server) => {
                     let server = server.clone();
-                    sim.ingress_backend(&server, &http)
+                    (sim.ingress_backend(&server, &http), Some(server.label()))
                 }
             };
             *out.counts.entry(backend.clone()).or_default() += 1;
@@ -201,6 +204,7 @@ pub fn send_requests(
                 connection,
                 stream: None,
                 backend,
+                proxy,
             });
         }
     }

@@ -1,5 +1,6 @@
 //! The "send N connections" experiment: a histogram of which backend served each connection, with
-//! the count and share written on every bar (the bar length is never the only signal).
+//! the count and share written on every bar (the bar length is never the only signal). In an L7
+//! lesson it sends N requests instead, and adds the split over the controller pods that read them.
 
 use lbplay_core::Lang;
 use yew::prelude::*;
@@ -25,13 +26,16 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
     let scheduler = use_state_eq(|| props.scenario.ipvs_scheduler().to_string());
     let keep = use_state(|| false);
     let ipvs = props.scenario.mode == Some(lbplay_core::model::ProxyMode::Ipvs);
-    let result = use_state(|| None::<(u32, Result<Vec<(String, u64)>, String>)>);
+    // An L7 lesson sends requests, as `lbplay send --requests N` does: each is balanced again by
+    // the proxy that reads it, and the controller pods that read them get a histogram too.
+    let l7 = lbplay_core::http::url::Target::is_url(&props.scenario.to);
+    let result = use_state(|| None::<Result<Vec<Histogram>, String>>);
     {
         // A new scenario clears the old result and starts from its own scheduler.
         let result = result.clone();
         let scheduler = scheduler.clone();
         let lesson = props.scenario.ipvs_scheduler().to_string();
-        use_effect_with((props.scenario.id.clone(), lesson.clone()), move |_| {
+        use_effect_with((props.scenario.id.clone(), props.scenario.to.clone(), lesson.clone()), move |_| {
             result.set(None);
             scheduler.set(lesson);
         });
@@ -65,14 +69,25 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
         let keep = keep.clone();
         Callback::from(move |_: MouseEvent| {
             let n = *size;
-            let outcome = match &scenario.cluster {
-                Some(cluster) => {
-                    let cluster = if ipvs { measure::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
-                    measure::send(&cluster, &scenario.from, &scenario.to, n, seed(&scenario), *keep)
-                }
-                None => Err("no cluster model".to_string()),
+            let Some(cluster) = &scenario.cluster else {
+                result.set(Some(Err("no cluster model".to_string())));
+                return;
             };
-            result.set(Some((n, outcome)));
+            let cluster = if ipvs { measure::with_scheduler(cluster, &scheduler) } else { cluster.clone() };
+            let (from, to, seed) = (&scenario.from, &scenario.to, seed(&scenario));
+            let outcome = if l7 {
+                measure::send_requests(&cluster, from, to, &scenario.spec.headers, n, seed, *keep).map(|counts| {
+                    let mut out = vec![Histogram { n, kind: Kind::Requests, counts: counts.backends }];
+                    if !counts.proxies.is_empty() {
+                        out.push(Histogram { n, kind: Kind::Proxies, counts: counts.proxies });
+                    }
+                    out
+                })
+            } else {
+                measure::send(&cluster, from, to, n, seed, *keep)
+                    .map(|counts| vec![Histogram { n, kind: Kind::Connections, counts }])
+            };
+            result.set(Some(outcome));
         })
     };
     let scaling = use_state(|| None::<Result<Vec<(&'static str, Vec<ScalePoint>)>, String>>);
@@ -97,9 +112,9 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
     };
     html! {
         <div class="experiment" data-testid="experiment">
-            <p class="muted small">{ text.experiment_intro }</p>
+            <p class="muted small">{ if l7 { text.experiment_intro_l7 } else { text.experiment_intro } }</p>
             <div class="experiment-form">
-                <label>{ text.connections }
+                <label>{ if l7 { text.requests } else { text.connections } }
                     <select onchange={onsize} data-testid="experiment-size">
                         for n in SIZES {
                             <option value={n.to_string()} selected={n == *size}>{ n }</option>
@@ -115,15 +130,15 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
                         </select>
                     </label>
                 }
-                <label title={text.keep_hint}>
+                <label title={if l7 { text.one_connection_hint } else { text.keep_hint }}>
                     <input type="checkbox" checked={*keep} onchange={onkeep} data-testid="experiment-keep" />
-                    { " --keep" }
+                    { if l7 { format!(" {}", text.one_connection) } else { " --keep".to_string() } }
                 </label>
                 <button class="btn primary" onclick={onsend} data-testid="experiment-send">{ text.send }</button>
                 <code class="muted small">{ format!("{} → {}", props.scenario.from, props.scenario.to) }</code>
             </div>
-            if let Some((n, outcome)) = &*result {
-                { histogram(props.lang, *n, outcome) }
+            if let Some(outcome) = &*result {
+                { histograms(props.lang, outcome) }
             }
             <h3 class="experiment-title">{ text.scaling_title }</h3>
             <p class="muted small">{ text.scaling_intro }</p>
@@ -140,16 +155,45 @@ fn seed(scenario: &Scenario) -> u64 {
     lbplay_core::lessons::get(&scenario.id).map(|builtin| builtin.seed).unwrap_or(1)
 }
 
-fn histogram(lang: Lang, n: u32, outcome: &Result<Vec<(String, u64)>, String>) -> Html {
+/// What a histogram counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The backend of each connection (`lbplay send`).
+    Connections,
+    /// The backend of each request (`lbplay send --requests`).
+    Requests,
+    /// The L7 proxy (an Ingress controller pod) that read each request.
+    Proxies,
+}
+
+/// One histogram: `n` sent, and the count per name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Histogram {
+    n: u32,
+    kind: Kind,
+    counts: Vec<(String, u64)>,
+}
+
+fn histograms(lang: Lang, outcome: &Result<Vec<Histogram>, String>) -> Html {
+    match outcome {
+        Ok(all) => all.iter().map(|one| histogram(lang, one)).collect(),
+        Err(err) => html! { <p class="problems" role="alert">{ err.clone() }</p> },
+    }
+}
+
+fn histogram(lang: Lang, one: &Histogram) -> Html {
     let text = i18n::text(lang);
-    let counts = match outcome {
-        Ok(counts) => counts,
-        Err(err) => return html! { <p class="problems" role="alert">{ err.clone() }</p> },
+    let (n, counts) = (one.n, &one.counts);
+    let caption = match one.kind {
+        Kind::Connections => (text.n_connections)(n),
+        Kind::Requests => (text.n_requests)(n),
+        Kind::Proxies => (text.n_requests_proxies)(n),
     };
+    let testid = if one.kind == Kind::Proxies { "histogram-proxies" } else { "histogram" };
     let max = counts.iter().map(|(_, count)| *count).max().unwrap_or(1).max(1);
     html! {
-        <table class="histogram" data-testid="histogram">
-            <caption>{ (text.n_connections)(n) }</caption>
+        <table class="histogram" data-testid={testid}>
+            <caption>{ caption }</caption>
             <tbody>
                 for (backend, count) in counts.iter() {
                     <tr class={classes!((backend == "dropped").then_some("dropped"))}>

@@ -62,7 +62,17 @@ pub fn Inspector(props: &InspectorProps) -> Html {
             if let Some(rule) = &step.rule {
                 <pre class="code rule" data-testid="step-rule">{ rule.clone() }</pre>
             }
-            if step.skipped > 0 {
+            if !step.candidates.is_empty() {
+                // nginx weighed these locations against the URI too; each says why it lost.
+                <div class="candidates" data-testid="candidates">
+                    <strong>{ (text.candidates_lost)(step.candidates.len()) }</strong>
+                    <ul>
+                        for candidate in step.candidates.iter() {
+                            <li><code>{ candidate.rule.clone() }</code>{ " — " }{ candidate.why.get(props.lang).to_string() }</li>
+                        }
+                    </ul>
+                </div>
+            } else if step.skipped > 0 {
                 <p class="muted">{ (text.skipped_n)(step.skipped) }</p>
             }
             if let Some(rewrite) = view::rewrite_summary(step) {

@@ -8,6 +8,7 @@ pub mod help;
 pub mod inspector;
 pub mod library;
 pub mod manifests;
+pub mod request;
 pub mod rules;
 pub mod share;
 pub mod step_list;
