@@ -16,74 +16,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, KeyboardEvent, KeyboardEventInit};
 
+mod support;
+
+use support::{document, hash, mount, settle};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn document() -> web_sys::Document {
-    web_sys::window().and_then(|window| window.document()).expect("a document")
-}
-
-/// Lets Yew render and run its effects.
-async fn settle() {
-    for _ in 0..3 {
-        TimeoutFuture::new(10).await;
-    }
-}
-
-struct Mounted {
-    root: Element,
-    handle: Option<yew::AppHandle<App>>,
-}
-
-impl Mounted {
-    fn find(&self, selector: &str) -> Element {
-        self.root.query_selector(selector).ok().flatten().unwrap_or_else(|| panic!("no element matches {selector}"))
-    }
-
-    fn try_find(&self, selector: &str) -> Option<Element> {
-        self.root.query_selector(selector).ok().flatten()
-    }
-
-    fn count(&self, selector: &str) -> u32 {
-        self.root.query_selector_all(selector).map(|list| list.length()).unwrap_or(0)
-    }
-
-    fn text(&self, selector: &str) -> String {
-        self.find(selector).text_content().unwrap_or_default()
-    }
-
-    /// The 1-based number of the selected step, from the event list.
-    fn selected(&self) -> String {
-        self.text(r#"[data-testid="step-list"] [aria-current="step"] td.num"#).trim().to_string()
-    }
-
-    fn click(&self, selector: &str) {
-        self.find(selector).dyn_into::<HtmlElement>().expect("an HTML element").click();
-    }
-}
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.destroy();
-        }
-        self.root.remove();
-    }
-}
-
-/// Mounts the app at `hash`, with the hand-built fixture unless `scenario` is `None`.
-async fn mount(hash: &str, scenario: Option<Rc<lbplay_web::run::Scenario>>) -> Mounted {
-    let window = web_sys::window().expect("a window");
-    if let Ok(Some(storage)) = window.local_storage() {
-        let _ = storage.clear();
-    }
-    let history = window.history().expect("history");
-    history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(hash)).expect("set the hash");
-    let root = document().create_element("div").expect("a div");
-    document().body().expect("a body").append_child(&root).expect("append");
-    let handle = yew::Renderer::<App>::with_root_and_props(root.clone(), AppProps { scenario }).render();
-    settle().await;
-    Mounted { root, handle: Some(handle) }
-}
 
 async fn press(key: &str) {
     let init = KeyboardEventInit::new();
@@ -93,12 +30,6 @@ async fn press(key: &str) {
     let event = KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).expect("a key event");
     document().dispatch_event(&event).expect("dispatch");
     settle().await;
-}
-
-/// The URL fragment, once the app has written it (it waits for the state to settle).
-async fn hash() -> String {
-    TimeoutFuture::new(lbplay_web::app::URL_DELAY_MS + 100).await;
-    web_sys::window().and_then(|window| window.location().hash().ok()).unwrap_or_default()
 }
 
 #[wasm_bindgen_test]
