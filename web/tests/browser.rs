@@ -10,7 +10,6 @@
 use std::rc::Rc;
 
 use gloo_timers::future::TimeoutFuture;
-use lbplay_web::app::{App, AppProps};
 use lbplay_web::fixture;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -18,7 +17,7 @@ use web_sys::{Element, HtmlElement, KeyboardEvent, KeyboardEventInit};
 
 mod support;
 
-use support::{document, hash, mount, settle};
+use support::{Mounted, document, hash, mount, settle};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
