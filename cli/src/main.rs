@@ -102,7 +102,10 @@ fn run(command: Command) -> Result<Done, Failure> {
         Command::Scenarios(args) => scenarios_command(&args),
         Command::Check(args) => {
             let loaded = load(&args.inputs.files)?;
-            Ok(Done::ok(scenario::report(&loaded)))
+            // An object the API server would refuse is bad input, even though the rest loads.
+            let rejected = loaded.warnings.iter().any(|p| p.severity == scenario::Severity::Rejected);
+            let status = if rejected { BAD_INPUT } else { 0 };
+            Ok(Done { output: scenario::report(&loaded).into_bytes(), status })
         }
         Command::Rules(args) => rules_command(&args),
         Command::Trace(args) => trace_command(&args),
@@ -224,7 +227,7 @@ fn load(files: &[PathBuf]) -> Result<Loaded, Failure> {
         }
         Err(problems) => {
             let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-            let errors = problems.iter().filter(|p| p.severity == scenario::Severity::Error).count();
+            let errors = problems.iter().filter(|p| p.severity != scenario::Severity::Warning).count();
             Err(Failure::input(format!(
                 "{}\n{errors} error{} in the input",
                 lines.join("\n"),

@@ -288,3 +288,40 @@ fn the_source_texts_ingress_lesson_routes_as_the_text_describes() {
     let mut rr = ingress::balance::RoundRobin::new(eps.len(), 2).expect("nodes");
     assert_eq!([rr.find(), rr.find(), rr.find()], [0, 1, 0]);
 }
+
+#[test]
+fn an_ingress_the_api_server_refuses_is_left_out_and_the_rest_runs() {
+    let yaml =
+        std::fs::read_to_string(format!("{}/tests/data/scenario/ingress-rejected.yaml", env!("CARGO_MANIFEST_DIR")))
+            .expect("file");
+    let loaded = load_yaml(&yaml).expect("an invalid Ingress does not stop the scenario");
+    let shown: Vec<String> = loaded
+        .warnings
+        .iter()
+        .map(|p| {
+            let message = p.message.split(" (the API server rejects").next().unwrap_or_default();
+            let message: String = message.chars().take(60).collect();
+            format!("{}:{} {:?} {} {}", p.line, p.column, p.severity, p.object.as_deref().unwrap_or("-"), message)
+        })
+        .collect();
+    expect_test::expect![[r#"
+        24:9 Rejected Ingress/default/nopathtype required value: supported values are "Exact", "Implementatio
+        33:11 Rejected Ingress/default/badwild Invalid value: "foo.*.com": a wildcard DNS-1123 subdomain mu
+        37:11 Rejected Ingress/default/badwild Invalid value: "*foo.com": a wildcard DNS-1123 subdomain mus
+        51:16 Rejected Ingress/default/badpaths Invalid value: "/a//b": must not contain '//'
+        52:16 Rejected Ingress/default/badpaths Invalid value: "/a/../b": must not contain '/../'
+        58:3 Warning Ingress/other/missing backend Service other/web does not exist (yet); requests to 
+        58:3 Warning Ingress/other/missing backend Service other/gone does not exist (yet); requests to
+        70:3 Warning Ingress/default/badport backend Service default/web has no port grpc; ingress-nginx 
+        81:3 Rejected Ingress/default/empty either `defaultBackend` or `rules` must be specified"#]]
+    .assert_eq(&shown.join("\n"));
+    let taken: Vec<&str> = loaded.extras.ingresses.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(taken, ["missing", "badport", "good"], "the refused Ingresses are not created");
+    let config = ingress::config_for(&loaded.extras);
+    for (host, path, status) in
+        [("ok.test", "/", 200), ("b.test", "/a", 404), ("c.test", "/g", 503), ("d.test", "/", 503)]
+    {
+        let (_, got, _) = answer(&loaded, &config, "http", Some(host), path);
+        assert_eq!(got, status, "{host}{path}");
+    }
+}

@@ -58,6 +58,9 @@ pub struct Source<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Warning,
+    /// An error the API server would answer by refusing this one object: `kubectl apply` prints
+    /// it and creates the rest, so lbplay leaves the object out and the scenario still runs.
+    Rejected,
     Error,
 }
 
@@ -65,7 +68,7 @@ impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
-            Severity::Error => "error",
+            Severity::Rejected | Severity::Error => "error",
         }
     }
 }

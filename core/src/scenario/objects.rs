@@ -330,7 +330,22 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
                 }
             }
             "Ingress" => {
-                if let Some(ingress) = super::ingress::decode_ingress(cx, &obj, &api_version, &namespace, &name) {
+                // The API server validates an Ingress on its own (networking/validation,
+                // ValidateIngressCreate): an invalid one is refused and the others are created,
+                // so its errors reject it alone.
+                let before = cx.problems.len();
+                let decoded_ingress = super::ingress::decode_ingress(cx, &obj, &api_version, &namespace, &name);
+                let mut rejected = false;
+                for problem in &mut cx.problems[before..] {
+                    if problem.severity == super::Severity::Error {
+                        problem.severity = super::Severity::Rejected;
+                        problem.message.push_str(
+                            " (the API server rejects this Ingress; the rest of the scenario runs without it)",
+                        );
+                        rejected = true;
+                    }
+                }
+                if let Some(ingress) = decoded_ingress.filter(|_| !rejected) {
                     decoded.ingresses.push((obj.clone(), ingress));
                 }
             }
