@@ -62,10 +62,12 @@ struct Layout {
     services: Vec<(String, f64, f64)>,
     /// The height of every node's box: tall enough for the node with the most pods.
     node_h: f64,
+    /// Whether each Service pill has room for the "virtual IP" note under its name.
+    service_notes: bool,
 }
 
 fn layout(scenario: &Scenario) -> Layout {
-    let mut out = Layout::default();
+    let mut out = Layout { service_notes: true, ..Layout::default() };
     let names: Vec<(String, Option<Ipv4Addr>)> = match &scenario.cluster {
         Some(cluster) => cluster.nodes.iter().map(|node| (node.name.clone(), Some(node.ip))).collect(),
         None => {
@@ -114,35 +116,64 @@ fn layout(scenario: &Scenario) -> Layout {
         for (index, client) in cluster.clients.iter().enumerate() {
             out.clients.push((client.name.clone(), client.ip, 20.0 + index as f64 * 200.0));
         }
-        let services: Vec<String> = cluster
-            .services
-            .iter()
-            .filter_map(|service| {
-                let ip = service.cluster_ip?;
-                let port = service.ports.first().map(|port| format!(":{}", port.port)).unwrap_or_default();
-                // The other addresses the Service answers on ride along: a packet to them meets
-                // the same Service's rules.
-                let mut label = format!("Service {}/{}  {ip}{port}", service.namespace, service.name);
-                for lb in &service.load_balancer_ips {
-                    label.push_str(&format!(" · LB {lb}"));
-                }
-                for external in &service.external_ips {
-                    label.push_str(&format!(" · externalIP {external}"));
-                }
-                if let Some(node_port) = service.ports.first().and_then(|port| port.node_port) {
-                    label.push_str(&format!(" · nodePort {node_port}"));
-                }
-                Some(label)
-            })
-            .collect();
+        // A Service's pill names it in full (`Service default/web  10.96.0.10:80 · LB …`); when
+        // the row would not fit the drawing, it names it short (`web 10.96.0.10:80`), and when even
+        // that does not fit, the note under each name goes, then the addresses (the rules pane
+        // and the steps still show them).
+        let labels = |short: u8| -> Vec<String> {
+            cluster
+                .services
+                .iter()
+                .filter_map(|service| {
+                    let ip = service.cluster_ip?;
+                    let port = service.ports.first().map(|port| format!(":{}", port.port)).unwrap_or_default();
+                    match short {
+                        0 => {}
+                        1 => return Some(format!("{}  {ip}{port}", service.name)),
+                        _ => return Some(service.name.clone()),
+                    }
+                    // The other addresses the Service answers on ride along: a packet to them meets
+                    // the same Service's rules.
+                    let mut label = format!("Service {}/{}  {ip}{port}", service.namespace, service.name);
+                    for lb in &service.load_balancer_ips {
+                        label.push_str(&format!(" · LB {lb}"));
+                    }
+                    for external in &service.external_ips {
+                        label.push_str(&format!(" · externalIP {external}"));
+                    }
+                    if let Some(node_port) = service.ports.first().and_then(|port| port.node_port) {
+                        label.push_str(&format!(" · nodePort {node_port}"));
+                    }
+                    Some(label)
+                })
+                .collect()
+        };
         // Each pill is as wide as its label (at 12 px, 600 weight) or the note under it, and the
         // row of pills is centred.
         let note = text_width(i18n::text(Lang::Zh).vip_note, 11.0).max(text_width(i18n::text(Lang::En).vip_note, 11.0));
-        let widths: Vec<f64> = services.iter().map(|label| text_width(label, 12.5).max(note) + 24.0).collect();
         let gap = 16.0;
-        let total = widths.iter().sum::<f64>() + gap * (widths.len().saturating_sub(1)) as f64;
         // The clients sit on the same row, from the left.
         let clients_end = out.clients.last().map(|(_, _, x)| x + 140.0 + gap).unwrap_or(0.0);
+        let row = |labels: &[String], note: f64| -> (Vec<f64>, f64) {
+            let widths: Vec<f64> = labels.iter().map(|label| text_width(label, 12.5).max(note) + 24.0).collect();
+            let total = widths.iter().sum::<f64>() + gap * (widths.len().saturating_sub(1)) as f64;
+            (widths, total)
+        };
+        let room = WIDTH - 10.0 - clients_end;
+        let mut services = labels(0);
+        let (mut widths, mut total) = row(&services, note);
+        if total > room {
+            services = labels(1);
+            (widths, total) = row(&services, note);
+        }
+        if total > room {
+            (widths, total) = row(&services, 0.0);
+            out.service_notes = false;
+        }
+        if total > room {
+            services = labels(2);
+            (widths, total) = row(&services, 0.0);
+        }
         let mut x = ((WIDTH - total) / 2.0).max(clients_end);
         for (label, w) in services.into_iter().zip(widths) {
             out.services.push((label, x + w / 2.0, w));
@@ -150,6 +181,20 @@ fn layout(scenario: &Scenario) -> Layout {
         }
     }
     out
+}
+
+/// A pod's name as its pill has room for: whole up to 20 characters, else its start and its
+/// generated suffix around an ellipsis (`ingress-nginx-…-fq7qf`); the whole name is the title.
+fn short_name(name: &str) -> String {
+    const ROOM: usize = 20;
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= ROOM {
+        return name.to_string();
+    }
+    let tail = name.rsplit('-').next().map_or(5, |suffix| suffix.chars().count().min(8));
+    let head: String = chars[..ROOM - tail - 1].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{head}…{end}")
 }
 
 /// About how wide `text` is drawn at `size` px: CJK characters are square, the rest (sans or
@@ -386,7 +431,9 @@ pub fn Topology(props: &TopologyProps) -> Html {
                 <g class="service">
                     <rect x={(x - w / 2.0).to_string()} y="8" width={w.to_string()} height="40" rx="20" />
                     <text x={x.to_string()} y="24" text-anchor="middle" class="name">{ label.clone() }</text>
-                    <text x={x.to_string()} y="40" text-anchor="middle" class="ip">{ text.vip_note }</text>
+                    if layout.service_notes {
+                        <text x={x.to_string()} y="40" text-anchor="middle" class="ip">{ text.vip_note }</text>
+                    }
                 </g>
             }
             <line class="network" x1="10" x2={(WIDTH - 10.0).to_string()} y1={(TOP + layout.node_h + 16.0).to_string()} y2={(TOP + layout.node_h + 16.0).to_string()} />
@@ -484,11 +531,37 @@ fn pod_box(pod: &PodBox, chosen: bool, text: &i18n::Texts) -> Html {
     html! {
         <g class={classes!("pod", pod.endpoint.then_some("endpoint"), chosen.then_some("chosen"))}>
             <rect x={pod.x.to_string()} y={pod.y.to_string()} width="120" height="30" rx="15" />
-            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 13.0).to_string()} text-anchor="middle" class="name">{ pod.name.clone() }</text>
+            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 13.0).to_string()} text-anchor="middle" class="name">
+                <title>{ pod.name.clone() }</title>{ short_name(&pod.name) }
+            </text>
             <text x={(pod.x + 60.0).to_string()} y={(pod.y + 25.0).to_string()} text-anchor="middle" class="ip">{ ip }</text>
             if !tag.is_empty() {
                 <text x={(pod.x + 128.0).to_string()} y={(pod.y + 19.0).to_string()} class="tag">{ tag }</text>
             }
         </g>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_long_pod_names_keep_their_start_and_suffix() {
+        assert_eq!(short_name("web-a"), "web-a");
+        assert_eq!(short_name("s1-69b5754dd5-v42hs"), "s1-69b5754dd5-v42hs");
+        let short = short_name("ingress-nginx-controller-84dbc75bfb-fq7qf");
+        assert_eq!(short, "ingress-nginx-…fq7qf");
+        assert_eq!(short.chars().count(), 20);
+    }
+
+    #[test]
+    fn test_every_lessons_service_row_fits_the_drawing() {
+        for builtin in lbplay_core::lessons::all() {
+            let layout = layout(&crate::run::load_builtin(builtin.id));
+            for (label, x, w) in &layout.services {
+                assert!(x - w / 2.0 >= 0.0 && x + w / 2.0 <= WIDTH, "{}: {label} at {x} ± {w}", builtin.id);
+            }
+        }
     }
 }
