@@ -27,8 +27,8 @@ commands:
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
             size) and print a summary table of figures and targets
-  size      FILE.wasm: where a module's bytes go, by section, crate and function (the bench
-            prints the same for the page it builds)
+  size      [FILE.wasm]: where a module's bytes go, by section, crate and function; without a
+            file, the page's module built with its names (the bench prints the same)
   fuzz      [--inputs N] [--seed S]: run the mutational fuzzer (fuzz/) over N inputs, reporting
             panics, inputs over 1 s and allocations over 256 MiB; findings go to target/fuzz/
 ";
@@ -45,8 +45,9 @@ fn main() -> ExitCode {
         "test" => tiers::run_all(),
         "bench" => bench::run(),
         "size" => match &args[1..] {
+            [] => bench::page_breakdown().map(drop),
             [file] => bench::print_breakdown(std::path::Path::new(file)).map(drop),
-            _ => Err(format!("usage: cargo xtask size FILE.wasm\n{USAGE}")),
+            _ => Err(format!("usage: cargo xtask size [FILE.wasm]\n{USAGE}")),
         },
         "fuzz" => fuzz(&args[1..]),
         "-h" | "--help" | "help" => {

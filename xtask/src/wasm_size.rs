@@ -145,6 +145,12 @@ fn crate_of(name: &str) -> String {
     let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
     match &rest[..end] {
         "" => "(other)".to_string(),
+        "bool" | "char" | "str" | "f32" | "f64" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16"
+        | "i32" | "i64" | "i128" | "isize" => "core (impls on primitives)".to_string(),
+        // A type parameter (`<T as Trait>::f`, `<A as Trait>::f`): generic code of whatever crate.
+        segment if segment.len() <= 2 && segment.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            "(generic impls)".to_string()
+        }
         segment => segment.to_string(),
     }
 }
@@ -180,8 +186,10 @@ mod tests {
     fn names_the_crate() {
         check("saphyr_parser::scanner::Scanner<T>::fetch_more_tokens", "saphyr_parser");
         check("<yew::html::component::lifecycle::ComponentState as core::fmt::Debug>::fmt", "yew");
-        check("<&T as core::fmt::Display>::fmt", "T");
-        check("<[T] as alloc::slice::hack::ConvertVec>::to_vec", "T");
+        check("<&T as core::fmt::Display>::fmt", "(generic impls)");
+        check("<[T] as alloc::slice::hack::ConvertVec>::to_vec", "(generic impls)");
+        check("<f64 as core::str::traits::FromStr>::from_str", "core (impls on primitives)");
+        check("core[c5930c85a12de822]::fmt::write", "core");
         check("<alloc::vec::Vec<T,A> as core::clone::Clone>::clone", "alloc");
         check("dlmalloc", "dlmalloc");
         check("__wbindgen_malloc", "__wbindgen_malloc");
