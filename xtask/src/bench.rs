@@ -119,7 +119,7 @@ pub(crate) fn run() -> Result<(), String> {
     }
 
     println!("\n==> where the page's wasm bytes go (the wasm-names profile, through wasm-bindgen)");
-    match page_breakdown().map(|breakdown| breakdown_figures(&breakdown)) {
+    match named_wasm(&root).and_then(|file| print_breakdown(&file)).map(|breakdown| breakdown_figures(&breakdown)) {
         Ok(sized) => figures.extend(sized),
         Err(e) => failures.push(e),
     }
