@@ -3,8 +3,9 @@
 //! Every machine that works on lbplay (a developer's, CI's, a new user's) starts without the tools
 //! the web build and the test tiers need. `install` brings each one in when it is missing or of
 //! another version, `serve` runs the page, `test` runs every tier of `../shared/design.md`
-//! ("Testing tiers") and `bench` the benchmarks. Only `std` is used, so this crate builds in
-//! seconds on a fresh clone.
+//! ("Testing tiers") and `bench` the benchmarks. Besides `std` it uses only `wasmparser`,
+//! `rustc-demangle` and `miniz_oxide` (for `size`, the page's byte breakdown), so this crate still
+//! builds in seconds on a fresh clone.
 
 mod bench;
 mod dom;
@@ -12,6 +13,7 @@ mod install;
 mod serve_dir;
 mod tiers;
 mod util;
+mod wasm_size;
 
 use std::process::ExitCode;
 
@@ -25,6 +27,8 @@ commands:
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
             size) and print a summary table of figures and targets
+  size      [FILE.wasm]: where a module's bytes go, by section, crate and function; without a
+            file, the page's module built with its names (the bench prints the same)
   fuzz      [--inputs N] [--seed S]: run the mutational fuzzer (fuzz/) over N inputs, reporting
             panics, inputs over 1 s and allocations over 256 MiB; findings go to target/fuzz/
 ";
@@ -40,6 +44,11 @@ fn main() -> ExitCode {
         "serve" => serve(),
         "test" => tiers::run_all(),
         "bench" => bench::run(),
+        "size" => match &args[1..] {
+            [] => bench::page_breakdown().map(drop),
+            [file] => bench::print_breakdown(std::path::Path::new(file)).map(drop),
+            _ => Err(format!("usage: cargo xtask size [FILE.wasm]\n{USAGE}")),
+        },
         "fuzz" => fuzz(&args[1..]),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -744,7 +744,7 @@ fn endpoint_slices(
                     Some(n) => ports.push(EndpointPort { name: port.name.clone(), port: n, protocol: port.protocol }),
                     None => {
                         if let TargetPort::Name(name) = &port.target_port {
-                            unresolved.insert(format!("pod {} has no container port named `{name}` ({}); the controller leaves this port out for it", pod.name, port.protocol.as_str().to_uppercase()));
+                            unresolved.insert(format!("pod {} has no container port named `{name}` ({}); the controller leaves this port out for it", pod.name, port.protocol.as_str().to_ascii_uppercase()));
                         }
                     }
                 }
