@@ -271,8 +271,11 @@ pub fn build(taken: &[&Ingress]) -> Config {
     for (mut server, wishes) in servers {
         // Sorted by path descending, then (stably) by length descending.
         let mut paired: Vec<(Location, bool)> = server.locations.into_iter().zip(wishes).collect();
-        crate::sort::sort_by(&mut paired, |a, b| b.0.path.cmp(&a.0.path));
-        crate::sort::sort_by(&mut paired, |a, b| b.0.path.len().cmp(&a.0.path.len()));
+        // (The controller sorts twice, stably: by path, then by length; one stable sort on
+        // (length, path) gives the same order.)
+        crate::sort::sort_by(&mut paired, |a, b| {
+            b.0.path.len().cmp(&a.0.path.len()).then_with(|| b.0.path.cmp(&a.0.path))
+        });
         server.enforce_regex = paired.iter().any(|(_, regex)| *regex);
         // updateServerLocations: normalise Prefix paths and add their exact twins.
         let exacts: Vec<String> = paired.iter().filter(|(l, _)| l.exact).map(|(l, _)| l.path.clone()).collect();

@@ -30,52 +30,70 @@ pub fn location_at(hostname: &str, location: usize) -> RuleAt {
 /// The servers and locations, as the template writes them.
 pub fn render(config: &Config) -> String {
     let mut out = String::new();
-    for line in render_lines(config) {
-        out.push_str(&line.text);
-        out.push('\n');
-    }
+    write(config, &mut out, &mut |_, _| {});
     out
 }
 
 /// The same text, a line each, the `server_name` and `location` lines carrying their position
 /// (`server_at`, `location_at`) so the server and location a request matched can be marked.
 pub fn render_lines(config: &Config) -> Vec<Line> {
-    let mut out = Vec::new();
-    let text = |out: &mut Vec<Line>, text: String| out.push(Line { text, rule: None });
+    let mut text = String::new();
+    let mut marks: Vec<(usize, RuleAt)> = Vec::new();
+    write(config, &mut text, &mut |line, at| marks.push((line, at)));
+    let mut marks = marks.into_iter().peekable();
+    text.lines()
+        .enumerate()
+        .map(|(number, line)| {
+            let rule = marks.next_if(|(at, _)| *at == number).map(|(_, at)| at);
+            Line { text: line.to_string(), rule }
+        })
+        .collect()
+}
+
+/// Writes the configuration into `out` (one `\n` per line), telling `mark` the 0-based line
+/// number of each `server_name` and `location` line and its position. One writer serves both
+/// `render` (the CLI, the differential test) and `render_lines` (the page), so they cannot differ.
+fn write(config: &Config, out: &mut String, mark: &mut dyn FnMut(usize, RuleAt)) {
+    let mut line = 0;
+    let mut put = |out: &mut String, text: std::fmt::Arguments<'_>| {
+        let _ = out.write_fmt(text);
+        out.push('\n');
+        line += 1;
+        line - 1
+    };
     for server in &config.servers {
         let host = &server.hostname;
-        text(&mut out, format!("## start server {host}"));
-        text(&mut out, "server {".into());
-        out.push(Line { text: format!("    server_name \"{}\" ;", server_name(host)), rule: Some(server_at(host)) });
+        put(out, format_args!("## start server {host}"));
+        put(out, format_args!("server {{"));
+        let at = put(out, format_args!("    server_name \"{}\" ;", server_name(host)));
+        mark(at, server_at(host));
         if *host == DEFAULT_SERVER {
-            text(&mut out, "    listen 80 default_server reuseport backlog=4096 ;".into());
+            put(out, format_args!("    listen 80 default_server reuseport backlog=4096 ;"));
         } else {
-            text(&mut out, "    listen 80 ;".into());
+            put(out, format_args!("    listen 80 ;"));
         }
         if server.tls || *host == DEFAULT_SERVER {
             let default = if *host == DEFAULT_SERVER { "default_server reuseport backlog=4096 " } else { "" };
-            text(&mut out, format!("    listen 443 {default}ssl ;"));
+            put(out, format_args!("    listen 443 {default}ssl ;"));
         }
         for (index, loc) in server.locations.iter().enumerate() {
-            text(&mut out, String::new());
-            out.push(Line {
-                text: format!("    {} {{", loc.directive(server.enforce_regex)),
-                rule: Some(location_at(host, index)),
-            });
+            put(out, format_args!(""));
+            let at = put(out, format_args!("    {} {{", loc.directive(server.enforce_regex)));
+            mark(at, location_at(host, index));
             let mut ingress = loc.ingress.as_deref().unwrap_or_default().split('/');
             let namespace = ingress.next().unwrap_or_default();
             let name = ingress.next().unwrap_or_default();
-            text(&mut out, format!("        set $namespace      \"{namespace}\";"));
-            text(&mut out, format!("        set $ingress_name   \"{name}\";"));
-            text(&mut out, format!("        set $proxy_upstream_name \"{}\";", loc.upstream.name()));
-            text(&mut out, "        proxy_pass http://upstream_balancer;".into());
-            text(&mut out, "    }".into());
+            put(out, format_args!("        set $namespace      \"{namespace}\";"));
+            put(out, format_args!("        set $ingress_name   \"{name}\";"));
+            put(out, format_args!("        set $proxy_upstream_name \"{}\";", loc.upstream.name()));
+            put(out, format_args!("        proxy_pass http://upstream_balancer;"));
+            put(out, format_args!("    }}"));
         }
-        text(&mut out, "}".into());
-        text(&mut out, format!("## end server {host}"));
-        text(&mut out, String::new());
+        put(out, format_args!("}}"));
+        put(out, format_args!("## end server {host}"));
+        put(out, format_args!(""));
     }
-    for line in [
+    for text in [
         "# backend for when default-backend-service is not configured or it does not have endpoints",
         "server {",
         "    listen 8181 default_server reuseport backlog=4096;",
@@ -87,9 +105,8 @@ pub fn render_lines(config: &Config) -> Vec<Line> {
         "    }",
         "}",
     ] {
-        text(&mut out, line.into());
+        put(out, format_args!("{text}"));
     }
-    out
 }
 
 /// A complete nginx.conf for a private nginx listening on `127.0.0.1:port`, prefix `dir`.
