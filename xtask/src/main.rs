@@ -8,6 +8,7 @@
 
 mod bench;
 mod dom;
+mod editor;
 mod install;
 mod serve_dir;
 mod tiers;
@@ -21,6 +22,8 @@ usage: cargo xtask <command>
 commands:
   install   install the pinned tools that are missing (wasm32 target, wasm-bindgen-cli, Trunk;
             as root on Debian also chromium, chromium-driver, iptables, ipset, tshark)
+  editor    bundle the page's CodeMirror chunk (web/editor/: npm ci, then esbuild) if it is missing
+            or older than its sources; install, serve, test and bench do this themselves
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "install" => install::run(install::Scope::Everything),
+        "editor" => editor::ensure(),
         "serve" => serve(),
         "test" => tiers::run_all(),
         "bench" => bench::run(),

@@ -1,14 +1,21 @@
-//! The scenario editor: the YAML in a textarea beside a gutter of line numbers, with the loader's
-//! problems marked on their lines and listed below (`editor:3:7: error: …`, the messages of
+//! The scenario editor: CodeMirror 6 (YAML highlighting, line numbers, undo and redo, search),
+//! with the loader's problems marked in its gutter and listed below (`3:7 …`, the messages of
 //! `lbplay_core::scenario`). Clicking a listed problem puts the caret at its line and column.
 //!
-//! The textarea keeps the browser's own undo and redo: the page writes its value only when the
-//! text it shows changes from outside (a reset, another lesson), never while the learner types.
-//! It is a hand-made editor, not CodeMirror: it has no syntax highlighting (see ARCHITECTURE.md).
+//! CodeMirror is a separate JavaScript chunk (`web/editor/`, bundled by `cargo xtask editor`)
+//! that `editor_glue.js` imports the first time the learner focuses the text, so the page's first
+//! paint does not carry it. Until it has loaded, and for good if it fails to, the editor is a
+//! textarea beside a gutter of line numbers with the same marks and the browser's own undo.
+//! Either way the page writes the text only when it changes from outside (a reset, a quick
+//! control, another lesson), never while the learner types, so nothing typed is lost.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use lbplay_core::Lang;
 use lbplay_core::scenario::{Problem, Severity};
 use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
 use crate::i18n;
@@ -29,6 +36,54 @@ pub struct EditorProps {
     pub valid: bool,
     pub oninput: Callback<String>,
     pub onreset: Callback<()>,
+}
+
+/// Where the CodeMirror chunk is served, relative to the page (index.html copies it there).
+pub const CHUNK: &str = "editor/lbplay-editor.js";
+
+#[wasm_bindgen(module = "/src/editor_glue.js")]
+extern "C" {
+    /// `startEditor(url, host, area, onchange, onready, onfail)`: see `editor_glue.js`.
+    #[wasm_bindgen(js_name = startEditor)]
+    fn start_editor(
+        url: &str,
+        host: &web_sys::Element,
+        area: &web_sys::HtmlTextAreaElement,
+        onchange: &JsValue,
+        onready: &JsValue,
+        onfail: &JsValue,
+    );
+
+    /// The handle of a mounted CodeMirror (`mount` in `web/editor/src/editor.js`).
+    pub type CodeMirror;
+    #[wasm_bindgen(method, js_name = setText)]
+    fn set_text(this: &CodeMirror, text: &str);
+    #[wasm_bindgen(method, js_name = setProblems)]
+    fn set_problems(this: &CodeMirror, encoded: &str);
+    #[wasm_bindgen(method)]
+    fn goto(this: &CodeMirror, line: u32, column: u32);
+}
+
+thread_local! {
+    /// Editing started once on this page: a later editor pane mounts CodeMirror at once.
+    static STARTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The problems as the chunk reads them: `line\tcolumn\tseverity\tmessage` lines.
+pub fn encode_problems(problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for problem in problems {
+        let message = problem.to_string();
+        let message = message.split_once(": ").map_or(problem.message.as_str(), |(_, rest)| rest);
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            problem.line,
+            problem.column,
+            problem.severity.as_str(),
+            message.replace(['\n', '\t'], " ")
+        ));
+    }
+    out
 }
 
 /// The mark a line's gutter shows: the worst problem on it, with every message on it as a tooltip.
@@ -65,6 +120,70 @@ pub fn Editor(props: &EditorProps) -> Html {
     let text = i18n::text(props.lang);
     let area = use_node_ref();
     let gutter = use_node_ref();
+    let host = use_node_ref();
+    // The mounted CodeMirror, once its chunk has loaded; the textarea is the editor until then.
+    let codemirror: Rc<RefCell<Option<CodeMirror>>> = use_mut_ref(|| None);
+    let ready = use_state(|| false);
+    let starting = use_mut_ref(|| false);
+    // The latest `oninput`, which CodeMirror's change listener (made once) calls.
+    let latest = use_mut_ref(|| props.oninput.clone());
+    *latest.borrow_mut() = props.oninput.clone();
+    let start = {
+        let (area, host, codemirror, ready, starting, latest) =
+            (area.clone(), host.clone(), codemirror.clone(), ready.clone(), starting.clone(), latest.clone());
+        Rc::new(move || {
+            let (Some(area), Some(host)) =
+                (area.cast::<web_sys::HtmlTextAreaElement>(), host.cast::<web_sys::Element>())
+            else {
+                return;
+            };
+            if std::mem::replace(&mut *starting.borrow_mut(), true) {
+                return;
+            }
+            STARTED.with(|started| started.set(true));
+            let latest = latest.clone();
+            let onchange = Closure::<dyn FnMut(String)>::new(move |text: String| latest.borrow().emit(text));
+            let (codemirror, ready) = (codemirror.clone(), ready.clone());
+            let onready = Closure::once_into_js(move |handle: CodeMirror| {
+                *codemirror.borrow_mut() = Some(handle);
+                ready.set(true);
+            });
+            // The textarea stays the editor; a later focus tries again.
+            let starting = starting.clone();
+            let onfail = Closure::once_into_js(move |_reason: String| *starting.borrow_mut() = false);
+            start_editor(CHUNK, &host, &area, &onchange.into_js_value(), &onready, &onfail);
+        })
+    };
+    // Editing started earlier on this page (the pane was closed and opened again): at once.
+    {
+        let start = start.clone();
+        use_effect_with((), move |_| {
+            if STARTED.with(Cell::get) {
+                start();
+            }
+        });
+    }
+    // Text changed from outside reaches CodeMirror; its own edits are already there (a no-op).
+    {
+        let codemirror = codemirror.clone();
+        use_effect_with((props.text.clone(), *ready), move |(text, _)| {
+            if let Some(editor) = codemirror.borrow().as_ref() {
+                editor.set_text(text);
+            }
+        });
+    }
+    {
+        let codemirror = codemirror.clone();
+        use_effect_with((props.problems.clone(), *ready), move |(problems, _)| {
+            if let Some(editor) = codemirror.borrow().as_ref() {
+                editor.set_problems(&encode_problems(problems));
+            }
+        });
+    }
+    let onfocus = {
+        let start = start.clone();
+        Callback::from(move |_: FocusEvent| start())
+    };
     let lines = props.text.split('\n').count().max(1);
     let marks = marks(&props.problems, lines);
     let oninput = {
@@ -89,9 +208,12 @@ pub fn Editor(props: &EditorProps) -> Html {
     };
     let area_ref = area.clone();
     let goto = |line: usize, column: usize| {
-        let (area, source) = (area_ref.clone(), props.text.to_string());
+        let (area, source, codemirror) = (area_ref.clone(), props.text.to_string(), codemirror.clone());
         Callback::from(move |_: MouseEvent| {
-            if let Some(area) = area.cast::<web_sys::HtmlTextAreaElement>() {
+            if let Some(editor) = codemirror.borrow().as_ref() {
+                let number = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                editor.goto(number(line), number(column));
+            } else if let Some(area) = area.cast::<web_sys::HtmlTextAreaElement>() {
                 let at = caret(&source, line, column);
                 let _ = area.focus();
                 let _ = area.set_selection_range(at, at);
@@ -136,6 +258,59 @@ pub fn Editor(props: &EditorProps) -> Html {
             }
         })
     };
+    // A Service's field (`quick::SERVICE_FIELDS`), a Pod's readiness, a Pod's deletion.
+    let service_field = |name: String, field: &'static str| {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |event: Event| {
+            if let Some(edited) =
+                select_value(event).and_then(|value| quick::set_service(&source, &name, field, &value))
+            {
+                callback.emit(edited);
+            }
+        })
+    };
+    let pod_ready = |name: String, ready: bool| {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |_: Event| {
+            if let Some(edited) = quick::set_pod_ready(&source, &name, !ready) {
+                callback.emit(edited);
+            }
+        })
+    };
+    let pod_delete = |name: String| {
+        let (callback, source) = (props.oninput.clone(), source.clone());
+        Callback::from(move |_: MouseEvent| {
+            if let Some(edited) = quick::delete_pod(&source, &name) {
+                callback.emit(edited);
+            }
+        })
+    };
+    let services = quick::services(&source);
+    let pods = quick::pods(&source);
+    let service_row = |service: &quick::ServiceControl| {
+        let external = matches!(service.kind.as_str(), "NodePort" | "LoadBalancer");
+        let current = |field: &str| match field {
+            "type" => Some(service.kind.clone()),
+            "externalTrafficPolicy" => service.external_policy.clone().or_else(|| Some("Cluster".into())),
+            "internalTrafficPolicy" => service.internal_policy.clone().or_else(|| Some("Cluster".into())),
+            _ => service.affinity.clone().or_else(|| Some("None".into())),
+        };
+        html! {
+            <div class="quick-row" data-testid="quick-service" data-name={service.name.clone()}>
+                <span class="quick-what">{ format!("svc/{}", service.name) }</span>
+                for (field, values) in quick::SERVICE_FIELDS.iter().filter(|(field, _)| external || *field != "externalTrafficPolicy") {
+                    <select onchange={service_field(service.name.clone(), field)} aria-label={format!("{} {field}", service.name)}
+                        title={*field} data-field={*field}>
+                        for value in values.iter() {
+                            <option value={*value} selected={current(field).as_deref() == Some(*value)}>
+                                { if *field == "type" { value.to_string() } else { format!("{}: {value}", short_field(field)) } }
+                            </option>
+                        }
+                    </select>
+                }
+            </div>
+        }
+    };
     html! {
         <div class="editor" data-testid="editor">
             <div class="editor-bar">
@@ -168,7 +343,30 @@ pub fn Editor(props: &EditorProps) -> Html {
                     }
                 </div>
             }
-            <div class="editor-body">
+            if !services.is_empty() || !pods.is_empty() {
+                <div class="quick quick-objects" data-testid="quick-objects">
+                    for service in services.iter() {
+                        { service_row(service) }
+                    }
+                    if !pods.is_empty() {
+                        <div class="quick-row">
+                            for pod in pods.iter() {
+                                <span class={classes!("quick-pod", (!pod.ready).then_some("not-ready"))} data-testid="quick-pod" data-name={pod.name.clone()}>
+                                    <label title="Ready condition">
+                                        <input type="checkbox" checked={pod.ready} onchange={pod_ready(pod.name.clone(), pod.ready)}
+                                            aria-label={format!("{} ready", pod.name)} data-testid="quick-pod-ready" />
+                                        { pod.name.clone() }
+                                    </label>
+                                    <button class="link" onclick={pod_delete(pod.name.clone())} aria-label={format!("delete {}", pod.name)}
+                                        title={format!("delete pod {}", pod.name)} data-testid="quick-pod-delete">{ "✕" }</button>
+                                </span>
+                            }
+                        </div>
+                    }
+                </div>
+            }
+            <div class="cm-host" ref={host} hidden={!*ready} data-testid="cm-host" data-label={text.editor} />
+            <div class="editor-body" hidden={*ready}>
                 <div class="gutter" ref={gutter} aria-hidden="true" data-testid="gutter">
                     for (index, mark) in marks.into_iter().enumerate() {
                         <div class={classes!("ln", mark.as_ref().map(|(severity, _)| severity.as_str()))}
@@ -176,7 +374,7 @@ pub fn Editor(props: &EditorProps) -> Html {
                     }
                 </div>
                 <textarea ref={area} class="code yaml" spellcheck="false" autocapitalize="off" autocomplete="off" wrap="off"
-                    aria-label={text.editor} data-testid="editor-text" value={props.text.clone()} {oninput} {onscroll} />
+                    aria-label={text.editor} data-testid="editor-text" value={props.text.clone()} {oninput} {onscroll} {onfocus} />
             </div>
             if !props.problems.is_empty() || !props.other.is_empty() {
                 <ul class="editor-problems" data-testid="editor-problems">
@@ -192,6 +390,16 @@ pub fn Editor(props: &EditorProps) -> Html {
                 </ul>
             }
         </div>
+    }
+}
+
+/// A Service field's name as its select shows it, short enough for a narrow pane.
+fn short_field(field: &str) -> &str {
+    match field {
+        "externalTrafficPolicy" => "external",
+        "internalTrafficPolicy" => "internal",
+        "sessionAffinity" => "affinity",
+        other => other,
     }
 }
 
