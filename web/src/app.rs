@@ -35,7 +35,9 @@ const THEME_KEY: &str = "lbplay.theme";
 const MOTION_KEY: &str = "lbplay.reduced-motion";
 /// The learner's edit (`state::Saved`, versioned in its first line).
 pub const EDIT_KEY: &str = "lbplay.edit";
-/// How long typing must pause before the edit is loaded and walked again.
+/// The longest typing must pause before the edit is loaded and walked again. The pause asked for
+/// is the time the last check took (capped here): a small scenario re-runs on every key press, a
+/// large one, whose check would hold up the typing behind it, waits for a pause.
 pub const EDIT_DELAY_MS: u32 = 150;
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
@@ -213,6 +215,7 @@ pub fn App(props: &AppProps) -> Html {
         let draft = state.draft.clone();
         let spec = state.scenario.spec.clone();
         let good = state.scenario.edited.then(|| state.scenario.yaml.clone());
+        let last_check = use_mut_ref(|| 0u32);
         use_effect_with(draft, move |draft| {
             let timer = draft.as_ref().map(|draft| {
                 store(
@@ -223,8 +226,13 @@ pub fn App(props: &AppProps) -> Html {
                 let text = draft.text.clone();
                 let checked = draft.checked;
                 (!checked).then(|| {
-                    Timeout::new(EDIT_DELAY_MS, move || {
+                    let delay = (*last_check.borrow()).min(EDIT_DELAY_MS);
+                    Timeout::new(delay, move || {
+                        let clock = window().and_then(|window| window.performance());
+                        let started = clock.as_ref().map_or(0.0, web_sys::Performance::now);
                         let scenario = load(&Spec { yaml: Some(text.clone()), ..spec });
+                        let took = clock.as_ref().map_or(0.0, web_sys::Performance::now) - started;
+                        *last_check.borrow_mut() = took.clamp(0.0, f64::from(EDIT_DELAY_MS)) as u32;
                         dispatcher.dispatch(Action::Checked { text, scenario });
                     })
                 })

@@ -3,16 +3,18 @@
 //! Every machine that works on lbplay (a developer's, CI's, a new user's) starts without the tools
 //! the web build and the test tiers need. `install` brings each one in when it is missing or of
 //! another version, `serve` runs the page, `test` runs every tier of `../shared/design.md`
-//! ("Testing tiers") and `bench` the benchmarks. Only `std` is used, so this crate builds in
-//! seconds on a fresh clone.
+//! ("Testing tiers") and `bench` the benchmarks. Besides `std` it uses only serde_json and
+//! data-encoding (for ChromeDriver's JSON and screenshots), so it builds in seconds on a fresh clone.
 
 mod bench;
 mod dom;
 mod editor;
 mod install;
+mod pages;
 mod serve_dir;
 mod tiers;
 mod util;
+mod webdriver;
 
 use std::process::ExitCode;
 
