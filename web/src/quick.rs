@@ -292,11 +292,12 @@ pub const SERVICE_FIELDS: [(&str, &[&str]); 4] = [
     ("sessionAffinity", &["None", "ClientIP"]),
 ];
 
-/// Sets one of `SERVICE_FIELDS` in the spec of the Service named `name`. Fields the new value
-/// leaves meaningless go with it, as the API server drops them when a Service's type changes
-/// (pkg/registry/core/service/strategy.go, `dropTypeDependentFields`, v1.33): a ClusterIP Service
-/// keeps no nodePort, healthCheckNodePort or externalTrafficPolicy; a Service without session
-/// affinity keeps no sessionAffinityConfig (which validation would refuse).
+/// Sets one of `SERVICE_FIELDS` in the spec of the Service named `name`. A ClusterIP Service keeps
+/// no nodePort or healthCheckNodePort, as the API server wipes them when an update changes the
+/// type (pkg/registry/core/service/strategy.go, `dropTypeDependentFields`). It also keeps no
+/// externalTrafficPolicy, and a Service without session affinity no sessionAffinityConfig: the
+/// API server does not wipe those but refuses them (validation.go), so the control removes them
+/// as a learner running `kubectl edit` would have to.
 pub fn set_service(yaml: &str, name: &str, field: &str, value: &str) -> Option<String> {
     SERVICE_FIELDS.iter().any(|(key, values)| *key == field && values.contains(&value)).then_some(())?;
     edit_document(yaml, "Service", name, |mut lines| {

@@ -431,6 +431,15 @@ mod tests {
     }
 
     #[test]
+    fn test_problems_reach_codemirror_one_per_line() {
+        let mut two = problem(3, 7, Severity::Warning);
+        two.message = "a\tb\nc".into();
+        let encoded = encode_problems(&[problem(2, 5, Severity::Error), two]);
+        assert_eq!(encoded, "2\t5\terror\terror: m2\n3\t7\twarning\twarning: a b c\n");
+        assert_eq!(encode_problems(&[]), "");
+    }
+
+    #[test]
     fn test_caret_counts_utf16_units() {
         let text = "ab\n中文x\nlast";
         assert_eq!(caret(text, 1, 1), 0);
