@@ -290,3 +290,20 @@ async fn quick_controls_edit_the_yaml_and_re_run() {
     assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
     assert_ne!(app.trace(), before, "only node-local endpoints count now, and the client's node has none left");
 }
+
+#[wasm_bindgen_test]
+async fn the_textarea_stays_the_editor_when_the_codemirror_chunk_cannot_load() {
+    // The test runner serves no editor chunk, so the import on focus fails, as it would offline.
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", true).await;
+    app.click(r#"[role="tab"].wide:nth-child(2)"#);
+    settle(0).await;
+    app.editor().focus().expect("focus");
+    settle(500).await;
+    let host = app.find(r#"[data-testid="cm-host"]"#);
+    assert!(host.has_attribute("hidden"), "no CodeMirror was mounted");
+    assert!(host.child_element_count() == 0);
+    let typed = format!("{}\n# still editable\n", lesson_yaml());
+    app.type_text(&typed).await;
+    assert_eq!(app.editor().value(), typed);
+    assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
+}

@@ -26,6 +26,8 @@ commands:
             as root on Debian also chromium, chromium-driver, iptables, ipset, tshark)
   editor    bundle the page's CodeMirror chunk (web/editor/: npm ci, then esbuild) if it is missing
             or older than its sources; install, serve, test and bench do this themselves
+  page      install, then run tier 3 alone: build the page, check it in headless Chromium (the docs
+            page's embeds, the editor) and write screenshots to target/screens/
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         "editor" => editor::ensure(),
         "serve" => serve(),
         "test" => tiers::run_all(),
+        "page" => tiers::run_page(),
         "bench" => bench::run(),
         "fuzz" => fuzz(&args[1..]),
         "-h" | "--help" | "help" => {

@@ -77,7 +77,8 @@ fn embeds(root: &Path, driver: &Driver, base: &str) -> Result<String, String> {
                 "the {lesson} embed shows `{caption}` under its topology; step {step} of the lesson is `{expected}`"
             ));
         }
-        if !position.starts_with(&step.to_string()) || !own.contains(&format!("step {step} of")) {
+        let at_step = position.split_whitespace().any(|word| word == step.to_string());
+        if !at_step || !own.contains(&format!("step {step} of")) {
             return Err(format!(
                 "the {lesson} embed is at `{position}` (docs caption `{own}`); its iframe asks for step {step}"
             ));

@@ -55,6 +55,14 @@ pub(crate) fn run_all() -> Result<(), String> {
     if failed { Err("at least one tier failed; its line above says what to look at".into()) } else { Ok(()) }
 }
 
+/// `cargo xtask page`: tier 3 alone, for work on the page.
+pub(crate) fn run_page() -> Result<(), String> {
+    install::run(install::Scope::WebBuild)?;
+    let detail = page(&util::repo_root())?;
+    println!("tier 3: passed ({detail})");
+    Ok(())
+}
+
 /// Runs a command with its output streamed to ours (CI counts cargo's `test result:` lines).
 fn streamed(mut command: Command, what: &str) -> Result<(), String> {
     command.stdin(Stdio::null());

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// The key W3C WebDriver names a web element by in JSON.
-const ELEMENT: &str = "element-6066-11e4-a52f-4d80f5bf9e8b";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub(crate) struct Driver {
     child: Child,
@@ -89,7 +89,7 @@ impl Driver {
     pub(crate) fn find(&self, selector: &str) -> Result<String, String> {
         let found =
             self.request("POST", &self.path("/element"), Some(&json!({"using": "css selector", "value": selector})))?;
-        found[ELEMENT].as_str().map(String::from).ok_or_else(|| format!("no element matches `{selector}`"))
+        found[ELEMENT].as_str().map(String::from).ok_or_else(|| format!("no element matches `{selector}` ({found})"))
     }
 
     pub(crate) fn click(&self, element: &str) -> Result<(), String> {
@@ -141,12 +141,43 @@ impl Driver {
             .write_all(head.as_bytes())
             .and_then(|()| stream.write_all(body.as_bytes()))
             .map_err(|e| e.to_string())?;
+        // ChromeDriver keeps the connection open despite `Connection: close`, so the body is read
+        // by its Content-Length (or to the chunked encoding's last chunk).
         let mut response = Vec::new();
-        stream.read_to_end(&mut response).map_err(|e| format!("chromedriver: {e}"))?;
-        let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("chromedriver sent no HTTP response")?;
-        let headers = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+        let mut buffer = [0u8; 16384];
+        let (split, headers) = loop {
+            if let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+                break (split, String::from_utf8_lossy(&response[..split]).to_ascii_lowercase());
+            }
+            let read = stream.read(&mut buffer).map_err(|e| format!("chromedriver: {e}"))?;
+            if read == 0 {
+                return Err("chromedriver closed the connection without a response".into());
+            }
+            response.extend_from_slice(&buffer[..read]);
+        };
+        let length = headers
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        let chunked = headers.contains("transfer-encoding: chunked");
+        loop {
+            let have = response.len() - split - 4;
+            let done = match length {
+                Some(length) => have >= length,
+                None if chunked => response.ends_with(b"0\r\n\r\n"),
+                None => false,
+            };
+            if done {
+                break;
+            }
+            let read = stream.read(&mut buffer).map_err(|e| format!("chromedriver: {e}"))?;
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..read]);
+        }
         let body = &response[split + 4..];
-        let payload = if headers.contains("transfer-encoding: chunked") {
+        let payload = if chunked {
             String::from_utf8_lossy(&dechunk(body)).into_owned()
         } else {
             String::from_utf8_lossy(body).into_owned()
