@@ -207,8 +207,13 @@ fn screenshots(root: &Path, driver: &Driver, base: &str) -> Result<String, Strin
         written.push(file.display().to_string());
         Ok(())
     };
-    // The editor with CodeMirror, as `editor` left it.
+    // The editor with CodeMirror, as `editor` left it, with its quick controls unfolded, and at
+    // a phone's width.
+    driver.execute("document.querySelector('[data-testid=quick-objects]').open = true; return true;", Vec::new())?;
     shot("editor-1400x900", &mut written)?;
+    driver.resize(390, 844)?;
+    std::thread::sleep(Duration::from_millis(400));
+    shot("editor-390x844", &mut written)?;
     for (width, height) in [(1400, 900), (390, 844), (800, 500)] {
         driver.resize(width, height)?;
         for (what, fragment) in

@@ -344,7 +344,9 @@ pub fn Editor(props: &EditorProps) -> Html {
                 </div>
             }
             if !services.is_empty() || !pods.is_empty() {
-                <div class="quick quick-objects" data-testid="quick-objects">
+                // Folded by default so the text keeps the pane's height; one click opens it.
+                <details class="quick quick-objects" data-testid="quick-objects">
+                    <summary>{ objects_summary(services.len(), pods.len()) }</summary>
                     for service in services.iter() {
                         { service_row(service) }
                     }
@@ -363,7 +365,7 @@ pub fn Editor(props: &EditorProps) -> Html {
                             }
                         </div>
                     }
-                </div>
+                </details>
             }
             <div class="cm-host" ref={host} hidden={!*ready} data-testid="cm-host" data-label={text.editor} />
             <div class="editor-body" hidden={*ready}>
@@ -390,6 +392,18 @@ pub fn Editor(props: &EditorProps) -> Html {
                 </ul>
             }
         </div>
+    }
+}
+
+/// The folded quick controls' title: what they can change.
+fn objects_summary(services: usize, pods: usize) -> String {
+    let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    match (services, pods) {
+        (0, pods) => format!("{}: ready, delete", plural(pods, "Pod")),
+        (services, 0) => format!("{}: type, policies, affinity", plural(services, "Service")),
+        (services, pods) => {
+            format!("{}, {}: type, policies, affinity, ready, delete", plural(services, "Service"), plural(pods, "Pod"))
+        }
     }
 }
 
