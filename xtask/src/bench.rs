@@ -44,7 +44,7 @@ struct Figure {
     target: Option<f64>,
 }
 
-pub(crate) fn run() -> Result<(), String> {
+pub(crate) fn run(page_only: bool) -> Result<(), String> {
     let started = Instant::now();
     install::run(install::Scope::Everything)?;
     let root = util::repo_root();
@@ -52,11 +52,39 @@ pub(crate) fn run() -> Result<(), String> {
     let mut notes = vec![load_note("at the start")];
     let mut failures = Vec::new();
 
+    if !page_only {
+        native_and_wasm(&root, &mut figures, &mut notes, &mut failures);
+    }
+
+    println!("\n==> the built app's size and the editor's keystroke bench (trunk build --release --offline)");
+    match app_size(&root) {
+        Ok(sized) => {
+            for figure in &sized {
+                println!("{}", line(figure));
+            }
+            figures.extend(sized);
+        }
+        Err(e) => failures.push(e),
+    }
+
+    let ratios = ratios(&figures);
+    figures.extend(ratios);
+    notes.push(load_note("at the end"));
+    print_summary(&figures, &notes, &failures);
+    println!("\nbench took {}", util::human(started.elapsed()));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} bench stage(s) did not run to the end; see above", failures.len()))
+    }
+}
+
+/// The native benches, then the core timings and the stepping bench in headless Chromium.
+fn native_and_wasm(root: &Path, figures: &mut Vec<Figure>, notes: &mut Vec<String>, failures: &mut Vec<String>) {
     println!("\n==> native benches (cargo bench -p lbplay-core)");
     let mut native = util::command("cargo");
-    native.args(["bench", "-p", "lbplay-core", "--bench", "*"]).current_dir(&root);
-    collect(native, "cargo bench -p lbplay-core", &mut figures, &mut notes, &mut failures);
-
+    native.args(["bench", "-p", "lbplay-core", "--bench", "*"]).current_dir(root);
+    collect(native, "cargo bench -p lbplay-core", figures, notes, failures);
     // The core timings are built as the native benches are (`--release`), so that the wasm/native
     // ratios compare one optimisation level; the stepping bench is built as the page ships
     // (`wasm-release`, index.html's data-cargo-profile-release), since what it times is what a
@@ -94,34 +122,12 @@ pub(crate) fn run() -> Result<(), String> {
             "--",
             "--nocapture",
         ])
-        .current_dir(&root)
+        .current_dir(root)
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", driver)
         // The model bench alone takes several seconds a run; the runner's default limit is 20 s.
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
-        collect(wasm, label, &mut figures, &mut notes, &mut failures);
-    }
-
-    println!("\n==> the built app's size and the editor's keystroke bench (trunk build --release --offline)");
-    match app_size(&root) {
-        Ok(sized) => {
-            for figure in &sized {
-                println!("{}", line(figure));
-            }
-            figures.extend(sized);
-        }
-        Err(e) => failures.push(e),
-    }
-
-    let ratios = ratios(&figures);
-    figures.extend(ratios);
-    notes.push(load_note("at the end"));
-    print_summary(&figures, &notes, &failures);
-    println!("\nbench took {}", util::human(started.elapsed()));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} bench stage(s) did not run to the end; see above", failures.len()))
+        collect(wasm, label, figures, notes, failures);
     }
 }
 

@@ -31,7 +31,8 @@ commands:
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
-            size) and print a summary table of figures and targets
+            size, the editor's keystroke to re-run trace) and print a summary table of figures and
+            targets; `bench --page` runs only the built page's stage (sizes and keystrokes)
   fuzz      [--inputs N] [--seed S]: run the mutational fuzzer (fuzz/) over N inputs, reporting
             panics, inputs over 1 s and allocations over 256 MiB; findings go to target/fuzz/
 ";
@@ -48,7 +49,7 @@ fn main() -> ExitCode {
         "serve" => serve(),
         "test" => tiers::run_all(),
         "page" => tiers::run_page(),
-        "bench" => bench::run(),
+        "bench" => bench::run(args.get(1).is_some_and(|arg| arg == "--page")),
         "fuzz" => fuzz(&args[1..]),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -43,7 +43,10 @@ pub const CHUNK: &str = "editor/lbplay-editor.js";
 
 #[wasm_bindgen(module = "/src/editor_glue.js")]
 extern "C" {
-    /// `startEditor(url, host, area, onchange, onready, onfail)`: see `editor_glue.js`.
+    /// `startEditor(url, host, area, onchange, onready, onfail)` (`editor_glue.js`, kept tiny
+    /// because it loads with the page): imports the chunk at `url` once, mounts CodeMirror in
+    /// `host` with the textarea's text and caret (focused if the textarea was), and hands its
+    /// handle to `onready`; a failed import calls `onfail` and lets a later focus try again.
     #[wasm_bindgen(js_name = startEditor)]
     fn start_editor(
         url: &str,
