@@ -137,6 +137,11 @@ fn editor(driver: &Driver, base: &str) -> Result<String, String> {
     if text != original {
         return Err("CodeMirror mounted with another text than the textarea held".into());
     }
+    // The click that started editing leaves the caret in CodeMirror, so typing goes on there.
+    let focused = driver.execute("return !!document.activeElement.closest('[data-testid=cm-host]');", Vec::new())?;
+    if focused != Value::Bool(true) {
+        return Err("after CodeMirror took over, the keyboard focus was not in it".into());
+    }
     let steps_before = step_texts(driver)?;
     // An unclosed flow sequence on a new first line: a YAML error the loader locates.
     driver.execute(
