@@ -254,8 +254,7 @@ async fn quick_controls_edit_the_yaml_and_re_run() {
     app.click(r#"[role="tab"].wide:nth-child(2)"#);
     settle(0).await;
     let good = app.trace();
-    let pod =
-        |name: &str, part: &str| format!(r#"[data-testid="quick-pod"][data-name="{name}"] [data-testid="{part}"]"#);
+    let pod = |name: &str, part: &str| format!(r#"[data-testid="{part}"][data-name="{name}"]"#);
     // web-b fails its readiness probe: the YAML says so and the walk re-runs without it.
     app.click(&pod("web-b", "quick-pod-ready"));
     settle(EDIT_DELAY_MS + 100).await;
@@ -272,19 +271,19 @@ async fn quick_controls_edit_the_yaml_and_re_run() {
     assert!(app.try_find(&pod("web-a", "quick-pod-ready")).is_none());
     assert!(app.trace().iter().any(|row| row.contains("web-c")), "{:?}", app.trace());
     // The Service becomes a ClusterIP: its nodePort goes with its type, and it still loads.
-    let service = r#"[data-testid="quick-service"][data-name="web"]"#;
-    choose(&app, &format!(r#"{service} select[data-field="type"]"#), "ClusterIP");
+    let service = r#"select[data-testid="quick-service"][data-name="web"]"#;
+    choose(&app, &format!(r#"{service}[data-field="type"]"#), "ClusterIP");
     settle(EDIT_DELAY_MS + 100).await;
     let yaml = app.editor().value();
     assert!(yaml.contains("  type: ClusterIP") && !yaml.contains("nodePort"), "{yaml}");
     assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
-    assert!(app.try_find(&format!(r#"{service} select[data-field="externalTrafficPolicy"]"#)).is_none());
+    assert!(app.try_find(&format!(r#"{service}[data-field="externalTrafficPolicy"]"#)).is_none());
     // Session affinity and the internal policy are written where the Service's spec has them.
-    choose(&app, &format!(r#"{service} select[data-field="sessionAffinity"]"#), "ClientIP");
+    choose(&app, &format!(r#"{service}[data-field="sessionAffinity"]"#), "ClientIP");
     settle(EDIT_DELAY_MS + 100).await;
     assert!(app.editor().value().contains("  sessionAffinity: ClientIP"));
     let before = app.trace();
-    choose(&app, &format!(r#"{service} select[data-field="internalTrafficPolicy"]"#), "Local");
+    choose(&app, &format!(r#"{service}[data-field="internalTrafficPolicy"]"#), "Local");
     settle(EDIT_DELAY_MS + 100).await;
     assert!(app.editor().value().contains("  internalTrafficPolicy: Local"));
     assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));

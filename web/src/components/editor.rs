@@ -261,59 +261,51 @@ pub fn Editor(props: &EditorProps) -> Html {
             }
         })
     };
-    // A Service's field (`quick::SERVICE_FIELDS`), a Pod's readiness, a Pod's deletion.
-    let service_field = |name: String, field: &'static str| {
+    // The Pod and Service controls share one callback each, which reads what to edit from the
+    // element's `data-name` and `data-field` (one closure and one `html!` for all of them keeps
+    // the page's WebAssembly small).
+    let onobject = {
         let (callback, source) = (props.oninput.clone(), source.clone());
         Callback::from(move |event: Event| {
-            if let Some(edited) =
-                select_value(event).and_then(|value| quick::set_service(&source, &name, field, &value))
-            {
-                callback.emit(edited);
-            }
-        })
-    };
-    let pod_ready = |name: String, ready: bool| {
-        let (callback, source) = (props.oninput.clone(), source.clone());
-        Callback::from(move |_: Event| {
-            if let Some(edited) = quick::set_pod_ready(&source, &name, !ready) {
-                callback.emit(edited);
-            }
-        })
-    };
-    let pod_delete = |name: String| {
-        let (callback, source) = (props.oninput.clone(), source.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Some(edited) = quick::delete_pod(&source, &name) {
+            let Some(element) = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()) else {
+                return;
+            };
+            let (name, field) = (element.get_attribute("data-name"), element.get_attribute("data-field"));
+            let (Some(name), Some(field)) = (name, field) else { return };
+            let edited = match field.as_str() {
+                "ready" => element
+                    .dyn_ref::<web_sys::HtmlInputElement>()
+                    .and_then(|input| quick::set_pod_ready(&source, &name, input.checked())),
+                "delete" => quick::delete_pod(&source, &name),
+                _ => element
+                    .dyn_ref::<web_sys::HtmlSelectElement>()
+                    .and_then(|select| quick::set_service(&source, &name, &field, &select.value())),
+            };
+            if let Some(edited) = edited {
                 callback.emit(edited);
             }
         })
     };
     let services = quick::services(&source);
     let pods = quick::pods(&source);
-    let service_row = |service: &quick::ServiceControl| {
-        let external = matches!(service.kind.as_str(), "NodePort" | "LoadBalancer");
-        let current = |field: &str| match field {
-            "type" => Some(service.kind.clone()),
-            "externalTrafficPolicy" => service.external_policy.clone().or_else(|| Some("Cluster".into())),
-            "internalTrafficPolicy" => service.internal_policy.clone().or_else(|| Some("Cluster".into())),
-            _ => service.affinity.clone().or_else(|| Some("None".into())),
-        };
-        html! {
-            <div class="quick-row" data-testid="quick-service" data-name={service.name.clone()}>
-                <span class="quick-what">{ format!("svc/{}", service.name) }</span>
-                for (field, values) in quick::SERVICE_FIELDS.iter().filter(|(field, _)| external || *field != "externalTrafficPolicy") {
-                    <select onchange={service_field(service.name.clone(), field)} aria-label={format!("{} {field}", service.name)}
-                        title={*field} data-field={*field}>
-                        for value in values.iter() {
-                            <option value={*value} selected={current(field).as_deref() == Some(*value)}>
-                                { if *field == "type" { value.to_string() } else { format!("{}: {value}", short_field(field)) } }
-                            </option>
-                        }
-                    </select>
-                }
-            </div>
-        }
-    };
+    // Each Service's selects, flattened: (service, field, its values, the current value).
+    let choices: Vec<(String, &'static str, &'static [&'static str], String)> = services
+        .iter()
+        .flat_map(|service| {
+            let external = matches!(service.kind.as_str(), "NodePort" | "LoadBalancer");
+            quick::SERVICE_FIELDS.iter().filter(move |(field, _)| external || *field != "externalTrafficPolicy").map(
+                move |(field, values)| {
+                    let current = match *field {
+                        "type" => Some(service.kind.clone()),
+                        "externalTrafficPolicy" => service.external_policy.clone(),
+                        "internalTrafficPolicy" => service.internal_policy.clone(),
+                        _ => service.affinity.clone(),
+                    };
+                    (service.name.clone(), *field, *values, current.unwrap_or_else(|| values[0].to_string()))
+                },
+            )
+        })
+        .collect();
     html! {
         <div class="editor" data-testid="editor">
             <div class="editor-bar">
@@ -350,24 +342,29 @@ pub fn Editor(props: &EditorProps) -> Html {
                 // Folded by default so the text keeps the pane's height; one click opens it.
                 <details class="quick quick-objects" data-testid="quick-objects">
                     <summary>{ objects_summary(services.len(), pods.len()) }</summary>
-                    for service in services.iter() {
-                        { service_row(service) }
-                    }
-                    if !pods.is_empty() {
-                        <div class="quick-row">
-                            for pod in pods.iter() {
-                                <span class={classes!("quick-pod", (!pod.ready).then_some("not-ready"))} data-testid="quick-pod" data-name={pod.name.clone()}>
-                                    <label title="Ready condition">
-                                        <input type="checkbox" checked={pod.ready} onchange={pod_ready(pod.name.clone(), pod.ready)}
-                                            aria-label={format!("{} ready", pod.name)} data-testid="quick-pod-ready" />
-                                        { pod.name.clone() }
-                                    </label>
-                                    <button class="link" onclick={pod_delete(pod.name.clone())} aria-label={format!("delete {}", pod.name)}
-                                        title={format!("delete pod {}", pod.name)} data-testid="quick-pod-delete">{ "✕" }</button>
-                                </span>
-                            }
-                        </div>
-                    }
+                    <div class="quick-row">
+                        for (name, field, values, current) in choices {
+                            <select onchange={onobject.clone()} data-testid="quick-service" data-name={name.clone()} data-field={field}
+                                aria-label={format!("svc/{name} {field}")} title={format!("svc/{name} {field}")}>
+                                for value in values.iter() {
+                                    <option value={*value} selected={current == *value}>{ option_text(&name, field, value) }</option>
+                                }
+                            </select>
+                        }
+                    </div>
+                    <div class="quick-row">
+                        for pod in pods.iter() {
+                            <span class={classes!("quick-pod", (!pod.ready).then_some("not-ready"))}>
+                                <label title="Ready condition">
+                                    <input type="checkbox" checked={pod.ready} onchange={onobject.clone()} data-name={pod.name.clone()}
+                                        data-field="ready" aria-label={format!("{} ready", pod.name)} data-testid="quick-pod-ready" />
+                                    { pod.name.clone() }
+                                </label>
+                                <button class="link" onclick={onobject.reform(|event: MouseEvent| Event::from(event))} data-name={pod.name.clone()}
+                                    data-field="delete" aria-label={format!("delete {}", pod.name)} data-testid="quick-pod-delete">{ "✕" }</button>
+                            </span>
+                        }
+                    </div>
                 </details>
             }
             <div class="cm-host" ref={host} hidden={!*ready} data-testid="cm-host" data-label={text.editor} />
@@ -410,13 +407,14 @@ fn objects_summary(services: usize, pods: usize) -> String {
     }
 }
 
-/// A Service field's name as its select shows it, short enough for a narrow pane.
-fn short_field(field: &str) -> &str {
+/// What a Service field's option shows, short enough for a narrow pane; the type's options name
+/// the Service, so each Service's selects start with its name.
+fn option_text(service: &str, field: &str, value: &str) -> String {
     match field {
-        "externalTrafficPolicy" => "external",
-        "internalTrafficPolicy" => "internal",
-        "sessionAffinity" => "affinity",
-        other => other,
+        "externalTrafficPolicy" => format!("external: {value}"),
+        "internalTrafficPolicy" => format!("internal: {value}"),
+        "sessionAffinity" => format!("affinity: {value}"),
+        _ => format!("svc/{service}: {value}"),
     }
 }
 
