@@ -93,11 +93,18 @@ pub(crate) struct Inputs {
 /// The connection a walk makes: `trace`, `send` and `pcap` share it.
 #[derive(Debug, Args)]
 pub(crate) struct Walk {
-    /// Where the connection starts: pod/NAME, node/NAME, client/NAME or an IP.
-    #[arg(long, value_name = "SRC")]
+    /// Where the connection starts: pod/NAME, node/NAME, client/NAME or an IP; when absent, the
+    /// walk a share link or a built-in lesson among the inputs carries.
+    #[arg(long = "from", value_name = "SRC")]
+    pub(crate) from_flag: Option<String>,
+    /// Where it goes: IP:PORT, or an http:// URL for an HTTP/1.1 request; when absent, as --from.
+    #[arg(long = "to", value_name = "DST")]
+    pub(crate) to_flag: Option<String>,
+    /// The walk's start: `--from`, else the inputs' (set by `Walk::fill`).
+    #[arg(skip)]
     pub(crate) from: String,
-    /// Where it goes: IP:PORT, or an http:// URL for an HTTP/1.1 request.
-    #[arg(long, value_name = "DST")]
+    /// The walk's destination: `--to`, else the inputs'.
+    #[arg(skip)]
     pub(crate) to: String,
     /// The request method, for a URL (curl's -X).
     #[arg(long, short = 'X', value_name = "METHOD", default_value = "GET")]

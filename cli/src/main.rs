@@ -108,9 +108,18 @@ fn run(command: Command) -> Result<Done, Failure> {
             Ok(Done { output: scenario::report(&loaded).into_bytes(), status })
         }
         Command::Rules(args) => rules_command(&args),
-        Command::Trace(args) => trace_command(&args),
-        Command::Send(args) => send_command(&args),
-        Command::Pcap(args) => pcap_command(&args),
+        Command::Trace(mut args) => {
+            fill_walk(&mut args.walk, &args.inputs.files)?;
+            trace_command(&args)
+        }
+        Command::Send(mut args) => {
+            fill_walk(&mut args.walk, &args.inputs.files)?;
+            send_command(&args)
+        }
+        Command::Pcap(mut args) => {
+            fill_walk(&mut args.walk, &args.inputs.files)?;
+            pcap_command(&args)
+        }
         Command::Compare(args) => compare_command(&args),
         Command::Completions(args) => {
             let mut script = Vec::new();
@@ -170,6 +179,43 @@ fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, String)>, Failure> {
         out.push((name, text.to_string()));
     }
     Ok(out)
+}
+
+/// Sets the walk's `--from` and `--to`: the flags when given, else the first input that carries a
+/// walk (a share link's `from=`/`to=`, or a built-in lesson's own walk, named by id or by `s=`).
+/// Without either it is bad input, naming the flag.
+fn fill_walk(walk: &mut Walk, files: &[PathBuf]) -> Result<(), Failure> {
+    let carried = files.iter().find_map(|file| carried_walk(file));
+    let (from, to) = carried.map_or((None, None), |(from, to)| (Some(from), Some(to)));
+    walk.from = walk.from_flag.clone().or(from).ok_or_else(|| {
+        Failure::input(
+            "--from SRC is needed: the inputs carry no walk (a share link with from=, or a lesson id, would)",
+        )
+    })?;
+    walk.to = walk.to_flag.clone().or(to).ok_or_else(|| {
+        Failure::input("--to DST is needed: the inputs carry no walk (a share link with to=, or a lesson id, would)")
+    })?;
+    Ok(())
+}
+
+/// The walk an input argument carries: a link's `from=` and `to=` (both, or neither), else the
+/// walk of the lesson it names. A file that exists carries none.
+fn carried_walk(file: &Path) -> Option<(String, String)> {
+    if let Some(builtin) = builtin(file) {
+        return Some((builtin.from.to_string(), builtin.to.to_string()));
+    }
+    if file.exists() {
+        return None;
+    }
+    let link = share::read_link(file.to_str()?).ok()?;
+    if let (Some(from), Some(to)) = (link.from, link.to) {
+        return Some((from, to));
+    }
+    let lesson = match link.scenario {
+        share::Shared::Lesson(id) => Some(id),
+        share::Shared::Yaml(_) => link.origin,
+    };
+    lessons::get(&lesson?).map(|builtin| (builtin.from.to_string(), builtin.to.to_string()))
 }
 
 /// The built-in scenario a file argument names, when no such file exists.

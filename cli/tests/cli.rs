@@ -27,7 +27,7 @@ fn a_boolean_flag_takes_no_value() {
             status: 2
             error: unexpected value 'no' for '--keep' found; no more were expected
 
-            Usage: lbplay send --from <SRC> --to <DST> --keep <FILE>...
+            Usage: lbplay send --keep <FILE>...
 
             For more information, try '--help'."#]],
     );

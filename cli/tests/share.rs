@@ -91,3 +91,32 @@ fn a_broken_or_oversized_link_is_bad_input_with_the_reason() {
     assert_eq!(status, 2);
     assert!(stderr.contains("missing.yaml: cannot read"), "{stderr}");
 }
+
+#[test]
+fn the_walk_a_link_carries_is_used_when_the_flags_are_absent() {
+    let (yaml, link) = edited();
+    let flags = ["trace", "--from", "pod/client", "--to", "10.96.100.10:80", "--format", "json"];
+    let with_flags = lbplay(&[&flags[..], &[link.as_str()]].concat());
+    assert_eq!(with_flags.0, 0, "{}", with_flags.2);
+    // The link carries from=pod/client and to=10.96.100.10:80 (`edited`).
+    let carried = lbplay(&["trace", "--format", "json", link.as_str()]);
+    assert_eq!(carried, with_flags);
+    // A flag beats the link: another source gives another trace.
+    let other = lbplay(&["trace", "--format", "json", "--from", "node/node-2", link.as_str()]);
+    assert_eq!(other.0, 0, "{}", other.2);
+    assert_ne!(other.1, with_flags.1);
+    assert!(other.1.contains("node-2"));
+    // A bare lesson id carries the lesson's own walk; so does an s= link without from=/to=.
+    let lesson = lbplay(&["trace", "--format", "json", "clusterip-iptables"]);
+    assert_eq!(lesson.1, lbplay(&[&flags[..], &["clusterip-iptables"]].concat()).1);
+    assert_eq!(lbplay(&["trace", "--format", "json", "#v=1&s=clusterip-iptables"]).1, lesson.1);
+    // A file carries no walk: the missing flag is named, as bad input.
+    let dir = std::env::temp_dir().join(format!("lbplay-walk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("edited.yaml");
+    std::fs::write(&file, &yaml).expect("write the YAML");
+    let (status, out, err) = lbplay(&["trace", "--to", "10.96.100.10:80", file.to_str().expect("utf-8 path")]);
+    assert_eq!((status, out.as_str()), (2, ""));
+    assert!(err.contains("--from SRC is needed"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}

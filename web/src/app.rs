@@ -36,8 +36,13 @@ const THEME_KEY: &str = "lbplay.theme";
 const MOTION_KEY: &str = "lbplay.reduced-motion";
 /// The learner's edit (`state::Saved`, versioned in its first line).
 pub const EDIT_KEY: &str = "lbplay.edit";
-/// How long typing must pause before the edit is loaded and walked again.
+/// The longest typing must pause before the edit is loaded and walked again. A scenario whose last
+/// check took under `EDIT_AT_ONCE_MS` re-runs on every key press (key presses that arrive while it
+/// waits for its turn still merge into one check); a larger one, whose check would hold up the
+/// typing behind it, waits as long as its last check took, up to this.
 pub const EDIT_DELAY_MS: u32 = 150;
+/// See `EDIT_DELAY_MS`.
+const EDIT_AT_ONCE_MS: u32 = 40;
 /// How long the state must stay put before the URL fragment is rewritten.
 pub const URL_DELAY_MS: u32 = 200;
 
@@ -214,6 +219,7 @@ pub fn App(props: &AppProps) -> Html {
         let draft = state.draft.clone();
         let spec = state.scenario.spec.clone();
         let good = state.scenario.edited.then(|| state.scenario.yaml.clone());
+        let last_check = use_mut_ref(|| 0u32);
         use_effect_with(draft, move |draft| {
             let timer = draft.as_ref().map(|draft| {
                 store(
@@ -224,8 +230,14 @@ pub fn App(props: &AppProps) -> Html {
                 let text = draft.text.clone();
                 let checked = draft.checked;
                 (!checked).then(|| {
-                    Timeout::new(EDIT_DELAY_MS, move || {
+                    let last = *last_check.borrow();
+                    let delay = if last < EDIT_AT_ONCE_MS { 0 } else { last.min(EDIT_DELAY_MS) };
+                    Timeout::new(delay, move || {
+                        let clock = window().and_then(|window| window.performance());
+                        let started = clock.as_ref().map_or(0.0, web_sys::Performance::now);
                         let scenario = load(&Spec { yaml: Some(text.clone()), ..spec });
+                        let took = clock.as_ref().map_or(0.0, web_sys::Performance::now) - started;
+                        *last_check.borrow_mut() = took.clamp(0.0, f64::from(EDIT_DELAY_MS)) as u32;
                         dispatcher.dispatch(Action::Checked { text, scenario });
                     })
                 })

@@ -240,3 +240,69 @@ async fn an_embed_takes_no_focus_and_obeys_only_its_trusted_origin() {
     post("lbplay:step:2", "https://docs.example").await;
     assert!(selected(&app).starts_with("Step 2 "), "{}", selected(&app));
 }
+
+/// Picks `value` in the `select` matching `selector`, as a learner's choice arrives (a `change`).
+fn choose(app: &Mounted, selector: &str, value: &str) {
+    let select: web_sys::HtmlSelectElement = app.find(selector).dyn_into().expect("a select");
+    select.set_value(value);
+    select.dispatch_event(&web_sys::Event::new("change").expect("a change event")).expect("dispatch");
+}
+
+#[wasm_bindgen_test]
+async fn quick_controls_edit_the_yaml_and_re_run() {
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", true).await;
+    app.click(r#"[role="tab"].wide:nth-child(2)"#);
+    settle(0).await;
+    let good = app.trace();
+    let pod = |name: &str, part: &str| format!(r#"[data-testid="{part}"][data-name="{name}"]"#);
+    // web-b fails its readiness probe: the YAML says so and the walk re-runs without it.
+    app.click(&pod("web-b", "quick-pod-ready"));
+    settle(EDIT_DELAY_MS + 100).await;
+    assert!(app.editor().value().contains("  - {type: Ready, status: \"False\"}"), "{}", app.editor().value());
+    assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
+    let without_b = app.trace();
+    assert_ne!(without_b, good, "the walk re-ran with two endpoints");
+    assert!(!without_b.iter().any(|row| row.contains("web-b")));
+    // Deleting web-a, the pod the walk reached, removes its document; the walk goes to web-c.
+    assert!(without_b.iter().any(|row| row.contains("web-a")));
+    app.click(&pod("web-a", "quick-pod-delete"));
+    settle(EDIT_DELAY_MS + 100).await;
+    assert!(!app.editor().value().contains("name: web-a"));
+    assert!(app.try_find(&pod("web-a", "quick-pod-ready")).is_none());
+    assert!(app.trace().iter().any(|row| row.contains("web-c")), "{:?}", app.trace());
+    // The Service becomes a ClusterIP: its nodePort goes with its type, and it still loads.
+    let service = r#"select[data-testid="quick-service"][data-name="web"]"#;
+    choose(&app, &format!(r#"{service}[data-field="type"]"#), "ClusterIP");
+    settle(EDIT_DELAY_MS + 100).await;
+    let yaml = app.editor().value();
+    assert!(yaml.contains("  type: ClusterIP") && !yaml.contains("nodePort"), "{yaml}");
+    assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
+    assert!(app.try_find(&format!(r#"{service}[data-field="externalTrafficPolicy"]"#)).is_none());
+    // Session affinity and the internal policy are written where the Service's spec has them.
+    choose(&app, &format!(r#"{service}[data-field="sessionAffinity"]"#), "ClientIP");
+    settle(EDIT_DELAY_MS + 100).await;
+    assert!(app.editor().value().contains("  sessionAffinity: ClientIP"));
+    let before = app.trace();
+    choose(&app, &format!(r#"{service}[data-field="internalTrafficPolicy"]"#), "Local");
+    settle(EDIT_DELAY_MS + 100).await;
+    assert!(app.editor().value().contains("  internalTrafficPolicy: Local"));
+    assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
+    assert_ne!(app.trace(), before, "only node-local endpoints count now, and the client's node has none left");
+}
+
+#[wasm_bindgen_test]
+async fn the_textarea_stays_the_editor_when_the_codemirror_chunk_cannot_load() {
+    // The test runner serves no editor chunk, so the import on focus fails, as it would offline.
+    let app = mount("#v=1&s=clusterip-iptables&lang=en", true).await;
+    app.click(r#"[role="tab"].wide:nth-child(2)"#);
+    settle(0).await;
+    app.editor().focus().expect("focus");
+    settle(500).await;
+    let host = app.find(r#"[data-testid="cm-host"]"#);
+    assert!(host.has_attribute("hidden"), "no CodeMirror was mounted");
+    assert!(host.child_element_count() == 0);
+    let typed = format!("{}\n# still editable\n", lesson_yaml());
+    app.type_text(&typed).await;
+    assert_eq!(app.editor().value(), typed);
+    assert!(app.text(r#"[data-testid="editor-status"]"#).contains("Valid"));
+}

@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::{install, tiers, util, wasm_size};
+use crate::{install, pages, serve_dir, tiers, util, wasm_size};
 
 /// How many crates and functions the size breakdown lists.
 const TOP_CRATES: usize = 25;
@@ -36,6 +36,9 @@ const MARK: &str = "[figure] ";
 /// 400), in kB.
 const SIZE_TARGET_KB: f64 = 300.0;
 
+/// A key press in the editor should show its re-run trace within this (issue 15), in ms.
+const KEYSTROKE_TARGET_MS: f64 = 50.0;
+
 /// The wasm timings should stay within this factor of the native ones (issue 4).
 const RATIO_TARGET: f64 = 2.0;
 
@@ -49,7 +52,7 @@ struct Figure {
     target: Option<f64>,
 }
 
-pub(crate) fn run() -> Result<(), String> {
+pub(crate) fn run(page_only: bool) -> Result<(), String> {
     let started = Instant::now();
     install::run(install::Scope::Everything)?;
     let root = util::repo_root();
@@ -57,11 +60,45 @@ pub(crate) fn run() -> Result<(), String> {
     let mut notes = vec![load_note("at the start")];
     let mut failures = Vec::new();
 
+    if !page_only {
+        native_and_wasm(&root, &mut figures, &mut notes, &mut failures);
+    }
+
+    println!("\n==> the built app's size and the editor's keystroke bench (trunk build --release --offline)");
+    match app_size(&root) {
+        Ok(sized) => {
+            for figure in &sized {
+                println!("{}", line(figure));
+            }
+            figures.extend(sized);
+        }
+        Err(e) => failures.push(e),
+    }
+
+    println!("\n==> where the page's wasm bytes go (the wasm-names profile, through wasm-bindgen)");
+    match named_wasm(&root).and_then(|file| print_breakdown(&file)).map(|breakdown| breakdown_figures(&breakdown)) {
+        Ok(sized) => figures.extend(sized),
+        Err(e) => failures.push(e),
+    }
+
+    let ratios = ratios(&figures);
+    figures.extend(ratios);
+    notes.push(load_note("at the end"));
+    print_summary(&figures, &notes, &failures);
+    println!("\nbench took {}", util::human(started.elapsed()));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{} bench stage(s) did not run to the end; see above", failures.len()))
+    }
+}
+
+/// The native benches, then the core timings and the stepping bench in headless Chromium.
+fn native_and_wasm(root: &Path, figures: &mut Vec<Figure>, notes: &mut Vec<String>, failures: &mut Vec<String>) {
     println!("\n==> native benches (cargo bench -p lbplay-core)");
     let mut native = util::command("cargo");
-    native.args(["bench", "-p", "lbplay-core", "--bench", "*"]).current_dir(&root);
-    collect(native, "cargo bench -p lbplay-core", &mut figures, &mut notes, &mut failures);
-
+    native.args(["bench", "-p", "lbplay-core", "--bench", "*"]).current_dir(root);
+    collect(native, "cargo bench -p lbplay-core", figures, notes, failures);
     // The core timings are built as the native benches are (`--release`), so that the wasm/native
     // ratios compare one optimisation level; the stepping bench is built as the page ships
     // (`wasm-release`, index.html's data-cargo-profile-release), since what it times is what a
@@ -99,40 +136,12 @@ pub(crate) fn run() -> Result<(), String> {
             "--",
             "--nocapture",
         ])
-        .current_dir(&root)
+        .current_dir(root)
         .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", driver)
         // The model bench alone takes several seconds a run; the runner's default limit is 20 s.
         .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
-        collect(wasm, label, &mut figures, &mut notes, &mut failures);
-    }
-
-    println!("\n==> the built app's size (trunk build --release --offline)");
-    match app_size(&root) {
-        Ok(sized) => {
-            for figure in &sized {
-                println!("{}", line(figure));
-            }
-            figures.extend(sized);
-        }
-        Err(e) => failures.push(e),
-    }
-
-    println!("\n==> where the page's wasm bytes go (the wasm-names profile, through wasm-bindgen)");
-    match named_wasm(&root).and_then(|file| print_breakdown(&file)).map(|breakdown| breakdown_figures(&breakdown)) {
-        Ok(sized) => figures.extend(sized),
-        Err(e) => failures.push(e),
-    }
-
-    let ratios = ratios(&figures);
-    figures.extend(ratios);
-    notes.push(load_note("at the end"));
-    print_summary(&figures, &notes, &failures);
-    println!("\nbench took {}", util::human(started.elapsed()));
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("{} bench stage(s) did not run to the end; see above", failures.len()))
+        collect(wasm, label, figures, notes, failures);
     }
 }
 
@@ -231,8 +240,11 @@ fn ratios(figures: &[Figure]) -> Vec<Figure> {
     out
 }
 
-/// `trunk build --release --offline`, then the gzipped size of each `.wasm` and `.js` in `dist/`
-/// and of both together (kB of 1,000 bytes, the unit of issue 17's target).
+/// `trunk build --release --offline`, then the gzipped size of what loads before the first
+/// paint (the wasm, the JavaScript with wasm-bindgen's snippets, the CSS, index.html) against issue
+/// 6's budget, and of the editor chunk (loaded only when editing starts); then the time from a
+/// key press in CodeMirror to the re-run trace of a 50-object scenario on the built page
+/// (`pages::keystrokes`), against issue 15's 50 ms.
 fn app_size(root: &Path) -> Result<Vec<Figure>, String> {
     let status = util::command("trunk")
         .args(["build", "--release", "--offline"])
@@ -244,29 +256,46 @@ fn app_size(root: &Path) -> Result<Vec<Figure>, String> {
         return Err(format!("trunk build --release --offline exited with {status}"));
     }
     let dist = root.join("dist");
-    let mut figures = Vec::new();
-    let mut total = 0u64;
-    for extension in ["wasm", "js"] {
-        let mut bytes = 0u64;
-        for file in tiers::files_with_extension(&dist, extension) {
-            bytes += tiers::gzipped_size(&file)?;
-        }
-        total += bytes;
-        figures.push(Figure {
-            name: format!("app {extension} gzipped"),
-            value: bytes as f64 / 1000.0,
+    let sizes = pages::sizes(&dist)?;
+    for file in &sizes.files {
+        println!("{file}");
+    }
+    if sizes.first_paint == 0 {
+        return Err("trunk built nothing into dist/".into());
+    }
+    let kb = |bytes: u64| bytes as f64 / 1000.0;
+    let mut figures = vec![
+        Figure {
+            name: "app first paint gzipped".into(),
+            value: kb(sizes.first_paint),
+            unit: "KB".into(),
+            target: Some(SIZE_TARGET_KB),
+        },
+        Figure {
+            name: "editor chunk gzipped (on first edit)".into(),
+            value: kb(sizes.editor_chunk),
             unit: "KB".into(),
             target: None,
-        });
-    }
-    if total == 0 {
-        return Err("trunk built no .wasm/.js into dist/".into());
-    }
+        },
+    ];
+    let driver = tiers::chromedriver().ok_or("chromedriver not found: install chromium-driver")?;
+    let port = serve_dir::spawn(dist)?;
+    let mut times = pages::keystrokes(&driver, &format!("http://127.0.0.1:{port}/"))?;
+    println!("keystroke → re-run trace, ms: {}", times.iter().map(|t| format!("{t:.1}")).collect::<Vec<_>>().join(" "));
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let slowest = times[times.len() - 1];
     figures.push(Figure {
-        name: "app wasm+js gzipped".into(),
-        value: total as f64 / 1000.0,
-        unit: "KB".into(),
-        target: Some(SIZE_TARGET_KB),
+        name: "wasm keystroke to re-run trace, 50 objects (median)".into(),
+        value: median,
+        unit: "ms".into(),
+        target: Some(KEYSTROKE_TARGET_MS),
+    });
+    figures.push(Figure {
+        name: "wasm keystroke to re-run trace, 50 objects (slowest)".into(),
+        value: slowest,
+        unit: "ms".into(),
+        target: None,
     });
     Ok(figures)
 }

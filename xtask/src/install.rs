@@ -37,6 +37,8 @@ pub(crate) fn run(scope: Scope) -> Result<(), String> {
     wasm_target()?;
     wasm_bindgen_cli()?;
     trunk()?;
+    // Trunk copies the editor chunk (index.html), so every command that runs Trunk needs it.
+    crate::editor::ensure()?;
     if scope == Scope::Everything {
         system_packages()?;
     }

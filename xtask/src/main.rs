@@ -4,16 +4,19 @@
 //! the web build and the test tiers need. `install` brings each one in when it is missing or of
 //! another version, `serve` runs the page, `test` runs every tier of `../shared/design.md`
 //! ("Testing tiers") and `bench` the benchmarks. Besides `std` it uses only `wasmparser`,
-//! `rustc-demangle` and `miniz_oxide` (for `size`, the page's byte breakdown), so this crate still
-//! builds in seconds on a fresh clone.
+//! `rustc-demangle` and `miniz_oxide` (for `size`, the page's byte breakdown), and serde_json and
+//! data-encoding (for ChromeDriver's JSON and screenshots), so it builds in seconds on a fresh clone.
 
 mod bench;
 mod dom;
+mod editor;
 mod install;
+mod pages;
 mod serve_dir;
 mod tiers;
 mod util;
 mod wasm_size;
+mod webdriver;
 
 use std::process::ExitCode;
 
@@ -23,10 +26,15 @@ usage: cargo xtask <command>
 commands:
   install   install the pinned tools that are missing (wasm32 target, wasm-bindgen-cli, Trunk;
             as root on Debian also chromium, chromium-driver, iptables, ipset, tshark)
+  editor    bundle the page's CodeMirror chunk (web/editor/: npm ci, then esbuild) if it is missing
+            or older than its sources; install, serve, test and bench do this themselves
+  page      install, then run tier 3 alone: build the page, check it in headless Chromium (the docs
+            page's embeds, the editor) and write screenshots to target/screens/
   serve     install, then `trunk serve` the page on http://127.0.0.1:8080/
   test      install, then run every test tier and print one summary line per tier
   bench     install, then run every benchmark (native, WebAssembly in headless Chromium, the app's
-            size) and print a summary table of figures and targets
+            size, the editor's keystroke to re-run trace) and print a summary table of figures and
+            targets; `bench --page` runs only the built page's stage (sizes and keystrokes)
   size      [FILE.wasm]: where a module's bytes go, by section, crate and function; without a
             file, the page's module built with its names (the bench prints the same)
   fuzz      [--inputs N] [--seed S]: run the mutational fuzzer (fuzz/) over N inputs, reporting
@@ -41,9 +49,11 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "install" => install::run(install::Scope::Everything),
+        "editor" => editor::ensure(),
         "serve" => serve(),
         "test" => tiers::run_all(),
-        "bench" => bench::run(),
+        "page" => tiers::run_page(),
+        "bench" => bench::run(args.get(1).is_some_and(|arg| arg == "--page")),
         "size" => match &args[1..] {
             [] => bench::page_breakdown().map(drop),
             [file] => bench::print_breakdown(std::path::Path::new(file)).map(drop),

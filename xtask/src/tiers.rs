@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{dom, install, serve_dir, util};
+use crate::{dom, install, pages, serve_dir, util};
 
 enum Outcome {
     Passed(String),
@@ -53,6 +53,14 @@ pub(crate) fn run_all() -> Result<(), String> {
         println!("{line}");
     }
     if failed { Err("at least one tier failed; its line above says what to look at".into()) } else { Ok(()) }
+}
+
+/// `cargo xtask page`: tier 3 alone, for work on the page.
+pub(crate) fn run_page() -> Result<(), String> {
+    install::run(install::Scope::WebBuild)?;
+    let detail = page(&util::repo_root())?;
+    println!("tier 3: passed ({detail})");
+    Ok(())
 }
 
 /// Runs a command with its output streamed to ours (CI counts cargo's `test result:` lines).
@@ -139,21 +147,23 @@ fn page(root: &Path) -> Result<String, String> {
     streamed(build, "trunk build --release --offline")?;
 
     let dist = root.join("dist");
-    let mut sizes = Vec::new();
-    for extension in ["wasm", "js"] {
-        for file in files_with_extension(&dist, extension) {
-            let raw = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-            let gzipped = gzipped_size(&file)?;
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            println!("built {name}: {} KiB, {} KiB gzipped", raw / 1024, gzipped / 1024);
-            sizes.push(format!("{extension} {} KiB gzipped", gzipped / 1024));
-        }
+    let measured = pages::sizes(&dist)?;
+    for file in &measured.files {
+        println!("built {file}");
     }
-    if sizes.is_empty() {
-        return Err(
-            "trunk built no .wasm/.js into dist/: check the `data-trunk rel=\"rust\"` link in index.html".into()
-        );
+    if files_with_extension(&dist, "wasm").is_empty() {
+        return Err("trunk built no .wasm into dist/: check the `data-trunk rel=\"rust\"` link in index.html".into());
     }
+    if measured.editor_chunk == 0 {
+        return Err(format!(
+            "dist/ has no editor chunk: index.html's copy-file of {} is missing",
+            crate::editor::CHUNK
+        ));
+    }
+    let sizes = [
+        format!("first paint {} KB gzipped", measured.first_paint / 1000),
+        format!("editor chunk {} KB gzipped", measured.editor_chunk / 1000),
+    ];
 
     let port = serve_dir::spawn(dist)?;
     let url = format!("http://127.0.0.1:{port}/");
@@ -172,8 +182,15 @@ fn page(root: &Path) -> Result<String, String> {
         Err(e) => println!("screenshot: {e} (not a failure)"),
     }
 
+    // The docs page's embeds, the editor and the screenshots, driven as a learner would.
+    let driver = chromedriver().ok_or("chromedriver not found: install chromium-driver")?;
+    let seen = pages::check(root, &driver, &url)?;
+    for line in &seen {
+        println!("tier 3: {line}");
+    }
+
     match verdict {
-        Ok(found) => Ok(format!("{found}; {}", sizes.join(", "))),
+        Ok(found) => Ok(format!("{found}; {}; {}", seen.join("; "), sizes.join(", "))),
         Err(why) => {
             let dump = root.join("target").join("lbplay-page.html");
             let _ = std::fs::write(&dump, &dom);

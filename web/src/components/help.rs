@@ -29,6 +29,7 @@ pub fn Help(props: &HelpProps) -> Html {
                         }
                     </tbody>
                 </table>
+                <p class="pane-note"><a href="./embed-demo.html" target="_blank" rel="noopener">{ text.embed_demo }</a></p>
                 <button class="btn" onclick={close} autofocus=true>{ text.close }</button>
             </div>
         </div>

@@ -94,7 +94,9 @@ pub fn Share(props: &ShareProps) -> Html {
                 </label>
                 <button class="btn" onclick={copy_link} data-testid="copy-link" autofocus=true>{ label("link") }</button>
                 <h3>{ text.embed }</h3>
-                <p class="pane-note">{ text.embed_note }</p>
+                <p class="pane-note">{ text.embed_note }{ " · " }
+                    <a href="./embed-demo.html" target="_blank" rel="noopener" data-testid="embed-demo">{ text.embed_demo }</a>
+                </p>
                 <div class="sizes">
                     <label>{ text.width }<input type="number" min="200" max="4000" value={width.to_string()} onchange={size(width.clone())} /></label>
                     <label>{ text.height }<input type="number" min="200" max="4000" value={height.to_string()} onchange={size(height.clone())} /></label>
