@@ -7,6 +7,7 @@
 //! `envoy` names the Envoy configuration (listeners, route configurations, virtual hosts,
 //! clusters) a sidecar's connection meets, as data for the proxy hop to come.
 
+pub mod balance;
 pub mod envoy;
 pub mod inject;
 pub mod iptables;
