@@ -430,18 +430,16 @@ fn maglev(endpoints: &[Endpoint], size: u64) -> Result<Vec<usize>, ConfigError> 
     Ok(table.into_iter().map(|slot| slot.unwrap_or(0)).collect())
 }
 
-/// The chi-square test grpc-go's weighted tests use (lb-facts.json `grpc-wrr-chi-square-method`):
+/// The chi-square test grpc-go's weighted tests use, for the statistical tests of every balancer (lb-facts.json `grpc-wrr-chi-square-method`):
 /// the upper tail `P(X² ≥ stat)` for `df` degrees of freedom, from the regularised incomplete gamma
 /// function.
-#[cfg(test)]
-pub(crate) fn chi_square_tail(observed: &[u64], expected: &[f64]) -> f64 {
+pub fn chi_square_tail(observed: &[u64], expected: &[f64]) -> f64 {
     let stat: f64 = observed.iter().zip(expected).map(|(o, e)| (*o as f64 - e).powi(2) / e).sum();
     let df = (observed.len() - 1) as f64;
     gamma_q(df / 2.0, stat / 2.0)
 }
 
 /// Q(a, x) = Γ(a, x) / Γ(a) by the series or the continued fraction (Numerical Recipes §6.2).
-#[cfg(test)]
 fn gamma_q(a: f64, x: f64) -> f64 {
     fn ln_gamma(z: f64) -> f64 {
         // Lanczos, g = 7.
