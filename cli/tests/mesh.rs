@@ -142,19 +142,26 @@ fn lbplay(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn trace_walks_a_request_through_both_sidecars() {
-    let (status, text) = lbplay(&["trace", "--from", "pod/client", "--to", "http://web/hello", "--seed", "1", MESH_CALL]);
+    let (status, text) =
+        lbplay(&["trace", "--from", "pod/client", "--to", "http://web/hello", "--seed", "1", MESH_CALL]);
     assert_eq!(status, 0);
     expect_test::expect_file!["snapshots/mesh-call.seed1.txt"].assert_eq(&text);
-    let (status, json) =
-        lbplay(&["trace", "--from", "pod/client", "--to", "http://web/hello", "--seed", "1", "--format", "json", MESH_CALL]);
+    let (status, json) = lbplay(&[
+        "trace",
+        "--from",
+        "pod/client",
+        "--to",
+        "http://web/hello",
+        "--seed",
+        "1",
+        "--format",
+        "json",
+        MESH_CALL,
+    ]);
     assert_eq!(status, 0);
     let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
-    let stages: Vec<&str> = json["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .filter_map(|step| step["stage"].as_str())
-        .collect();
+    let stages: Vec<&str> =
+        json["steps"].as_array().expect("steps").iter().filter_map(|step| step["stage"].as_str()).collect();
     for stage in ["accept", "listener", "route", "cluster", "endpoint", "dial", "relay"] {
         assert!(stages.contains(&stage), "{stage} in {stages:?}");
     }

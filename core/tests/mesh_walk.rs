@@ -318,3 +318,31 @@ fn the_destination_rule_picks_the_balancer() {
         assert_eq!(sent.counts.len(), 1, "{user}: {:?}", sent.counts);
     }
 }
+
+#[test]
+fn an_excluded_range_bypasses_the_sidecar_and_meets_kube_proxy() {
+    // traffic.sidecar.istio.io/excludeOutboundIPRanges on the client: its ClusterIP connection
+    // leaves the pod unredirected, and the node's KUBE-SERVICES rules DNAT it as without a mesh.
+    let text = MESH.replace(
+        "  name: client\n  namespace: default\n  labels: {app: client}\n",
+        "  name: client\n  namespace: default\n  labels: {app: client}\n  annotations:\n    traffic.sidecar.istio.io/excludeOutboundIPRanges: 10.96.0.0/12\n",
+    );
+    let cluster = load(&[Source { name: "mesh.yaml", text: &text }]).expect("loads").cluster;
+    let trace = get(&cluster, "http://web/hello", &[]);
+    assert!(!trace.steps.iter().any(|s| s.kind == StepKind::Proxy && s.node == "client"), "no client sidecar hop");
+    // The server's sidecar still takes the connection, in plain text and without a client certificate.
+    let handed =
+        trace.steps.iter().find(|s| s.verdict == "REQUEST →").and_then(|s| s.request.as_ref()).expect("handed on");
+    assert_eq!(handed.after.header("x-forwarded-client-cert"), None);
+    let in_pod: Vec<String> = trace
+        .steps
+        .iter()
+        .filter(|s| s.node == "client" && s.kind == StepKind::Netfilter && s.direction == Direction::Original)
+        .map(|s| format!("{} {}", s.verdict, s.rule.as_deref().unwrap_or("policy")))
+        .take(2)
+        .collect();
+    expect![[r#"["JUMP:ISTIO_OUTPUT -A OUTPUT -j ISTIO_OUTPUT", "RETURN -A ISTIO_OUTPUT -d 10.96.0.0/12 -j RETURN"]"#]]
+        .assert_eq(&format!("{in_pod:?}"));
+    assert!(trace.steps.iter().any(|s| s.verdict == "DNAT"), "kube-proxy's DNAT chose the pod");
+    assert_eq!(trace.outcome.http.as_ref().map(|h| h.status), Some(200));
+}

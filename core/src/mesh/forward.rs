@@ -193,7 +193,8 @@ mod tests {
             x-b3-spanid: 00000000000000bb
             x-b3-sampled: 0
             x-forwarded-proto: https
-            x-forwarded-client-cert: By=spiffe://cluster.local/ns/default/sa/default;Hash=6d8b0b1f0c4f0a3b4a50b1c40f2f2e3f4c2c3a8e0c1e42a5b7e1d1f6a0d1d0e5;Subject="";URI=spiffe://cluster.local/ns/default/sa/client
+            x-forwarded-client-cert: By=spiffe://cluster.local/ns/default/sa/default;Hash=9f046d46f4dee8d9b20239ba83fceb061e94d58cc4c0617cbc39fb9c65673af6;Subject="";URI=spiffe://cluster.local/ns/default/sa/client
+
         "#]]
         .assert_eq(&text.replace("\r\n", "\n"));
         // Without mutual TLS the app sees the outbound sidecar's `http` and no client certificate.

@@ -49,7 +49,7 @@ impl Mesh {
 pub fn attach(cluster: &Cluster, extras: &ClusterExtras) -> Option<std::sync::Arc<Mesh>> {
     let mut sidecars = BTreeMap::new();
     for pod in &cluster.pods {
-        if let Ok(rules) = pod_rules(cluster, extras, &format!("{}/{}", pod.namespace, pod.name)) {
+        if let Ok(rules) = pod_table(pod, extras) {
             sidecars.insert(pod.name.clone(), rules);
         }
     }
@@ -135,6 +135,11 @@ pub fn pod_rules(cluster: &Cluster, extras: &ClusterExtras, name: &str) -> Resul
             return Err(PodRulesError::Ambiguous { name: name.to_string(), candidates });
         }
     };
+    pod_table(pod, extras)
+}
+
+/// The sidecar table of one pod, or why it has none.
+fn pod_table(pod: &Pod, extras: &ClusterExtras) -> Result<Ruleset, PodRulesError> {
     let key = format!("{}/{}", pod.namespace, pod.name);
     let annotations = extras.pod_annotations.get(&key);
     let decision = injection(pod, extras);

@@ -433,3 +433,48 @@ fn destination_cluster(cluster: &Cluster, v: &VirtualService, d: &RouteDestinati
     let host = service_named(cluster, &d.host, &v.namespace).map_or_else(|| d.host.clone(), envoy::hostname);
     envoy::cluster_name("outbound", d.port.unwrap_or(port), d.subset.as_deref().unwrap_or(""), &host)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(m: StringMatch, value: &str, expect: bool) {
+        assert_eq!(string_match(&m, Some(value)), expect, "{m:?} against {value}");
+    }
+
+    #[test]
+    fn string_matches_as_istio_writes_them() {
+        // A plain string prefix, not Ingress's element-wise one.
+        check(StringMatch::Prefix("/foo".into()), "/foobar", true);
+        check(StringMatch::Prefix("/foo/".into()), "/foo", false);
+        check(StringMatch::Exact("/foo".into()), "/foo/", false);
+        // RE2 regexes match the whole value (Envoy's safe_regex).
+        check(StringMatch::Regex("/api/v[0-9]+".into()), "/api/v2", true);
+        check(StringMatch::Regex("/api/v[0-9]+".into()), "/api/v2/users", false);
+        check(StringMatch::Regex("zh.*".into()), "zh-CN,zh;q=0.9", true);
+        assert!(!string_match(&StringMatch::Exact(String::new()), None), "a missing header matches nothing");
+    }
+
+    #[test]
+    fn weighted_destinations_follow_the_draw() {
+        let dest = |host: &str, weight| RouteDestination { host: host.into(), subset: None, port: None, weight };
+        let split = [dest("a", 90), dest("b", 10)];
+        let picked: Vec<&str> = [0, 89, 90, 99, 100, 189, 190]
+            .iter()
+            .map(|draw| pick_weighted(&split, *draw).map_or("-", |d| d.host.as_str()))
+            .collect();
+        assert_eq!(picked, ["a", "a", "b", "b", "a", "a", "b"]);
+        assert_eq!(pick_weighted(&[dest("only", 0)], 5).map(|d| d.host.as_str()), Some("only"));
+    }
+
+    #[test]
+    fn virtual_host_domains_name_the_service_as_a_caller_may() {
+        let cluster = crate::kubeproxy::example::cluster();
+        let service = &cluster.services[0];
+        let from_own = domains(service, 80, &service.namespace);
+        let from_other = domains(service, 80, "elsewhere");
+        assert!(from_own.contains(&format!("{}:80", service.name)));
+        assert!(!from_other.contains(&service.name), "a short name is read in the caller's namespace");
+        assert!(from_other.contains(&format!("{}.{}.svc.cluster.local", service.name, service.namespace)));
+    }
+}

@@ -89,6 +89,10 @@ impl<'a> Sim<'a> {
         bytes: &[u8],
     ) {
         let Arrival { source, server, at_server, proxy, dst, .. } = *arrival;
+        if let Proxy::Envoy { inbound: true, .. } = proxy {
+            self.exchange_inbound_only(trace, arrival, client, request, bytes);
+            return;
+        }
         let node = server.name().to_string();
         mark_connection(trace, 0, 0);
         // The app's leg: the request, to the address it called; the pod's conntrack sends it on
@@ -245,7 +249,7 @@ impl<'a> Sim<'a> {
                 return;
             }
             let answered = if mtls {
-                self.envoy_inbound(trace, &pod, at_pod, &at_backend, &proxied, connection, source)
+                self.envoy_inbound(trace, &pod, at_pod, &at_backend, &proxied, connection, source, true)
             } else {
                 let start = trace.steps.len();
                 let answered = self.answer(trace, &pod, at_pod, &at_backend, (BACKEND_ISN, PROXY_ISN), Text::default());
@@ -302,6 +306,50 @@ impl<'a> Sim<'a> {
         "503 URX from envoy".into()
     }
 
+    /// A client without a sidecar of its own (or whose range is excluded) calling an injected
+    /// pod: kube-proxy chose the pod, and only the server's sidecar takes part, in plain text
+    /// (PERMISSIVE mode accepts it), without a client certificate.
+    fn exchange_inbound_only(
+        &mut self,
+        trace: &mut Trace,
+        arrival: &Arrival<'_>,
+        client: SocketAddrV4,
+        request: &http::Request,
+        bytes: &[u8],
+    ) {
+        let Arrival { source, server, at_server, dst, .. } = *arrival;
+        mark_connection(trace, 0, 0);
+        let (seq, ack) = seq_ack(CLIENT_ISN, SERVER_ISN, 0, 0);
+        let Some(segment) = self.data_packet(client, dst, seq, ack, bytes) else { return };
+        let start = trace.steps.len();
+        let walked = self.walk(trace, source.clone(), segment, Direction::Original);
+        mark_connection(trace, start, 0);
+        let Some((at, arrived)) = walked else { return };
+        self.mark_request(trace, start, request);
+        if at != *server {
+            trace.outcome.dropped = true;
+            trace.outcome.reason =
+                Some(format!("the request reached {} but the connection was opened to {}", at.label(), server.label()));
+            return;
+        }
+        let answered = self.envoy_inbound(trace, server, at_server, &arrived, request, 0, source, false);
+        if answered.is_some() {
+            let status = trace.outcome.http.take().map_or(0, |h| h.status);
+            let backend = self.service_named_at(dst);
+            trace.outcome.http = Some(HttpOutcome { status, backend, pod: Some(server.label()) });
+        } else if !trace.outcome.dropped {
+            trace.outcome.reason = Some("the response did not reach the client".into());
+        }
+    }
+
+    /// The Service `namespace/name:port` whose ClusterIP and port `dst` is.
+    fn service_named_at(&self, dst: SocketAddrV4) -> Option<String> {
+        self.cluster.services.iter().find_map(|s| {
+            let port = s.ports.iter().find(|p| p.port == dst.port() && s.cluster_ip == Some(*dst.ip()))?;
+            Some(format!("{}:{}", s.namespaced_name(), port.port))
+        })
+    }
+
     /// The balancer's pick among the cluster's endpoints, avoiding the hosts already tried
     /// (`previous_hosts`, up to `host_selection_retry_max_attempts` picks).
     fn envoy_pick(
@@ -355,6 +403,7 @@ impl<'a> Sim<'a> {
         proxied: &http::Request,
         connection: u8,
         client: &Host,
+        mtls: bool,
     ) -> Option<Packet> {
         let node = pod.name().to_string();
         let app_port = self.original_port(&node, at_pod)?;
@@ -424,7 +473,7 @@ impl<'a> Sim<'a> {
         };
         let (server_id, client_id) = (forward::spiffe(&namespace, "default"), forward::spiffe(&client_ns, "default"));
         let peers = forward::Peers { server: &server_id, client: &client_id };
-        let handed = forward::inbound(proxied, Some(&peers));
+        let handed = forward::inbound(proxied, mtls.then_some(&peers));
         let handed_bytes = forward::request_bytes(&handed);
         let (seq, ack) = seq_ack(PROXY_ISN, BACKEND_ISN, 0, 0);
         let sent = self.data_packet(dialed.src, dialed.dst, seq, ack, &handed_bytes);
