@@ -46,7 +46,8 @@ const HOST_SELECTION_ATTEMPTS: usize = 5;
 /// The sidecars' balancers, per client pod and cluster.
 #[derive(Debug, Clone, Default)]
 pub(super) struct State {
-    balancers: BTreeMap<(String, String), Balancer>,
+    /// Each balancer with the endpoint addresses it was built over.
+    balancers: BTreeMap<(String, String), (Vec<SocketAddrV4>, Balancer)>,
 }
 
 /// One step of the hop on `node`, at the packet as it is.
@@ -363,22 +364,23 @@ impl<'a> Sim<'a> {
             return None;
         }
         let key = (pod.to_string(), upstream.name.clone());
-        let endpoints: Vec<Endpoint> =
-            upstream.endpoints.iter().map(|(a, _)| Endpoint { address: a.to_string(), weight: 1 }).collect();
-        let stale = self
-            .envoy
-            .balancers
-            .get(&key)
-            .is_none_or(|b| b.endpoints() != endpoints.as_slice() || b.policy() != &upstream.policy);
+        let stale = self.envoy.balancers.get(&key).is_none_or(|(built, balancer)| {
+            built.len() != upstream.endpoints.len()
+                || built.iter().zip(&upstream.endpoints).any(|(a, (b, _))| a != b)
+                || balancer.policy() != &upstream.policy
+        });
         if stale {
+            let endpoints: Vec<Endpoint> =
+                upstream.endpoints.iter().map(|(a, _)| Endpoint { address: a.to_string(), weight: 1 }).collect();
             let seed = self.env.rng.next_u64();
             let balancer = Balancer::new(upstream.policy.clone(), endpoints.clone(), seed)
                 .or_else(|_| Balancer::new(crate::mesh::balance::Policy::least_request(), endpoints, seed))
                 .ok()?;
-            self.envoy.balancers.insert(key.clone(), balancer);
+            let built = upstream.endpoints.iter().map(|(a, _)| *a).collect();
+            self.envoy.balancers.insert(key.clone(), (built, balancer));
         }
         let active = vec![0; upstream.endpoints.len()];
-        let balancer = self.envoy.balancers.get_mut(&key)?;
+        let (_, balancer) = self.envoy.balancers.get_mut(&key)?;
         let mut pick = balancer.pick(&active, hash, &mut self.env.rng);
         for _ in 1..HOST_SELECTION_ATTEMPTS {
             if !tried.contains(&pick.index) {
