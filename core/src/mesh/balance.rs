@@ -234,7 +234,7 @@ impl Balancer {
             (Policy::RingHash { .. }, State::Ring(ring)) if hash.is_some() => {
                 let h = hash.unwrap_or(0);
                 let at = ring.partition_point(|(point, _)| *point < h);
-                let (point, i) = ring[if at == ring.len() { 0 } else { at }];
+                let (point, i) = ring.get(at).or(ring.first()).copied().unwrap_or((0, 0));
                 Pick {
                     index: i,
                     why: format!(
@@ -348,8 +348,13 @@ fn ring(endpoints: &[Endpoint], min: u64, max: u64) -> Result<Vec<(u64, usize)>,
     if min > max {
         return Err(ConfigError(format!("minimum_ring_size ({min}) > maximum_ring_size ({max})")));
     }
+    if max == 0 {
+        return Err(ConfigError("maximum_ring_size must be at least 1".into()));
+    }
     let weights = normalized(endpoints);
     let min_weight = weights.iter().copied().fold(1.0, f64::min);
+    // A ring holds at least one point per host, even when asked for fewer.
+    let min = min.max(endpoints.len() as u64);
     let scale = ((min_weight * min as f64).ceil() / min_weight).min(max as f64);
     let mut ring = Vec::with_capacity(scale.ceil() as usize);
     let (mut current, mut target) = (0.0f64, 0.0f64);
