@@ -201,7 +201,7 @@ fn a_canary_takes_its_weight_of_the_requests() {
     };
     let load = Load { requests: 5000, clients: 1, connections: 1 };
     let sent = send_requests(&cluster, &request, &HttpOptions::default(), load).expect("sends");
-    let v2: u64 = sent.counts.iter().filter(|(pod, _)| deployment(pod) == "web-v2").map(|(_, n)| *n as u64).sum();
+    let v2: u64 = sent.counts.iter().filter(|(pod, _)| deployment(pod) == "web-v2").map(|(_, n)| *n).sum();
     let v1 = 5000 - v2;
     let p = lbplay_core::mesh::balance::chi_square_tail(&[v1, v2], &[4500.0, 500.0]);
     assert!(p > 1e-6, "v1 {v1}, v2 {v2}: p = {p}");
@@ -265,8 +265,7 @@ fn a_refused_connection_and_a_503_are_retried_on_another_host() {
             assert_eq!(endpoints.len(), 2, "{endpoints:?}");
             assert!(trace.steps.iter().any(|s| s.stage == Some("retry")));
             assert!(trace.steps.iter().any(|s| s.verdict == "RST" && s.direction == Direction::Reply));
-            let second =
-                trace.steps.iter().filter(|s| s.verdict == "REQUEST →").next().and_then(|s| s.request.as_ref());
+            let second = trace.steps.iter().find(|s| s.verdict == "REQUEST →").and_then(|s| s.request.as_ref());
             assert_eq!(second.and_then(|r| r.after.header("x-envoy-attempt-count")), Some("2"));
             retried = true;
         }

@@ -372,7 +372,7 @@ fn ring(endpoints: &[Endpoint], min: u64, max: u64) -> Result<Vec<(u64, usize)>,
 }
 
 fn is_prime(n: u64) -> bool {
-    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+    n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| !n.is_multiple_of(d))
 }
 
 /// maglev_lb.cc `MaglevTable`: each slot's endpoint.
