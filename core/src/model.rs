@@ -265,6 +265,8 @@ pub struct HttpRoute {
     pub timeout: Option<String>,
     /// `retries.attempts`.
     pub retries: Option<u32>,
+    /// `retries.retryOn`, as written (Envoy's `retry_on` names, and status codes).
+    pub retry_on: Option<String>,
 }
 
 /// One `match[]` entry: a URI condition and header conditions (`exact`/`prefix`/`regex`).

@@ -60,6 +60,8 @@ pub struct Route {
     pub weighted: Vec<(String, u32)>,
     /// `retries.attempts`, when the VirtualService sets it.
     pub retries: Option<u32>,
+    /// `retries.retryOn`, when the VirtualService sets it.
+    pub retry_on: Option<String>,
 }
 
 /// A cluster as the route chose it.
@@ -299,6 +301,7 @@ pub fn route(cluster: &Cluster, namespace: &str, dst: SocketAddrV4, request: &Re
             virtual_service: None,
             weighted: Vec::new(),
             retries: None,
+            retry_on: None,
         });
         routed.cluster = Some(Upstream {
             name: PASSTHROUGH.into(),
@@ -324,6 +327,7 @@ pub fn route(cluster: &Cluster, namespace: &str, dst: SocketAddrV4, request: &Re
                 virtual_service: None,
                 weighted: Vec::new(),
                 retries: None,
+                retry_on: None,
             },
         ),
         Some(v) => {
@@ -357,6 +361,7 @@ pub fn route(cluster: &Cluster, namespace: &str, dst: SocketAddrV4, request: &Re
                 virtual_service: Some(format!("{}/{}", v.namespace, v.name)),
                 weighted,
                 retries: http.retries,
+                retry_on: http.retry_on.clone(),
             };
             (chosen.map(|d| (v, d)), route)
         }
@@ -409,6 +414,14 @@ pub fn route(cluster: &Cluster, namespace: &str, dst: SocketAddrV4, request: &Re
     }
     routed.cluster = Some(Upstream { name, endpoints, policy, policy_from });
     routed
+}
+
+/// Whether a route's retry policy retries a 503 answer. Istio's default policy does not: its
+/// `retry_on` names `retriable-status-codes` but it sets no codes (retry.go `DefaultPolicy`;
+/// earlier releases listed 503). A VirtualService's `retryOn` does when it names `5xx`,
+/// `gateway-error` or the code itself (`parseRetryOn` turns numbers into `retriable_status_codes`).
+pub fn retries_503(retry_on: Option<&str>) -> bool {
+    retry_on.is_some_and(|on| on.split(',').map(str::trim).any(|part| matches!(part, "5xx" | "gateway-error" | "503")))
 }
 
 /// Envoy's weighted clusters (config_impl.cc `WeightedClusterEntry`): a draw modulo the total

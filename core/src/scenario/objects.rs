@@ -1542,11 +1542,12 @@ fn decode_virtual_service(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &st
             );
         }
         let timeout = cx.string(obj, route.get("timeout"), &format!("{path}.timeout"));
-        let retries = cx
-            .map(obj, route.get("retries"), &format!("{path}.retries"))
+        let retry = cx.map(obj, route.get("retries"), &format!("{path}.retries"));
+        let retries = retry
             .and_then(|r| cx.int(obj, r.get("attempts"), &format!("{path}.retries.attempts")))
             .map(|a| a.clamp(0, u32::MAX as i64) as u32);
-        http.push(HttpRoute { name: route_name, matches, route: destinations, timeout, retries });
+        let retry_on = retry.and_then(|r| cx.string(obj, r.get("retryOn"), &format!("{path}.retries.retryOn")));
+        http.push(HttpRoute { name: route_name, matches, route: destinations, timeout, retries, retry_on });
     }
     Some(VirtualService { namespace: namespace.to_string(), name: name.to_string(), hosts, gateways, http })
 }

@@ -14,11 +14,12 @@
 //! ClusterIP, so kube-proxy's DNAT never sees them. On an injected server pod, nat PREROUTING
 //! REDIRECTs the connection to 15006; the inbound listener `virtualInbound` and the cluster
 //! `inbound|PORT||` hand the request to the app from 127.0.0.6, which ISTIO_OUTPUT lets through.
-//! A refused connection or a 503 is retried on another host under Istio's default retry policy
+//! A refused connection is retried on another host under Istio's default retry policy
 //! (pilot/pkg/networking/core/route/retry/retry.go `DefaultPolicy`: `num_retries: 2`, `retry_on:
-//! connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes` with
-//! `retriable_status_codes: [503]`, the `previous_hosts` predicate with
-//! `host_selection_retry_max_attempts: 5`), each attempt a new upstream connection.
+//! connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes`, the
+//! `previous_hosts` predicate with `host_selection_retry_max_attempts: 5`), each attempt a new
+//! upstream connection. The default lists no retriable status codes (earlier releases listed
+//! 503), so a 503 is retried only when the VirtualService's `retries.retryOn` asks for it.
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -118,6 +119,7 @@ impl<'a> Sim<'a> {
         }
         let Some(upstream) = routed.cluster.clone() else { return };
         let retries = routed.route.as_ref().and_then(|r| r.retries).unwrap_or(DEFAULT_RETRIES);
+        let retry_503 = route::retries_503(routed.route.as_ref().and_then(|r| r.retry_on.as_deref()));
         let lb = routed.service.as_ref().and_then(|(ns, name, _)| {
             let service = self.cluster.service(ns, name)?;
             let mesh = self.cluster.mesh.as_deref()?;
@@ -259,8 +261,14 @@ impl<'a> Sim<'a> {
             };
             let Some(answered) = answered else { return };
             let status = trace.outcome.http.take().map_or(0, |h| h.status);
-            if status == 503 && attempt <= retries {
-                trace.steps.push(retry_step(&node, &answered, attempt, "retriable-status-codes (503)", &backend));
+            if status == 503 && retry_503 && attempt <= retries {
+                trace.steps.push(retry_step(
+                    &node,
+                    &answered,
+                    attempt,
+                    "a 503, which the route's retryOn names",
+                    &backend,
+                ));
                 connection = connection.saturating_add(if mtls { 2 } else { 1 });
                 continue;
             }
@@ -286,6 +294,7 @@ impl<'a> Sim<'a> {
         }
         let Some(upstream) = routed.cluster else { return "dropped".into() };
         let retries = routed.route.as_ref().and_then(|r| r.retries).unwrap_or(DEFAULT_RETRIES);
+        let retry_503 = route::retries_503(routed.route.as_ref().and_then(|r| r.retry_on.as_deref()));
         let lb = routed.service.as_ref().and_then(|(ns, name, _)| {
             let service = self.cluster.service(ns, name)?;
             route::load_balancer(&self.cluster.mesh.as_deref()?.destination_rules, service, None).cloned()
@@ -300,8 +309,9 @@ impl<'a> Sim<'a> {
             let failing = self.cluster.pod_by_ip(*backend.ip()).is_some_and(|p| {
                 p.labels.get(crate::kubeproxy::userspace::DOWN_LABEL).map(String::as_str) == Some("503")
             });
-            if health(self.cluster, *backend) == Health::Answers && !failing {
-                return name.clone().map_or_else(|| backend.to_string(), |n| format!("pod/{n}"));
+            let served = name.clone().map_or_else(|| backend.to_string(), |n| format!("pod/{n}"));
+            if health(self.cluster, *backend) == Health::Answers && !(failing && retry_503) {
+                return if failing { format!("503 from {served}") } else { served };
             }
         }
         "503 URX from envoy".into()
@@ -722,10 +732,10 @@ fn decision_steps(
 fn retry_step(node: &str, packet: &Packet, attempt: u32, why: &str, backend: &SocketAddrV4) -> crate::trace::Step {
     let note = Text::new(
         format!(
-            "Attempt {attempt} to {backend} failed ({why}). Istio's default retry policy (retry_on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes; 503 retriable; 2 retries) lets Envoy try again, and the previous_hosts predicate steers the next pick to another host."
+            "Attempt {attempt} to {backend} failed ({why}). The route's retry policy (Istio's default: 2 retries, retry_on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, no status codes listed) lets Envoy try again, and the previous_hosts predicate steers the next pick to another host."
         ),
         format!(
-            "第 {attempt} 次尝试（{backend}）失败（{why}）。Istio 的默认重试策略（retry_on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes；503 可重试；重试 2 次）让 Envoy 再试一次，previous_hosts 谓词把下一次选择引向另一台主机。"
+            "第 {attempt} 次尝试（{backend}）失败（{why}）。路由的重试策略（Istio 默认：重试 2 次，retry_on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes，未列出状态码）让 Envoy 再试一次，previous_hosts 谓词把下一次选择引向另一台主机。"
         ),
     );
     let mut s = proxy_step(
@@ -733,7 +743,7 @@ fn retry_step(node: &str, packet: &Packet, attempt: u32, why: &str, backend: &So
         packet,
         "retry",
         "RETRY",
-        Some("retry_policy: {num_retries: 2, retriable_status_codes: [503]}".into()),
+        Some("retry_policy: {retry_on: connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, num_retries: 2, retry_host_predicate: previous_hosts, host_selection_retry_max_attempts: 5}".into()),
         note,
     );
     s.connection = Some(0);
