@@ -130,3 +130,48 @@ fn check_shows_which_pods_gain_a_sidecar() {
     assert!(!marked("shop/batch"), "inject=false");
     assert!(!marked("default/legacy"), "namespace not enabled");
 }
+
+/// The source of the sidecar-to-sidecar walk.
+const MESH_CALL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/scenarios/mesh.yaml");
+
+/// Runs `lbplay ARGS…` and returns its status and standard output.
+fn lbplay(args: &[&str]) -> (i32, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lbplay")).args(args).output().expect("run lbplay");
+    (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[test]
+fn trace_walks_a_request_through_both_sidecars() {
+    let (status, text) =
+        lbplay(&["trace", "--from", "pod/client", "--to", "http://web/hello", "--seed", "1", MESH_CALL]);
+    assert_eq!(status, 0);
+    expect_test::expect_file!["snapshots/mesh-call.seed1.txt"].assert_eq(&text);
+    let (status, json) = lbplay(&[
+        "trace",
+        "--from",
+        "pod/client",
+        "--to",
+        "http://web/hello",
+        "--seed",
+        "1",
+        "--format",
+        "json",
+        MESH_CALL,
+    ]);
+    assert_eq!(status, 0);
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let stages: Vec<&str> =
+        json["steps"].as_array().expect("steps").iter().filter_map(|step| step["stage"].as_str()).collect();
+    for stage in ["accept", "listener", "route", "cluster", "endpoint", "dial", "relay"] {
+        assert!(stages.contains(&stage), "{stage} in {stages:?}");
+    }
+    let relayed = json["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|step| step["verdict"] == "REQUEST →")
+        .expect("a relay step");
+    let after = relayed["request"]["after"]["headers"].to_string();
+    assert!(after.contains("x-request-id") && after.contains("x-envoy-attempt-count"), "{after}");
+    assert_eq!(json["outcome"]["http"]["status"], 200);
+}

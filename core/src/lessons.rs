@@ -53,6 +53,8 @@ pub enum Chapter {
     KubeProxyNftables,
     /// Ingress, walked through ingress-nginx.
     Ingress,
+    /// Istio sidecars: istio-init's rules and Envoy.
+    Mesh,
 }
 
 impl Chapter {
@@ -68,6 +70,7 @@ impl Chapter {
             Chapter::KubeProxyIpvs => Text::new("kube-proxy: IPVS mode", "kube-proxy：IPVS 模式"),
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
             Chapter::Ingress => Text::new("Ingress (ingress-nginx)", "Ingress（ingress-nginx）"),
+            Chapter::Mesh => Text::new("Istio sidecars", "Istio sidecar"),
         }
     }
 }
@@ -375,6 +378,42 @@ const ALL: &[Builtin] = &[
         to: "http://foo.bar.com/shop/cart",
         seed: 1,
         yaml: include_str!("../scenarios/ingress-v1.yaml"),
+    },
+    Builtin {
+        id: "mesh-sidecar",
+        chapter: Chapter::Mesh,
+        title_en: "A call between two sidecars: no kube-proxy on the way",
+        title_zh: "两个边车之间的调用：途中没有 kube-proxy",
+        watch_en: "The client's connect to web's ClusterIP never leaves its pod: istio-init's ISTIO_OUTPUT sends it to ISTIO_REDIRECT, REDIRECT to 127.0.0.1:15001, where Envoy accepts it. Envoy reads the request, walks listener virtualOutbound, 0.0.0.0_80, route configuration 80, the virtual host, the default route and cluster outbound|80||web.default.svc.cluster.local, and LEAST_REQUEST picks a pod. Envoy (uid 1337) dials the Pod IP itself: the owner match lets it out, and kube-proxy's DNAT never sees it. On the web pod, PREROUTING sends it to 15006, virtualInbound, and the app gets it from 127.0.0.6. Compare the request before and after each sidecar.",
+        watch_zh: "客户端对 web ClusterIP 的连接从未离开它的 Pod：istio-init 写的 ISTIO_OUTPUT 把它交给 ISTIO_REDIRECT，REDIRECT 到 127.0.0.1:15001，由 Envoy 接受。Envoy 读取请求，依次经过监听器 virtualOutbound、0.0.0.0_80、路由配置 80、虚拟主机、默认路由和集群 outbound|80||web.default.svc.cluster.local，由 LEAST_REQUEST 选出一个 Pod。Envoy（uid 1337）自己连接 Pod IP：属主匹配放行，kube-proxy 的 DNAT 从未见到它。在 web Pod 上，PREROUTING 把它送到 15006、virtualInbound，应用从 127.0.0.6 收到请求。对比每个边车前后的请求。",
+        from: "pod/client",
+        to: "http://web/hello",
+        seed: 1,
+        yaml: include_str!("../scenarios/mesh.yaml"),
+    },
+    Builtin {
+        id: "mesh-language",
+        chapter: Chapter::Mesh,
+        title_en: "Routing by language: Accept-Language picks the zh or the en servers",
+        title_zh: "按语言路由：Accept-Language 选择 zh 或 en 服务器组",
+        watch_en: "The source text's example. One Service, two groups of pods; the VirtualService's first route matches an Accept-Language header starting with zh and sends it to subset zh, the second takes everything else to subset en. This walk sends no Accept-Language, so route everyone-else wins and cluster outbound|80|en|… serves it. Send it with -H 'Accept-Language: zh-CN' to reach the zh group: kube-proxy could never do this, it does not read the request.",
+        watch_zh: "原文的例子。一个 Service，两组 Pod；VirtualService 的第一条路由匹配以 zh 开头的 Accept-Language 头，把请求送到子集 zh，第二条把其余请求送到子集 en。这次请求没有 Accept-Language，所以路由 everyone-else 胜出，由集群 outbound|80|en|… 服务。加上 -H 'Accept-Language: zh-CN' 再发一次就会到 zh 组：kube-proxy 做不到，它不读请求。",
+        from: "pod/client",
+        to: "http://web/",
+        seed: 1,
+        yaml: include_str!("../scenarios/mesh-language.yaml"),
+    },
+    Builtin {
+        id: "mesh-canary",
+        chapter: Chapter::Mesh,
+        title_en: "A 90/10 canary by weight, whatever the pod counts",
+        title_zh: "按权重 90/10 的金丝雀发布，与 Pod 数量无关",
+        watch_en: "Three v1 pods and one v2 pod. Through kube-proxy, v2 would get a quarter of the connections; through the sidecar, the VirtualService's weights decide per request: the route step shows the weighted clusters and the draw. Send 1,000 requests (lbplay send --requests 1000) and about 100 reach v2.",
+        watch_zh: "三个 v1 Pod，一个 v2 Pod。经过 kube-proxy，v2 会得到四分之一的连接；经过边车，VirtualService 的权重按请求决定：路由那一步显示加权的集群和抽签结果。发送 1,000 个请求（lbplay send --requests 1000），约 100 个到达 v2。",
+        from: "pod/client",
+        to: "http://web/",
+        seed: 1,
+        yaml: include_str!("../scenarios/mesh-canary.yaml"),
     },
 ];
 

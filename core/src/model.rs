@@ -25,6 +25,8 @@ pub struct Cluster {
     pub endpoint_slices: Vec<EndpointSlice>,
     /// The ingress-nginx controller that serves the scenario's Ingresses, when it has any.
     pub ingress: Option<IngressController>,
+    /// The Istio mesh: injected pods and their tables, VirtualServices and DestinationRules.
+    pub mesh: Option<std::sync::Arc<crate::mesh::Mesh>>,
 }
 
 /// The ingress-nginx controller as the walk meets it: the pods its Service selects and the
@@ -84,6 +86,7 @@ impl Default for Cluster {
             services: Vec::new(),
             endpoint_slices: Vec::new(),
             ingress: None,
+            mesh: None,
         }
     }
 }
@@ -262,6 +265,8 @@ pub struct HttpRoute {
     pub timeout: Option<String>,
     /// `retries.attempts`.
     pub retries: Option<u32>,
+    /// `retries.retryOn`, as written (Envoy's `retry_on` names, and status codes).
+    pub retry_on: Option<String>,
 }
 
 /// One `match[]` entry: a URI condition and header conditions (`exact`/`prefix`/`regex`).
@@ -295,10 +300,45 @@ pub struct DestinationRule {
     pub namespace: String,
     pub name: String,
     pub host: String,
-    /// `trafficPolicy.loadBalancer.simple` (`ROUND_ROBIN`, `LEAST_REQUEST`, `RANDOM`, ...), or
-    /// `CONSISTENT_HASH` when `consistentHash` is set.
-    pub load_balancer: Option<String>,
+    /// `trafficPolicy.loadBalancer`.
+    pub load_balancer: Option<LoadBalancer>,
     pub subsets: Vec<Subset>,
+}
+
+/// A DestinationRule's `loadBalancer`: `simple` (`ROUND_ROBIN`, `LEAST_REQUEST`, `RANDOM`, ...)
+/// or `consistentHash`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadBalancer {
+    Simple(String),
+    ConsistentHash(ConsistentHash),
+}
+
+impl LoadBalancer {
+    /// As `lbplay check` prints it: the simple name, or `CONSISTENT_HASH`.
+    pub fn name(&self) -> &str {
+        match self {
+            LoadBalancer::Simple(name) => name,
+            LoadBalancer::ConsistentHash(_) => "CONSISTENT_HASH",
+        }
+    }
+}
+
+/// `consistentHash`: what the hash is of, and the table it picks from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistentHash {
+    pub key: HashKey,
+    /// `maglev: {tableSize}`; otherwise a ring (`ringHash: {minimumRingSize}`, the default).
+    pub maglev: Option<u64>,
+    pub minimum_ring_size: Option<u64>,
+}
+
+/// The request property a consistent hash is of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashKey {
+    Header(String),
+    Cookie(String),
+    SourceIp,
+    QueryParameter(String),
 }
 
 /// A named subset of a DestinationRule: the pods whose labels include `labels`.
@@ -306,7 +346,7 @@ pub struct DestinationRule {
 pub struct Subset {
     pub name: String,
     pub labels: BTreeMap<String, String>,
-    pub load_balancer: Option<String>,
+    pub load_balancer: Option<LoadBalancer>,
 }
 
 /// One DNS record, as CoreDNS's `kubernetes` plugin would answer it.

@@ -352,6 +352,20 @@ impl Trace {
                 }
             }
             let _ = writeln!(out, "      {}", step.note.get(lang));
+            // What a proxy changed in the request it forwards: each header it added or changed
+            // (`+`) and each it dropped (`-`).
+            if let Some(change) = step.request.as_deref().filter(|_| step.kind == StepKind::Proxy) {
+                for header in &change.after.headers {
+                    if change.before.header(&header.name) != Some(header.value.as_str()) {
+                        let _ = writeln!(out, "      + {}: {}", header.name, header.value);
+                    }
+                }
+                for header in &change.before.headers {
+                    if change.after.header(&header.name).is_none() {
+                        let _ = writeln!(out, "      - {}: {}", header.name, header.value);
+                    }
+                }
+            }
             // The HTTP a segment carries, at the steps where it is sent and received: its first
             // line and its Host, as a packet list's info column shows them.
             if matches!(step.kind, StepKind::Send | StepKind::Deliver) && !step.after.payload().is_empty() {
@@ -359,8 +373,10 @@ impl Trace {
                 let head = String::from_utf8_lossy(payload);
                 let first = head.lines().next().unwrap_or_default();
                 if first.ends_with("HTTP/1.1") || first.starts_with("HTTP/1.1 ") {
-                    let host =
-                        head.lines().find_map(|line| line.strip_prefix("Host: ")).map(|h| format!("  (Host: {h})"));
+                    let host = head
+                        .lines()
+                        .find(|line| line.len() > 6 && line[..6].eq_ignore_ascii_case("host: "))
+                        .map(|line| format!("  (Host: {})", &line[6..]));
                     let _ =
                         writeln!(out, "      payload: {first}{}, {} bytes", host.unwrap_or_default(), payload.len());
                 }

@@ -534,9 +534,10 @@ fn v1_ingress_without_path_type() {
 fn virtual_service_weights_not_100() {
     check(
         "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata: {name: reviews}\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: reviews, subset: v1}\n      weight: 50\n    - destination: {host: reviews, subset: v2}\n      weight: 40\n",
-        expect![
-            "in.yaml:7:5: error: VirtualService/default/reviews: spec.http[0].route: total destination weight = 90 != 100"
-        ],
+        expect![[r#"
+            in.yaml:7:5: error: VirtualService/default/reviews: spec.http[0].route: total destination weight = 90 != 100
+            in.yaml:8:27: warning: VirtualService/default/reviews: spec.http[0].route[0].destination.host: IST0101: referenced host not found: "reviews"; Envoy answers requests routed here with 503, response flag NC (no cluster)
+            in.yaml:10:27: warning: VirtualService/default/reviews: spec.http[0].route[1].destination.host: IST0101: referenced host not found: "reviews"; Envoy answers requests routed here with 503, response flag NC (no cluster)"#]],
     );
 }
 
@@ -544,9 +545,9 @@ fn virtual_service_weights_not_100() {
 fn destination_rule_unknown_load_balancer() {
     check(
         "apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  trafficPolicy:\n    loadBalancer: {simple: FASTEST}\n",
-        expect![
-            "in.yaml:7:28: error: DestinationRule/default/reviews: spec.trafficPolicy.loadBalancer.simple: unknown load balancer `FASTEST`: supported values are UNSPECIFIED, ROUND_ROBIN, LEAST_CONN, LEAST_REQUEST, RANDOM, PASSTHROUGH"
-        ],
+        expect![[r#"
+            in.yaml:5:9: warning: DestinationRule/default/reviews: spec.host: IST0101: referenced host not found: "reviews"; this DestinationRule applies to no Service
+            in.yaml:7:28: error: DestinationRule/default/reviews: spec.trafficPolicy.loadBalancer.simple: unknown load balancer `FASTEST`: supported values are UNSPECIFIED, ROUND_ROBIN, LEAST_CONN, LEAST_REQUEST, RANDOM, PASSTHROUGH"#]],
     );
 }
 

@@ -81,6 +81,7 @@ pub fn cluster() -> Cluster {
             endpoints,
         }],
         ingress: None,
+        mesh: None,
     }
 }
 

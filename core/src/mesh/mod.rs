@@ -7,11 +7,16 @@
 //! `envoy` names the Envoy configuration (listeners, route configurations, virtual hosts,
 //! clusters) a sidecar's connection meets, as data for the proxy hop to come.
 
+pub mod balance;
 pub mod envoy;
+pub mod forward;
 pub mod inject;
 pub mod iptables;
+pub mod route;
 
-use crate::model::{Cluster, ClusterExtras, Pod};
+use std::collections::BTreeMap;
+
+use crate::model::{Cluster, ClusterExtras, DestinationRule, Pod, VirtualService};
 
 /// The container an injected pod gains, and the user it runs as.
 pub const PROXY_CONTAINER: &str = "istio-proxy";
@@ -20,6 +25,43 @@ pub const INTERCEPTION_MODE: &str = "sidecar.istio.io/interceptionMode";
 
 /// The init container that writes the pod's nat table.
 pub const INIT_CONTAINER: &str = "istio-init";
+
+/// The mesh as the walk meets it: the injected pods with the nat table istio-init wrote in each,
+/// and the routing objects istiod turns into every sidecar's Envoy configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Mesh {
+    /// Injected pods by name, each with its network namespace's nat table.
+    pub sidecars: BTreeMap<String, Ruleset>,
+    pub virtual_services: Vec<VirtualService>,
+    pub destination_rules: Vec<DestinationRule>,
+}
+
+impl Mesh {
+    /// The nat table of `pod`'s network namespace, when it has a sidecar.
+    pub fn sidecar(&self, pod: &str) -> Option<&Ruleset> {
+        self.sidecars.get(pod)
+    }
+}
+
+/// The mesh of a loaded scenario: `None` when no pod is injected. A pod whose capture
+/// istio-init could not write (TPROXY, `NONE`, a bad annotation) has no table here; `lbplay
+/// rules --pod` says why.
+pub fn attach(cluster: &Cluster, extras: &ClusterExtras) -> Option<std::sync::Arc<Mesh>> {
+    let mut sidecars = BTreeMap::new();
+    for pod in &cluster.pods {
+        if let Ok(rules) = pod_table(pod, extras) {
+            sidecars.insert(pod.name.clone(), rules);
+        }
+    }
+    if sidecars.is_empty() {
+        return None;
+    }
+    Some(std::sync::Arc::new(Mesh {
+        sidecars,
+        virtual_services: extras.virtual_services.clone(),
+        destination_rules: extras.destination_rules.clone(),
+    }))
+}
 
 /// Whether Istio injects a sidecar into `pod` of this scenario, and why.
 pub fn injection(pod: &Pod, extras: &ClusterExtras) -> inject::Decision {
@@ -93,6 +135,11 @@ pub fn pod_rules(cluster: &Cluster, extras: &ClusterExtras, name: &str) -> Resul
             return Err(PodRulesError::Ambiguous { name: name.to_string(), candidates });
         }
     };
+    pod_table(pod, extras)
+}
+
+/// The sidecar table of one pod, or why it has none.
+fn pod_table(pod: &Pod, extras: &ClusterExtras) -> Result<Ruleset, PodRulesError> {
     let key = format!("{}/{}", pod.namespace, pod.name);
     let annotations = extras.pod_annotations.get(&key);
     let decision = injection(pod, extras);

@@ -18,6 +18,7 @@ mod controllers;
 mod fields;
 mod ingress;
 pub mod ingress_nginx;
+mod mesh_refs;
 mod objects;
 mod report;
 mod schema;
@@ -182,6 +183,7 @@ pub fn load(sources: &[Source<'_>]) -> Result<Loaded, Vec<Problem>> {
     }
     let (mut cluster, extras) = objects::build(&mut cx, &docs);
     cluster.ingress = ingress_nginx::attach(&cluster, &extras, &settings, installed);
+    cluster.mesh = crate::mesh::attach(&cluster, &extras);
     // Problems are reported in the order of the input, whichever pass found them.
     let order = |file: &str| sources.iter().position(|s| s.name == file).unwrap_or(usize::MAX);
     crate::sort::sort_by_key(&mut cx.problems, |p| (order(&p.file), p.line, p.column));

@@ -15,9 +15,9 @@ use super::fields::{
 use super::{MAX_CLIENTS, MAX_NODES, MAX_SERVICE_PORTS};
 use super::{controllers, schema};
 use crate::model::{
-    Client, Cluster, ClusterExtras, ContainerPort, DestinationRule, HttpMatch, HttpRoute, Ingress, IngressClass, Node,
-    ProxyMode, RouteDestination, ServicePort, ServiceType, StringMatch, Subset, TargetPort, TrafficPolicy,
-    VirtualService,
+    Client, Cluster, ClusterExtras, ConsistentHash, ContainerPort, DestinationRule, HashKey, HttpMatch, HttpRoute,
+    Ingress, IngressClass, LoadBalancer, Node, ProxyMode, RouteDestination, ServicePort, ServiceType, StringMatch,
+    Subset, TargetPort, TrafficPolicy, VirtualService,
 };
 use crate::net::{Ipv4Net, Proto};
 use crate::yaml::{self, Pos, Value};
@@ -152,6 +152,8 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
     let mut cluster_doc: Option<Obj<'_>> = None;
     let mut decoded = Decoded::default();
     let mut seen: BTreeMap<String, (String, Pos)> = BTreeMap::new();
+    // Istio objects, whose references to hosts and subsets are checked once every Service is known.
+    let mut istio: Vec<(Obj<'_>, String)> = Vec::new();
     for (file, node) in docs {
         if node.is_null() {
             // kubectl skips empty documents (a stray `---`), and so does lbplay.
@@ -356,11 +358,13 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
             "VirtualService" => {
                 if let Some(vs) = decode_virtual_service(cx, &obj, &namespace, &name) {
                     decoded.virtual_services.push(vs);
+                    istio.push((obj.clone(), namespace.clone()));
                 }
             }
             "DestinationRule" => {
                 if let Some(dr) = decode_destination_rule(cx, &obj, &namespace, &name) {
                     decoded.destination_rules.push(dr);
+                    istio.push((obj.clone(), namespace.clone()));
                 }
             }
             _ => cx.ignored.push(label),
@@ -373,6 +377,7 @@ pub(crate) fn build(cx: &mut Cx, docs: &[(&str, &yaml::Node)]) -> (Cluster, Clus
     };
     let mut extras = ClusterExtras::default();
     controllers::run(cx, &mut cluster, &mut extras, decoded);
+    super::mesh_refs::check(cx, &istio, &cluster, &extras.destination_rules);
     (cluster, extras)
 }
 
@@ -1552,20 +1557,71 @@ fn decode_virtual_service(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &st
             );
         }
         let timeout = cx.string(obj, route.get("timeout"), &format!("{path}.timeout"));
-        let retries = cx
-            .map(obj, route.get("retries"), &format!("{path}.retries"))
+        let retry = cx.map(obj, route.get("retries"), &format!("{path}.retries"));
+        let retries = retry
             .and_then(|r| cx.int(obj, r.get("attempts"), &format!("{path}.retries.attempts")))
             .map(|a| a.clamp(0, u32::MAX as i64) as u32);
-        http.push(HttpRoute { name: route_name, matches, route: destinations, timeout, retries });
+        let retry_on = retry.and_then(|r| cx.string(obj, r.get("retryOn"), &format!("{path}.retries.retryOn")));
+        http.push(HttpRoute { name: route_name, matches, route: destinations, timeout, retries, retry_on });
     }
     Some(VirtualService { namespace: namespace.to_string(), name: name.to_string(), hosts, gateways, http })
 }
 
-fn load_balancer_policy(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, path: &str) -> Option<String> {
+fn load_balancer_policy(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, path: &str) -> Option<LoadBalancer> {
     let policy = cx.map(obj, node, path)?;
     let lb = cx.map(obj, policy.get("loadBalancer"), &format!("{path}.loadBalancer"))?;
-    if lb.get("consistentHash").is_some() {
-        return Some("CONSISTENT_HASH".to_string());
+    if let Some(hash) = lb.get("consistentHash") {
+        let hpath = format!("{path}.loadBalancer.consistentHash");
+        let hash = cx.map(obj, Some(hash), &hpath)?;
+        let key = if let Some(name) = cx.string(obj, hash.get("httpHeaderName"), &format!("{hpath}.httpHeaderName")) {
+            HashKey::Header(name)
+        } else if let Some(cookie) = hash.get("httpCookie") {
+            let cookie = cx.map(obj, Some(cookie), &format!("{hpath}.httpCookie"))?;
+            let name = cx.string(obj, cookie.get("name"), &format!("{hpath}.httpCookie.name"))?;
+            HashKey::Cookie(name)
+        } else if let Some(name) =
+            cx.string(obj, hash.get("httpQueryParameterName"), &format!("{hpath}.httpQueryParameterName"))
+        {
+            HashKey::QueryParameter(name)
+        } else if cx.boolean(obj, hash.get("useSourceIp"), &format!("{hpath}.useSourceIp")) == Some(true) {
+            HashKey::SourceIp
+        } else {
+            cx.error(
+                obj,
+                hash.pos,
+                &hpath,
+                "consistentHash needs one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName",
+            );
+            return None;
+        };
+        let size = |cx: &mut Cx, parent: Option<&yaml::Node>, key: &str, field: &str| -> Option<u64> {
+            let parent = cx.map(obj, parent, &format!("{hpath}.{key}"))?;
+            let value = cx.int(obj, parent.get(field), &format!("{hpath}.{key}.{field}"))?;
+            u64::try_from(value).ok()
+        };
+        let maglev = hash.get("maglev").and_then(|m| size(cx, Some(m), "maglev", "tableSize").or(Some(65_537)));
+        if let Some(table) = maglev
+            && crate::mesh::balance::Balancer::new(
+                crate::mesh::balance::Policy::Maglev { table_size: table },
+                vec![crate::mesh::balance::Endpoint { address: String::new(), weight: 1 }],
+                0,
+            )
+            .is_err()
+        {
+            let at = hash.get("maglev").map_or(hash.pos, |m| m.pos);
+            cx.error(
+                obj,
+                at,
+                &format!("{hpath}.maglev.tableSize"),
+                format!("table size {table} must be a prime number no larger than 5000011"),
+            );
+            return None;
+        }
+        let minimum_ring_size =
+            hash.get("ringHash").and_then(|r| size(cx, Some(r), "ringHash", "minimumRingSize")).or_else(|| {
+                cx.int(obj, hash.get("minimumRingSize"), &format!("{hpath}.minimumRingSize")).map(|v| v.max(0) as u64)
+            });
+        return Some(LoadBalancer::ConsistentHash(ConsistentHash { key, maglev, minimum_ring_size }));
     }
     let simple = cx.string(obj, lb.get("simple"), &format!("{path}.loadBalancer.simple"))?;
     const KNOWN: &[&str] = &["UNSPECIFIED", "ROUND_ROBIN", "LEAST_CONN", "LEAST_REQUEST", "RANDOM", "PASSTHROUGH"];
@@ -1579,7 +1635,7 @@ fn load_balancer_policy(cx: &mut Cx, obj: &Obj<'_>, node: Option<&yaml::Node>, p
         );
         return None;
     }
-    Some(simple)
+    Some(LoadBalancer::Simple(simple))
 }
 
 fn decode_destination_rule(cx: &mut Cx, obj: &Obj<'_>, namespace: &str, name: &str) -> Option<DestinationRule> {

@@ -200,7 +200,7 @@ pub fn report(loaded: &Loaded) -> String {
                 dr.namespace,
                 dr.name,
                 dr.host,
-                dr.load_balancer.as_deref().unwrap_or("default"),
+                dr.load_balancer.as_ref().map_or("default", |lb| lb.name()),
                 if subsets.is_empty() { "none".to_string() } else { subsets.join(", ") }
             );
         }

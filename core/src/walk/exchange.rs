@@ -192,12 +192,12 @@ fn service_at(cluster: &Cluster, dst: SocketAddrV4) -> Option<String> {
 
 /// What a pod's web server answers: 200 with a short body naming the pod, or 400 for bytes that
 /// are not an HTTP/1.1 request.
-fn pod_answer(pod: &Host, bytes: &[u8]) -> (http::Response, Option<http::Request>) {
+fn pod_answer(pod: &Host, bytes: &[u8], status: u16) -> (http::Response, Option<http::Request>) {
     match h1::parse_request(bytes) {
         Ok(request) => {
             let body = format!("{} answered {} {}\n", pod.label(), request.method, request.path);
             let response = http::Response {
-                status: 200,
+                status,
                 headers: vec![Header::new("Content-Type", "text/plain; charset=utf-8")],
                 body: body.into_bytes(),
             };
@@ -251,6 +251,10 @@ impl<'a> Sim<'a> {
             Opened::Accepted { client, proxy, server, at_server } => {
                 let arrival =
                     Arrival { source: &source, server: &server, at_server, proxy: &proxy, scheme: "http", dst };
+                if let Proxy::Envoy { .. } = proxy {
+                    self.exchange_envoy(&mut trace, &arrival, client, &request, &bytes);
+                    return Ok(trace);
+                }
                 self.exchange_ingress(&mut trace, &arrival, client, &bytes);
                 // The backend is the Ingress's, which the hop named.
                 return Ok(trace);
@@ -390,7 +394,14 @@ impl<'a> Sim<'a> {
         why: Text,
     ) -> Option<Packet> {
         let payload = arrived.payload().to_vec();
-        let (response, read) = pod_answer(server, &payload);
+        // `lbplay.dev/down: "503"` makes a pod's web server answer 503 Service Unavailable.
+        let failing = match server {
+            Host::Pod { name, .. } => self.cluster.pod(name).is_some_and(|pod| {
+                pod.labels.get(crate::kubeproxy::userspace::DOWN_LABEL).map(String::as_str) == Some("503")
+            }),
+            _ => false,
+        };
+        let (response, read) = pod_answer(server, &payload, if failing { 503 } else { 200 });
         if let Some(last) = trace.steps.last_mut() {
             let (en, zh) = match &read {
                 Some(request) => (
@@ -489,8 +500,8 @@ fn relay_note(proxy: &Proxy, len: usize, client: &Host, pod: &Host, forward: boo
             ),
             format!("kube-proxy 从 {} 读到 {len} 字节的响应，写回客户端 {} 的连接。", pod.label(), client.label()),
         ),
-        // ingress-nginx does not copy bytes: `ingress_hop` narrates what it rewrites.
-        Proxy::IngressNginx { .. } => Text::default(),
+        // ingress-nginx and Envoy do not copy bytes: their hops narrate what they rewrite.
+        Proxy::IngressNginx { .. } | Proxy::Envoy { .. } => Text::default(),
     }
 }
 

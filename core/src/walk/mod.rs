@@ -17,6 +17,7 @@
 //! another) and `narrate` (the sentences of each step). `send` opens many connections in a row.
 
 mod ct;
+mod envoy_hop;
 mod exchange;
 mod hook;
 mod host;
@@ -25,6 +26,7 @@ mod ipvs_hook;
 mod narrate;
 mod nat;
 mod node;
+mod pod_ns;
 mod proxy;
 mod reject;
 mod routing;
@@ -117,6 +119,13 @@ pub struct Sim<'a> {
     rejected: Option<(String, Packet)>,
     /// ingress-nginx's configuration and its balancers' state, per controller pod.
     ingress: ingress_hop::State,
+    /// The REDIRECTs the conntrack of injected pods' network namespaces remember.
+    pod_nat: Vec<pod_ns::PodNat>,
+    /// The uid and gid of the socket a pod is sending from: the app's, or Envoy's 1337 while a
+    /// sidecar sends; `-m owner` in the pod's nat table reads it.
+    socket_owner: (u32, u32),
+    /// The sidecars' balancers, per client pod and cluster.
+    envoy: envoy_hop::State,
 }
 
 /// How a connection's opening ended.
@@ -157,6 +166,9 @@ impl<'a> Sim<'a> {
             pending: Vec::new(),
             rejected: None,
             ingress: ingress_hop::State::default(),
+            pod_nat: Vec::new(),
+            socket_owner: (pod_ns::APP_UID, pod_ns::APP_UID),
+            envoy: envoy_hop::State::default(),
         };
         // The first node is built at once, so a configuration kube-proxy would refuse (the same on
         // every node) is an error here rather than a drop in the middle of a walk.
@@ -349,12 +361,20 @@ impl<'a> Sim<'a> {
                     let mut pass = Pass::new(trace, &name, direction, &mut flight);
                     if first_hop { self.node_output(&mut pass) } else { self.node_receive(&mut pass) }
                 }
-                Host::Pod { node, .. } if first_hop => {
-                    let node = self.cluster.node(node).map(|n| Host::Node { name: n.name.clone(), ip: n.ip });
-                    match node {
-                        Some(node) => Next::To(node),
-                        None => Next::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
+                Host::Pod { node, name, .. } if first_hop => {
+                    let (node, name) = (node.clone(), name.clone());
+                    match self.pod_output(trace, &name, direction, &mut flight) {
+                        Some(next) => next,
+                        None => match self.cluster.node(&node).map(|n| Host::Node { name: n.name.clone(), ip: n.ip }) {
+                            Some(node) => Next::To(node),
+                            None => Next::Dropped(format!("the pod's node `{}` is not in the scenario", at.name())),
+                        },
                     }
+                }
+                Host::Pod { name, .. } => {
+                    let name = name.clone();
+                    self.pod_input(trace, &name, direction, &mut flight);
+                    Next::Local
                 }
                 Host::Client { .. } if first_hop => self.client_route(flight.tuple()),
                 _ => Next::Local,

@@ -35,6 +35,9 @@ pub(crate) enum Proxy {
     /// request before it chooses, so the walk runs it from the request (`ingress_hop`), not at
     /// the handshake.
     IngressNginx { pod: String },
+    /// An Istio sidecar's Envoy in the injected pod `pod`: its outbound listener (15001), or its
+    /// inbound one (15006). It reads the request before it chooses (`envoy_hop`).
+    Envoy { pod: String, inbound: bool },
 }
 
 /// What a proxy read from the client's connection before choosing.
@@ -127,19 +130,22 @@ impl Proxy {
             Proxy::Userspace { node, .. } => {
                 sim.cluster.node(node).map(|this| Host::Node { name: this.name.clone(), ip: this.ip })
             }
-            Proxy::IngressNginx { pod } => super::resolve_host(sim.cluster, &format!("pod/{pod}")).ok(),
+            Proxy::IngressNginx { pod } | Proxy::Envoy { pod, .. } => {
+                super::resolve_host(sim.cluster, &format!("pod/{pod}")).ok()
+            }
         }
     }
 
     /// Whether the proxy reads the request before it chooses (an L7 proxy), so that it accepts
     /// the handshake like any server and chooses when the request arrives.
     pub(super) fn reads_request(&self) -> bool {
-        matches!(self, Proxy::IngressNginx { .. })
+        matches!(self, Proxy::IngressNginx { .. } | Proxy::Envoy { .. })
     }
 
     /// Accept: which socket the client's connection ends on, as the accept step says it.
     pub(super) fn accept(&self, received: Tuple) -> Text {
         match self {
+            Proxy::Envoy { pod, inbound } => super::envoy_hop::accept_note(pod, *inbound, received),
             Proxy::Userspace { port, .. } => Text::new(
                 format!(
                     "kube-proxy (userspace mode, removed in v1.26) accepts the connection on its socket {} for {}. This first connection ends here, inside kube-proxy; it will open a second one to a pod and copy bytes between the two.",
@@ -166,7 +172,7 @@ impl Proxy {
     /// Read: what the proxy reads before choosing.
     fn read(&self) -> Read {
         match self {
-            Proxy::Userspace { .. } | Proxy::IngressNginx { .. } => Read::Nothing,
+            Proxy::Userspace { .. } | Proxy::IngressNginx { .. } | Proxy::Envoy { .. } => Read::Nothing,
         }
     }
 
@@ -180,13 +186,16 @@ impl Proxy {
                 _ => host.ip(),
             },
             // The pod's own address: its only interface is eth0.
-            Proxy::IngressNginx { .. } => host.ip(),
+            Proxy::IngressNginx { .. } | Proxy::Envoy { inbound: false, .. } => host.ip(),
+            // The inbound cluster's upstream bind address (constants.go `InboundPassthroughBindIpv4`).
+            Proxy::Envoy { inbound: true, .. } => crate::mesh::iptables::INBOUND_PASSTHROUGH,
         }
     }
 
     /// The note of the relay step, once a dial connected: who sees which address.
     fn relaying(&self, client: &Host, pod: &Host, dialed: Tuple, received: Tuple) -> Text {
         match self {
+            Proxy::Envoy { inbound, .. } => super::envoy_hop::relaying_note(*inbound, pod, dialed),
             Proxy::Userspace { .. } => Text::new(
                 format!(
                     "kube-proxy now relays between the two connections: {} ⇄ kube-proxy ⇄ {}. {} sees the connection coming from {}, the node — the client's address {} is hidden.",
@@ -227,6 +236,7 @@ impl Proxy {
     /// The note of a backend refusing the proxy's dial with a RST.
     fn refused(&self, pod: &Host, dialed: Tuple) -> Text {
         match self {
+            Proxy::Envoy { .. } => super::envoy_hop::refused_note(pod, dialed),
             Proxy::Userspace { .. } => Text::new(
                 format!(
                     "Nothing listens on {} in {}: its kernel answers with a RST. kube-proxy's dial fails, and it tries the next endpoint — a retry iptables mode cannot do.",
@@ -257,6 +267,13 @@ impl Proxy {
     /// The note of a backend that never answers the proxy's dial.
     fn timed_out(&self, pod: &Host, timeout_ms: u64) -> Text {
         match self {
+            Proxy::Envoy { .. } => Text::new(
+                format!(
+                    "{} does not answer. After the connect timeout ({timeout_ms} ms) Envoy gives up on it.",
+                    pod.label()
+                ),
+                format!("{} 没有应答。连接超时（{timeout_ms} 毫秒）后 Envoy 放弃它。", pod.label()),
+            ),
             Proxy::Userspace { .. } => Text::new(
                 format!(
                     "{} does not answer. After {timeout_ms} ms kube-proxy gives up on it and tries the next endpoint.",
@@ -283,6 +300,9 @@ impl<'a> Sim<'a> {
     /// there.
     pub(super) fn proxy_at(&self, server: &Host, tuple: Tuple) -> Option<Proxy> {
         if let Host::Pod { name, .. } = server {
+            if let Some(envoy) = self.envoy_at(name, tuple) {
+                return Some(envoy);
+            }
             return self.ingress_controller_at(name, tuple).then(|| Proxy::IngressNginx { pod: name.clone() });
         }
         let Host::Node { name, .. } = server else { return None };
@@ -295,8 +315,8 @@ impl<'a> Sim<'a> {
     /// Choose: the backend, and why.
     fn choose(&mut self, proxy: &Proxy, received: Tuple, _read: &Read) -> Choice {
         match proxy {
-            // Chosen from the request, in `ingress_hop`.
-            Proxy::IngressNginx { pod } => Choice {
+            // Chosen from the request, in `ingress_hop` and `envoy_hop`.
+            Proxy::IngressNginx { pod } | Proxy::Envoy { pod, .. } => Choice {
                 decisions: Vec::new(),
                 dials: Vec::new(),
                 no_backend: format!("nginx in {pod} chooses only once it has read the request"),

@@ -192,6 +192,10 @@ pub fn send_requests(
             // proxy chooses again for every request it reads.
             let (backend, proxy) = match &pool[connection] {
                 Pooled::Pinned(backend) => (backend.clone(), None),
+                Pooled::Proxy(server) if sim.envoy_at(server.name(), envoy_listener()).is_some() => {
+                    let server = server.clone();
+                    (sim.envoy_backend(server.name(), dst, &http), Some(server.label()))
+                }
                 Pooled::Proxy(server) => {
                     let server = server.clone();
                     (sim.ingress_backend(&server, &http), Some(server.label()))
@@ -209,6 +213,15 @@ pub fn send_requests(
         }
     }
     Ok(out)
+}
+
+/// The tuple a sidecar's outbound listener accepts (REDIRECT at OUTPUT sends there).
+fn envoy_listener() -> crate::packet::Tuple {
+    crate::packet::Tuple {
+        src: SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0),
+        dst: SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 15001),
+        proto: crate::packet::TupleProto::Tcp,
+    }
 }
 
 #[cfg(test)]
