@@ -80,6 +80,8 @@ pub struct Scenario {
 
 /// What the rules pane calls an ingress-nginx controller's configuration.
 pub const NGINX_TOOL: &str = "nginx.conf (ingress-nginx)";
+/// What it calls an injected pod's own nat table.
+pub const POD_TOOL: &str = "iptables-save (the pod's network namespace)";
 
 impl Scenario {
     /// What renders `node`'s rules: kube-proxy's tool, or the proxy's configuration.
@@ -250,6 +252,13 @@ pub fn load(spec: &Spec) -> Rc<Scenario> {
     for pod in lbplay_core::ingress::controller_pods(&cluster) {
         out.rules.insert(pod.name.clone(), nginx.clone());
         out.proxy_tools.insert(pod.name.clone(), NGINX_TOOL.into());
+    }
+    // An injected pod's steps show its own network namespace's nat table, istio-init's chains.
+    if let Some(mesh) = &cluster.mesh {
+        for (pod, table) in &mesh.sidecars {
+            out.rules.insert(pod.clone(), lbplay_core::netfilter::render::iptables_save(table));
+            out.proxy_tools.insert(pod.clone(), POD_TOOL.into());
+        }
     }
     let request = Request { from: out.from.clone(), to: out.to.clone(), proto: Proto::Tcp, seed: out.seed, now: 0 };
     let walked = if spec.headers.is_empty() {

@@ -191,11 +191,11 @@ impl<'a> Sim<'a> {
             s.chain = Some(event.chain);
             s.skipped = event.skipped.len() as u32;
             s.skipped_rules = event.skipped;
-            // The rule as iptables-save prints it. `rule_at` stays empty: it points into the
-            // rendered rules of the step's host, and the page renders nodes' rules only so far;
-            // `mesh::pod_rules` rendered by `netfilter::render` is the table it would point into.
-            if let Some((_, text)) = event.rule {
+            // The rule as iptables-save prints it, and where it sits in the pod's own table
+            // (`netfilter::render::iptables_save` of `Mesh::sidecar`, which the page shows).
+            if let Some((at, text)) = event.rule {
                 s.rule = Some(text);
+                s.rule_at = Some(at);
             }
             trace.steps.push(s);
         }
