@@ -133,6 +133,8 @@ pub struct Texts {
     pub one_connection_hint: &'static str,
     /// The heading of the locations a request did not match, and why.
     pub candidates_lost: fn(usize) -> String,
+    /// The tooltip of the sidecar drawn in an injected pod.
+    pub sidecar_title: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -278,6 +280,7 @@ pub static EN: Texts = Texts {
             format!("The other {n} locations, and why each lost:")
         }
     },
+    sidecar_title: "istio-proxy: Envoy runs inside this pod (uid 1337); istio-init's rules send its traffic through it",
 };
 
 pub static ZH: Texts = Texts {
@@ -415,6 +418,7 @@ pub static ZH: Texts = Texts {
     one_connection: "一个长连接",
     one_connection_hint: "所有请求走同一个连接（curl 的 keep-alive），而不是每个请求新建连接：一个控制器 Pod 读取全部请求，但仍对每个请求做均衡",
     candidates_lost: |n| format!("其他 {n} 个 location 及其落选原因："),
+    sidecar_title: "istio-proxy：Envoy 在这个 Pod 里运行（uid 1337）；istio-init 的规则让它的流量都经过 Envoy",
 };
 
 /// The interface's words in `lang`.

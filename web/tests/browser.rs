@@ -570,3 +570,20 @@ async fn an_http_request_shows_its_fields_and_bytes() {
     let legend = proxied.text(r#"[data-testid="connections"]"#);
     assert!(legend.contains("①") && legend.contains("②"), "two connections: {legend}");
 }
+
+#[wasm_bindgen_test]
+async fn a_meshed_pod_draws_its_sidecar_and_shows_its_own_nat_table() {
+    let scenario = lbplay_web::run::load_builtin("mesh-sidecar");
+    let redirect = scenario
+        .trace
+        .steps
+        .iter()
+        .position(|step| step.chain.as_deref() == Some("ISTIO_REDIRECT"))
+        .expect("the client's connection meets ISTIO_REDIRECT");
+    let app = mount(&format!("#v=1&s=mesh-sidecar&lang=en&step={}", redirect + 1), None).await;
+    assert!(app.count(".topology .pod .sidecar") >= 1, "an injected pod holds its Envoy");
+    let note = app.text(".rules-pane .pane-note");
+    assert!(note.contains("the pod's network namespace"), "{note}");
+    let hit = app.text(r#"[data-testid="rules"] .hit .text"#);
+    assert!(hit.starts_with("-A ISTIO_REDIRECT") && hit.contains("--to-ports 15001"), "{hit}");
+}

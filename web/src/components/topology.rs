@@ -42,6 +42,8 @@ struct PodBox {
     endpoint: bool,
     /// In IPVS mode, the weight of the pod's real server (`ipvsadm -Ln`'s Weight column).
     weight: Option<u32>,
+    /// Whether Istio injected a sidecar: Envoy runs inside the pod, drawn as a box in its pill.
+    sidecar: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +84,13 @@ fn layout(scenario: &Scenario) -> Layout {
     };
     // kube-proxy writes every real server with weight 1; lbplay's Pod label may set another.
     let ipvs = scenario.mode == Some(ProxyMode::Ipvs);
+    // The pods Istio injected, whose pill holds their Envoy.
+    let sidecars: std::collections::BTreeSet<&str> = scenario
+        .cluster
+        .iter()
+        .flat_map(|cluster| cluster.mesh.iter())
+        .flat_map(|mesh| mesh.sidecars.keys().map(String::as_str))
+        .collect();
     let count = names.len().max(1) as f64;
     let gap = 16.0;
     let w = ((WIDTH - 20.0 - gap * (count - 1.0)) / count).min(330.0);
@@ -105,6 +114,7 @@ fn layout(scenario: &Scenario) -> Layout {
                     y: TOP + POD_TOP + row * POD_ROW,
                     endpoint: endpoints.contains(&pod.ip),
                     weight: (ipvs && endpoints.contains(&pod.ip)).then(|| pod_weight(pod)),
+                    sidecar: sidecars.contains(pod.name.as_str()),
                 });
             }
         }
@@ -183,16 +193,15 @@ fn layout(scenario: &Scenario) -> Layout {
     out
 }
 
-/// A pod's name as its pill has room for: whole up to 20 characters, else its start and its
+/// A pod's name as its pill has `room` for (20 characters, 16 beside a sidecar): whole, else its start and its
 /// generated suffix around an ellipsis (`ingress-nginx-…-fq7qf`); the whole name is the title.
-fn short_name(name: &str) -> String {
-    const ROOM: usize = 20;
+fn short_name(name: &str, room: usize) -> String {
     let chars: Vec<char> = name.chars().collect();
-    if chars.len() <= ROOM {
+    if chars.len() <= room {
         return name.to_string();
     }
-    let tail = name.rsplit('-').next().map_or(5, |suffix| suffix.chars().count().min(8));
-    let head: String = chars[..ROOM - tail - 1].iter().collect();
+    let tail = name.rsplit('-').next().map_or(5, |suffix| suffix.chars().count().min(8)).min(room / 2);
+    let head: String = chars[..room - tail - 1].iter().collect();
     let end: String = chars[chars.len() - tail..].iter().collect();
     format!("{head}…{end}")
 }
@@ -528,13 +537,23 @@ fn pod_box(pod: &PodBox, chosen: bool, text: &i18n::Texts) -> Html {
     if let Some(weight) = pod.weight {
         tag.push_str(&format!(" · {} {weight}", text.weight));
     }
+    // A sidecar's box takes the pill's right end; the name and address move left of it.
+    let (name_x, room) = if pod.sidecar { (pod.x + 50.0, 16) } else { (pod.x + 60.0, 20) };
     html! {
         <g class={classes!("pod", pod.endpoint.then_some("endpoint"), chosen.then_some("chosen"))}>
             <rect x={pod.x.to_string()} y={pod.y.to_string()} width="120" height="30" rx="15" />
-            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 13.0).to_string()} text-anchor="middle" class="name">
-                <title>{ pod.name.clone() }</title>{ short_name(&pod.name) }
+            <text x={format!("{name_x}")} y={(pod.y + 13.0).to_string()} text-anchor="middle" class="name">
+                <title>{ pod.name.clone() }</title>{ short_name(&pod.name, room) }
             </text>
-            <text x={(pod.x + 60.0).to_string()} y={(pod.y + 25.0).to_string()} text-anchor="middle" class="ip">{ ip }</text>
+            <text x={format!("{name_x}")} y={(pod.y + 25.0).to_string()} text-anchor="middle" class="ip">{ ip }</text>
+            if pod.sidecar {
+                // Envoy in the pod's own network namespace, beside the app.
+                <g class="sidecar">
+                    <title>{ text.sidecar_title }</title>
+                    <rect x={(pod.x + 98.0).to_string()} y={(pod.y + 7.0).to_string()} width="18" height="16" rx="3" />
+                    <text x={(pod.x + 107.0).to_string()} y={(pod.y + 19.0).to_string()} text-anchor="middle">{ "E" }</text>
+                </g>
+            }
             if !tag.is_empty() {
                 <text x={(pod.x + 128.0).to_string()} y={(pod.y + 19.0).to_string()} class="tag">{ tag }</text>
             }
@@ -548,11 +567,12 @@ mod tests {
 
     #[test]
     fn test_long_pod_names_keep_their_start_and_suffix() {
-        assert_eq!(short_name("web-a"), "web-a");
-        assert_eq!(short_name("s1-69b5754dd5-v42hs"), "s1-69b5754dd5-v42hs");
-        let short = short_name("ingress-nginx-controller-84dbc75bfb-fq7qf");
+        assert_eq!(short_name("web-a", 20), "web-a");
+        assert_eq!(short_name("s1-69b5754dd5-v42hs", 20), "s1-69b5754dd5-v42hs");
+        let short = short_name("ingress-nginx-controller-84dbc75bfb-fq7qf", 20);
         assert_eq!(short, "ingress-nginx-…fq7qf");
         assert_eq!(short.chars().count(), 20);
+        assert_eq!(short_name("s1-69b5754dd5-v42hs", 16), "s1-69b5754…v42hs");
     }
 
     #[test]
