@@ -55,6 +55,8 @@ pub enum Chapter {
     Ingress,
     /// Istio sidecars: istio-init's rules and Envoy.
     Mesh,
+    /// The questions the source text ends with, each answered by running it.
+    Questions,
 }
 
 impl Chapter {
@@ -71,6 +73,7 @@ impl Chapter {
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
             Chapter::Ingress => Text::new("Ingress (ingress-nginx)", "Ingress（ingress-nginx）"),
             Chapter::Mesh => Text::new("Istio sidecars", "Istio sidecar"),
+            Chapter::Questions => Text::new("The source text's questions", "原文的几个问题"),
         }
     }
 }
@@ -414,6 +417,30 @@ const ALL: &[Builtin] = &[
         to: "http://web/",
         seed: 1,
         yaml: include_str!("../scenarios/mesh-canary.yaml"),
+    },
+    Builtin {
+        id: "question-service-ip",
+        chapter: Chapter::Questions,
+        title_en: "Where does a Service's IP come from?",
+        title_zh: "Service 的 IP 从哪里来？",
+        watch_en: "From the cluster's service CIDR (kube-apiserver's --service-cluster-ip-range, 10.96.0.0/12 here). `web` writes no clusterIP, so the API server's allocator picks a free address of the range (10.108.247.134); `pinned` asks for 10.96.0.50 with spec.clusterIP and gets exactly that. The pod finds the address through cluster DNS, and from then on it is only a destination kube-proxy's rules match. Edit the YAML: a clusterIP outside the range, or one another Service holds, is refused as the API server refuses it.",
+        watch_zh: "来自集群的 Service CIDR（kube-apiserver 的 --service-cluster-ip-range，这里是 10.96.0.0/12）。`web` 没写 clusterIP，API server 的分配器从这个范围里挑一个空闲地址（10.108.247.134）；`pinned` 用 spec.clusterIP 要求 10.96.0.50，就正好得到它。Pod 通过集群 DNS 找到这个地址，此后它只是 kube-proxy 规则匹配的一个目的地址。改一改 YAML：范围之外的 clusterIP，或者已被别的 Service 占用的地址，会像 API server 那样被拒绝。",
+        from: "pod/client",
+        to: "http://web/",
+        seed: 1,
+        yaml: include_str!("../scenarios/question-service-ip.yaml"),
+    },
+    Builtin {
+        id: "question-cross-node",
+        chapter: Chapter::Questions,
+        title_en: "How is a Service routed when its pods are on other nodes?",
+        title_zh: "Service 的 Pod 分布在不同节点上时，流量如何路由？",
+        watch_en: "kube-proxy runs on every node and writes the same KUBE-SERVICES, KUBE-SVC and KUBE-SEP chains on each. This client runs on node-2: node-2's own rules pick web-c and DNAT to 10.244.3.9, and ordinary pod routing carries the packet to node-3. Nothing on node-3 is Service-specific; the reply is un-DNATed back on node-2, where conntrack holds the binding. Compare the ClusterIP lesson, sent from node-1.",
+        watch_zh: "kube-proxy 在每个节点上运行，在每个节点上写出同样的 KUBE-SERVICES、KUBE-SVC 和 KUBE-SEP 链。这个客户端在 node-2 上：node-2 自己的规则选中 web-c 并 DNAT 到 10.244.3.9，普通的 Pod 路由把包送到 node-3。node-3 上没有任何与 Service 相关的处理；应答回到 node-2，由保存着绑定的 conntrack 撤销 DNAT。对比从 node-1 发出的 ClusterIP 那一课。",
+        from: "pod/client-2",
+        to: "10.96.100.10:80",
+        seed: 1,
+        yaml: include_str!("../scenarios/question-cross-node.yaml"),
     },
 ];
 

@@ -36,7 +36,8 @@ pub fn Library(props: &LibraryProps) -> Html {
     }
     lbplay_core::sort::sort(&mut chapters);
     let written: Vec<String> = chapters.iter().map(|chapter| chapter.title().en).collect();
-    let coming: Vec<&(&str, &str)> = COMING.iter().filter(|(en, _)| !written.iter().any(|title| title == en)).collect();
+    let coming: Vec<&(&str, &str)> =
+        COMING.iter().filter(|(en, _)| !written.iter().any(|title| title.starts_with(en))).collect();
     let close = props.onclose.reform(|_: MouseEvent| ());
     let backdrop = props.onclose.reform(|_: MouseEvent| ());
     html! {
