@@ -115,9 +115,9 @@ pub(crate) struct Walk {
     /// The address a name has on a port, as curl's --resolve (HOST:PORT:ADDRESS).
     #[arg(long, value_name = "HOST:PORT:ADDRESS", value_parser = resolve)]
     pub(crate) resolve: Vec<Resolve>,
-    /// The transport protocol.
-    #[arg(long, value_enum, ignore_case = true, default_value_t = ProtoArg::Tcp)]
-    pub(crate) proto: ProtoArg,
+    /// The transport protocol [default: tcp, or the lesson's own when the walk is the lesson's].
+    #[arg(long, value_enum, ignore_case = true)]
+    pub(crate) proto: Option<ProtoArg>,
     /// The seed of every random choice (xt_statistic draws, ephemeral ports).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub(crate) seed: u64,

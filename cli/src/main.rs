@@ -186,6 +186,14 @@ fn read_inputs(files: &[PathBuf]) -> Result<Vec<(String, String)>, Failure> {
 /// Without either it is bad input, naming the flag.
 fn fill_walk(walk: &mut Walk, files: &[PathBuf]) -> Result<(), Failure> {
     let carried = files.iter().find_map(|file| carried_walk(file));
+    // A lesson's walk brings its transport too (UDP for the DNS lesson), unless --proto says.
+    if walk.proto.is_none() && walk.from_flag.is_none() && walk.to_flag.is_none() {
+        let lesson = files.iter().find_map(|file| builtin(file));
+        walk.proto = lesson.and_then(|builtin| match builtin.proto {
+            lbplay_core::net::Proto::Udp => Some(args::ProtoArg::Udp),
+            _ => None,
+        });
+    }
     let (from, to) = carried.map_or((None, None), |(from, to)| (Some(from), Some(to)));
     walk.from = walk.from_flag.clone().or(from).ok_or_else(|| {
         Failure::input(
@@ -329,7 +337,13 @@ fn pod_rules_command(loaded: &Loaded, pod: &str) -> Result<Done, Failure> {
 
 /// The walk `--from`, `--to`, `--proto`, `--seed` and `--now` ask for.
 fn request_of(walk: &Walk, now: u64) -> Request {
-    Request { from: walk.from.clone(), to: walk.to.clone(), proto: walk.proto.into(), seed: walk.seed, now }
+    Request {
+        from: walk.from.clone(),
+        to: walk.to.clone(),
+        proto: walk.proto.map_or(lbplay_core::net::Proto::Tcp, Into::into),
+        seed: walk.seed,
+        now,
+    }
 }
 
 fn to_json(value: &serde_json::Value) -> Result<String, Failure> {
@@ -396,7 +410,11 @@ fn compare_command(args: &args::CompareArgs) -> Result<Done, Failure> {
 fn send_command(args: &args::SendArgs) -> Result<Done, Failure> {
     let mut loaded = load(&args.inputs.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
-    let (from, to, proto) = (args.walk.from.as_str(), args.walk.to.as_str(), args.walk.proto.into());
+    let (from, to, proto) = (
+        args.walk.from.as_str(),
+        args.walk.to.as_str(),
+        args.walk.proto.map_or(lbplay_core::net::Proto::Tcp, Into::into),
+    );
     let connections = args.connections;
     let request = Request { from: from.to_string(), to: to.to_string(), proto, seed: args.walk.seed, now: 0 };
     if let Some(requests) = args.requests {

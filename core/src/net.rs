@@ -110,8 +110,10 @@ pub fn push_u16(out: &mut String, value: u16) {
 }
 
 /// A transport protocol, as a Service port or an iptables `-p` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Proto {
+    /// The default of a Service port, and of a walk that names none.
+    #[default]
     Tcp,
     Udp,
     Sctp,

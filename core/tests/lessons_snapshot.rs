@@ -50,7 +50,7 @@ fn check_walk(builtin: &lessons::Builtin, mode: ProxyMode) {
     let request = Request {
         from: builtin.from.to_string(),
         to: builtin.to.to_string(),
-        proto: Proto::Tcp,
+        proto: builtin.proto,
         seed: builtin.seed,
         now: 0,
     };
@@ -66,7 +66,7 @@ fn sends(cluster: &Cluster, builtin: &lessons::Builtin, keep: bool) -> String {
     let request = Request {
         from: builtin.from.to_string(),
         to: builtin.to.to_string(),
-        proto: Proto::Tcp,
+        proto: builtin.proto,
         seed: builtin.seed,
         now: 0,
     };

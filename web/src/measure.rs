@@ -18,11 +18,12 @@ pub fn send(
     cluster: &Cluster,
     from: &str,
     to: &str,
+    proto: Proto,
     n: u32,
     seed: u64,
     keep: bool,
 ) -> Result<Vec<(String, u64)>, String> {
-    let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
+    let request = Request { from: from.to_string(), to: to.to_string(), proto, seed, now: 0 };
     let sends = walk::send(cluster, &request, n as usize, keep).map_err(|err| err.to_string())?;
     Ok(sends.counts.into_iter().collect())
 }
@@ -92,6 +93,7 @@ pub fn scaling(
     mode: ProxyMode,
     from: &str,
     to: &str,
+    proto: Proto,
     seed: u64,
     counts: &[usize],
 ) -> Result<Vec<ScalePoint>, String> {
@@ -102,7 +104,7 @@ pub fn scaling(
         grown.kube_proxy.mode = mode;
         let lines = kubeproxy::rules_lines(&grown, &node, grown.kube_proxy.mode)?;
         let rules = lines.iter().filter(|line| line.is_rule()).count();
-        let request = Request { from: from.to_string(), to: to.to_string(), proto: Proto::Tcp, seed, now: 0 };
+        let request = Request { from: from.to_string(), to: to.to_string(), proto, seed, now: 0 };
         let trace = walk::trace(&grown, &request).map_err(|err| err.to_string())?;
         let evaluated = trace.rules_evaluated();
         out.push(ScalePoint { services, rules, evaluated });
@@ -119,7 +121,7 @@ mod tests {
     fn test_iptables_statistic_spreads_about_evenly() {
         let scenario = load_builtin("clusterip-iptables");
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
-        let counts = send(cluster, &scenario.from, &scenario.to, 300, 1, false).expect("the walk runs");
+        let counts = send(cluster, &scenario.from, &scenario.to, scenario.proto, 300, 1, false).expect("the walk runs");
         assert_eq!(counts.len(), 3, "{counts:?}");
         assert_eq!(counts.iter().map(|(_, count)| count).sum::<u64>(), 300);
         for (backend, count) in &counts {
@@ -127,7 +129,7 @@ mod tests {
         }
         assert_eq!(
             counts,
-            send(cluster, &scenario.from, &scenario.to, 300, 1, false).unwrap(),
+            send(cluster, &scenario.from, &scenario.to, scenario.proto, 300, 1, false).unwrap(),
             "same seed, same counts"
         );
     }
@@ -164,9 +166,11 @@ mod tests {
     fn test_ipvs_rr_is_exact_and_sh_sticks() {
         let scenario = crate::run::load_builtin_in("clusterip-iptables", Some(ProxyMode::Ipvs));
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
-        let rr = send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        let rr =
+            send(&with_scheduler(cluster, "rr"), &scenario.from, &scenario.to, scenario.proto, 30, 1, false).unwrap();
         assert_eq!(rr.iter().map(|(_, count)| *count).collect::<Vec<_>>(), [10, 10, 10], "{rr:?}");
-        let sh = send(&with_scheduler(cluster, "sh"), &scenario.from, &scenario.to, 30, 1, false).unwrap();
+        let sh =
+            send(&with_scheduler(cluster, "sh"), &scenario.from, &scenario.to, scenario.proto, 30, 1, false).unwrap();
         assert_eq!(sh.len(), 1, "one client address hashes to one backend: {sh:?}");
     }
 
@@ -176,7 +180,8 @@ mod tests {
         let cluster = scenario.cluster.as_ref().expect("the slice loads");
         for mode in MODES {
             let started = std::time::Instant::now();
-            let points = scaling(cluster, mode, &scenario.from, &scenario.to, 1, &[1, 10, 100]).expect("the walks run");
+            let points = scaling(cluster, mode, &scenario.from, &scenario.to, scenario.proto, 1, &[1, 10, 100])
+                .expect("the walks run");
             eprintln!("{mode:?}: {points:?} in {:?}", started.elapsed());
             assert_eq!(points.len(), 3);
             if mode == ProxyMode::Ipvs {

@@ -47,6 +47,8 @@ pub struct Scenario {
     pub watch_zh: String,
     pub from: String,
     pub to: String,
+    /// The walk's transport: the lesson's (UDP for the DNS lesson), else TCP.
+    pub proto: Proto,
     pub yaml: String,
     pub cluster: Option<Cluster>,
     /// Empty when the scenario could not be walked; `problems` says why.
@@ -176,6 +178,7 @@ pub fn load(spec: &Spec) -> Rc<Scenario> {
             watch_zh: builtin.watch_zh.to_string(),
             from: builtin.from.to_string(),
             to: builtin.to.to_string(),
+            proto: builtin.proto,
             yaml: builtin.yaml.to_string(),
             seed: builtin.seed,
             ..Scenario::default()
@@ -260,7 +263,7 @@ pub fn load(spec: &Spec) -> Rc<Scenario> {
             out.proxy_tools.insert(pod.clone(), POD_TOOL.into());
         }
     }
-    let request = Request { from: out.from.clone(), to: out.to.clone(), proto: Proto::Tcp, seed: out.seed, now: 0 };
+    let request = Request { from: out.from.clone(), to: out.to.clone(), proto: out.proto, seed: out.seed, now: 0 };
     let walked = if spec.headers.is_empty() {
         walk::trace(&cluster, &request)
     } else {

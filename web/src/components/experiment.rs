@@ -84,7 +84,7 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
                     out
                 })
             } else {
-                measure::send(&cluster, from, to, n, seed, *keep)
+                measure::send(&cluster, from, to, scenario.proto, n, seed, *keep)
                     .map(|counts| vec![Histogram { n, kind: Kind::Connections, counts }])
             };
             result.set(Some(outcome));
@@ -103,8 +103,16 @@ pub fn Experiment(props: &ExperimentProps) -> Html {
             let outcome: Result<Vec<_>, String> = MODES
                 .into_iter()
                 .map(|mode| {
-                    measure::scaling(cluster, mode, &scenario.from, &scenario.to, seed(&scenario), &SCALE)
-                        .map(|points| (mode.as_str(), points))
+                    measure::scaling(
+                        cluster,
+                        mode,
+                        &scenario.from,
+                        &scenario.to,
+                        scenario.proto,
+                        seed(&scenario),
+                        &SCALE,
+                    )
+                    .map(|points| (mode.as_str(), points))
                 })
                 .collect();
             scaling.set(Some(outcome));
