@@ -11,7 +11,6 @@
 use expect_test::expect_file;
 use lbplay_core::lessons;
 use lbplay_core::model::{Cluster, ProxyMode};
-use lbplay_core::net::Proto;
 use lbplay_core::scenario::{self, Source};
 use lbplay_core::trace::Trace;
 use lbplay_core::walk::{self, Request};
