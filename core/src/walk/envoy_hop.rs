@@ -235,22 +235,10 @@ impl<'a> Sim<'a> {
             s.stage = Some("relay");
             s.request = Some(Box::new(RequestChange { before: request.clone(), after: proxied.clone() }));
             trace.steps.push(s);
-            let start = trace.steps.len() - 1;
             self.socket_owner = (PROXY_UID, PROXY_UID);
-            let walked = self.walk(trace, server.clone(), sent, Direction::Original);
+            let sent = self.send_proxied(trace, server, sent, &proxied, &pod, connection);
             self.socket_owner = (APP_UID, APP_UID);
-            let Some((at, at_backend)) = walked else {
-                mark_connection(trace, start, connection);
-                return;
-            };
-            self.mark_request(trace, start + 1, &proxied);
-            mark_connection(trace, start, connection);
-            if at != pod {
-                trace.outcome.dropped = true;
-                trace.outcome.reason =
-                    Some(format!("the proxied request reached {} instead of {}", at.label(), pod.label()));
-                return;
-            }
+            let Some(at_backend) = sent else { return };
             let answered = if mtls {
                 self.envoy_inbound(trace, &pod, at_pod, &at_backend, &proxied, connection, source, true)
             } else {

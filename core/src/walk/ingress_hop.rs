@@ -279,20 +279,8 @@ impl<'a> Sim<'a> {
         s.stage = Some("relay");
         s.request = Some(Box::new(RequestChange { before: read.clone(), after: proxied.clone() }));
         trace.steps.push(s);
-        let start = trace.steps.len() - 1;
-        let walked = self.walk(trace, server.clone(), sent, Direction::Original);
-        let Some((at, at_backend)) = walked else {
-            mark_connection(trace, start, 1);
-            return;
-        };
-        self.mark_request(trace, start + 1, &proxied);
-        if at != pod {
-            mark_connection(trace, start, 1);
-            trace.outcome.dropped = true;
-            trace.outcome.reason =
-                Some(format!("the proxied request reached {} instead of {}", at.label(), pod.label()));
-            return;
-        }
+        let Some(at_backend) = self.send_proxied(trace, &server, sent, &proxied, &pod, 1) else { return };
+        let start = trace.steps.len();
         let answered = self.answer(trace, &pod, at_pod, &at_backend, (BACKEND_ISN, PROXY_ISN), Text::default());
         mark_connection(trace, start, 1);
         let Some(answered) = answered else { return };

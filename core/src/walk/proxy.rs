@@ -104,6 +104,39 @@ pub(crate) struct Relay {
     pub(crate) connection: u8,
 }
 
+impl Sim<'_> {
+    /// An L7 proxy's rewritten request on its way to the backend: `sent`, the packet of the
+    /// `REQUEST →` step just pushed, leaves `proxy` over the proxy's own connection `connection`
+    /// and must reach `pod`. The steps of that leg are numbered and carry `proxied`. Returns the
+    /// packet as it arrived, or `None` when it was dropped or reached another host (then the
+    /// outcome says so). ingress-nginx and Envoy both send their requests on through this.
+    pub(super) fn send_proxied(
+        &mut self,
+        trace: &mut Trace,
+        proxy: &Host,
+        sent: Packet,
+        proxied: &crate::http::Request,
+        pod: &Host,
+        connection: u8,
+    ) -> Option<Packet> {
+        let start = trace.steps.len().saturating_sub(1);
+        let walked = self.walk(trace, proxy.clone(), sent, Direction::Original);
+        let Some((at, arrived)) = walked else {
+            mark_connection(trace, start, connection);
+            return None;
+        };
+        self.mark_request(trace, start + 1, proxied);
+        mark_connection(trace, start, connection);
+        if at != *pod {
+            trace.outcome.dropped = true;
+            trace.outcome.reason =
+                Some(format!("the proxied request reached {} instead of {}", at.label(), pod.label()));
+            return None;
+        }
+        Some(arrived)
+    }
+}
+
 /// Numbers the steps from `start` on that have no connection yet as `connection`.
 pub(super) fn mark_connection(trace: &mut Trace, start: usize, connection: u8) {
     for step in trace.steps.iter_mut().skip(start).filter(|step| step.connection.is_none()) {
