@@ -279,7 +279,7 @@ impl<'a> Sim<'a> {
         s.stage = Some("relay");
         s.request = Some(Box::new(RequestChange { before: read.clone(), after: proxied.clone() }));
         trace.steps.push(s);
-        let Some(at_backend) = self.send_proxied(trace, &server, sent, &proxied, &pod, 1) else { return };
+        let Some(at_backend) = self.send_proxied(trace, server, sent, &proxied, &pod, 1) else { return };
         let start = trace.steps.len();
         let answered = self.answer(trace, &pod, at_pod, &at_backend, (BACKEND_ISN, PROXY_ISN), Text::default());
         mark_connection(trace, start, 1);
