@@ -4,11 +4,13 @@
 //! path, headers — what design.md's trace contract shows before and after a proxy), a `Response`,
 //! the URL a learner types (`url`), and HTTP/1.1's wire form (`h1`: the bytes that ride in a TCP
 //! segment's payload, and their parse, which an L7 proxy's *read* stage uses). It does no I/O;
-//! `h2` is HTTP/2's frame layer (the preface, frame headers, SETTINGS); HPACK and gRPC framing will
-//! live beside it when they land.
+//! `h2` is HTTP/2's frame layer and the state of a connection's two ends, `hpack` its header
+//! compression, and `grpc` the gRPC layer on top (headers, length-prefixed messages, trailers).
 
+pub mod grpc;
 pub mod h1;
 pub mod h2;
+pub mod hpack;
 pub mod url;
 
 use serde_json::{Value, json};
