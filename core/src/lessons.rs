@@ -58,6 +58,9 @@ pub enum Chapter {
     Ingress,
     /// Istio sidecars: istio-init's rules and Envoy.
     Mesh,
+    /// gRPC over HTTP/2: one connection, many calls, and who balances them. Its lessons come with
+    /// the L7 work; the chapter holds the source text's place for them.
+    Grpc,
     /// The questions the source text ends with, each answered by running it.
     Questions,
 }
@@ -76,6 +79,7 @@ impl Chapter {
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
             Chapter::Ingress => Text::new("Ingress (ingress-nginx)", "Ingress（ingress-nginx）"),
             Chapter::Mesh => Text::new("Istio sidecars", "Istio sidecar"),
+            Chapter::Grpc => Text::new("gRPC over HTTP/2", "基于 HTTP/2 的 gRPC"),
             Chapter::Questions => Text::new("The source text's questions", "原文的几个问题"),
         }
     }
@@ -94,71 +98,6 @@ const ALL: &[Builtin] = &[
         watch_zh: "Pod 通过集群 DNS 解析 web.default.svc.cluster.local，建立 TCP 连接，kube-proxy 的规则只凭 SYN 就选定了 Pod。随后的 GET /hello 走同一条连接：conntrack 记录的 DNAT 把它送到同一个 Pod，没有任何规则查看路径或 Host 头。在检查器里展开 HTTP 字段看看。",
         from: "pod/client",
         to: "http://web.default.svc.cluster.local/hello",
-        proto: Proto::Tcp,
-        seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "clusterip-iptables",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "ClusterIP with three endpoints (iptables mode)",
-        title_zh: "三个端点的 ClusterIP（iptables 模式）",
-        watch_en: "KUBE-SERVICES matches the ClusterIP, KUBE-SVC picks an endpoint with `statistic` draws (1/3, then 1/2, then the rest), KUBE-SEP DNATs. The endpoint runs on another node; the reply is un-DNATed by conntrack on the way back.",
-        watch_zh: "KUBE-SERVICES 匹配 ClusterIP，KUBE-SVC 用 statistic 随机规则（1/3、1/2、最后一条兜底）选出端点，KUBE-SEP 做 DNAT。端点在另一个节点上；应答回来时由 conntrack 撤销 DNAT。",
-        from: "pod/client",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "clusterip-same-node",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "ClusterIP, endpoint on the same node",
-        title_zh: "ClusterIP，端点在同一节点",
-        watch_en: "The first `statistic` rule matches (p = 1/3), so the packet never leaves node-1: after DNAT it is routed over the bridge straight to web-a.",
-        watch_zh: "第一条 statistic 规则命中（p = 1/3），数据包不离开 node-1：DNAT 之后经网桥直接送到 web-a。",
-        from: "pod/client",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 7,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "host-network",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "A host process calls a ClusterIP (OUTPUT)",
-        title_zh: "主机进程访问 ClusterIP（OUTPUT 链）",
-        watch_en: "A packet made on the node starts at nat OUTPUT, not PREROUTING. Its source (the node's address) is outside the cluster CIDR, so KUBE-SVC marks it and POSTROUTING masquerades it.",
-        watch_zh: "节点自己发出的包从 nat OUTPUT 开始，而不是 PREROUTING。它的源地址（节点地址）不在集群网段内，所以 KUBE-SVC 给它打标记，POSTROUTING 对它做 masquerade。",
-        from: "node/node-1",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "hairpin",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "Hairpin: a pod reaches itself through its Service",
-        title_zh: "发夹（hairpin）：Pod 通过 Service 访问到自己",
-        watch_en: "The draw picks web-a itself. KUBE-SEP's `-s 10.244.1.5 -j KUBE-MARK-MASQ` matches, so the source is masqueraded to the bridge address: otherwise web-a would answer itself directly and the un-DNAT would never happen.",
-        watch_zh: "随机选中了 web-a 自己。KUBE-SEP 的 `-s 10.244.1.5 -j KUBE-MARK-MASQ` 命中，源地址被 masquerade 成网桥地址；否则 web-a 会直接回复自己，DNAT 永远不会被撤销。",
-        from: "pod/web-a",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 7,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "outside-clusterip",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "The author's question: why do outside clients need a NodePort or a LoadBalancer?",
-        title_zh: "原文的疑问：为什么集群外的客户端需要 NodePort 或 LoadBalancer？",
-        watch_en: "The laptop sends to the ClusterIP and the packet never reaches a node: no interface anywhere holds 10.96.100.10 and the network outside has no route to the service CIDR. kube-proxy's rules only act on packets that already pass through a node's PREROUTING or OUTPUT. A NodePort (or a LoadBalancer, which sends to one) gives outside traffic an address a node owns. Then see the NodePort lessons: under externalTrafficPolicy: Cluster the packet is masqueraded and the pod loses the client's address again; under Local it keeps it.",
-        watch_zh: "笔记本发往 ClusterIP，包根本到不了任何节点：没有哪个网卡持有 10.96.100.10，集群外的网络也没有去往 Service 网段的路由。kube-proxy 的规则只作用于已经经过某个节点 PREROUTING 或 OUTPUT 的包。NodePort（或者把流量转给它的 LoadBalancer）给外部流量一个由节点持有的地址。再看 NodePort 那几课：externalTrafficPolicy: Cluster 下包被 masquerade，Pod 又看不到客户端地址了；Local 下则保留。",
-        from: "client/laptop",
-        to: "10.96.100.10:80",
         proto: Proto::Tcp,
         seed: 1,
         yaml: CLUSTERIP,
@@ -318,6 +257,71 @@ const ALL: &[Builtin] = &[
         proto: Proto::Tcp,
         seed: 1,
         yaml: include_str!("../scenarios/userspace.yaml"),
+    },
+    Builtin {
+        id: "clusterip-iptables",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP with three endpoints (iptables mode)",
+        title_zh: "三个端点的 ClusterIP（iptables 模式）",
+        watch_en: "KUBE-SERVICES matches the ClusterIP, KUBE-SVC picks an endpoint with `statistic` draws (1/3, then 1/2, then the rest), KUBE-SEP DNATs. The endpoint runs on another node; the reply is un-DNATed by conntrack on the way back.",
+        watch_zh: "KUBE-SERVICES 匹配 ClusterIP，KUBE-SVC 用 statistic 随机规则（1/3、1/2、最后一条兜底）选出端点，KUBE-SEP 做 DNAT。端点在另一个节点上；应答回来时由 conntrack 撤销 DNAT。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "clusterip-same-node",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP, endpoint on the same node",
+        title_zh: "ClusterIP，端点在同一节点",
+        watch_en: "The first `statistic` rule matches (p = 1/3), so the packet never leaves node-1: after DNAT it is routed over the bridge straight to web-a.",
+        watch_zh: "第一条 statistic 规则命中（p = 1/3），数据包不离开 node-1：DNAT 之后经网桥直接送到 web-a。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "host-network",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "A host process calls a ClusterIP (OUTPUT)",
+        title_zh: "主机进程访问 ClusterIP（OUTPUT 链）",
+        watch_en: "A packet made on the node starts at nat OUTPUT, not PREROUTING. Its source (the node's address) is outside the cluster CIDR, so KUBE-SVC marks it and POSTROUTING masquerades it.",
+        watch_zh: "节点自己发出的包从 nat OUTPUT 开始，而不是 PREROUTING。它的源地址（节点地址）不在集群网段内，所以 KUBE-SVC 给它打标记，POSTROUTING 对它做 masquerade。",
+        from: "node/node-1",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "hairpin",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "Hairpin: a pod reaches itself through its Service",
+        title_zh: "发夹（hairpin）：Pod 通过 Service 访问到自己",
+        watch_en: "The draw picks web-a itself. KUBE-SEP's `-s 10.244.1.5 -j KUBE-MARK-MASQ` matches, so the source is masqueraded to the bridge address: otherwise web-a would answer itself directly and the un-DNAT would never happen.",
+        watch_zh: "随机选中了 web-a 自己。KUBE-SEP 的 `-s 10.244.1.5 -j KUBE-MARK-MASQ` 命中，源地址被 masquerade 成网桥地址；否则 web-a 会直接回复自己，DNAT 永远不会被撤销。",
+        from: "pod/web-a",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "outside-clusterip",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "The author's question: why do outside clients need a NodePort or a LoadBalancer?",
+        title_zh: "原文的疑问：为什么集群外的客户端需要 NodePort 或 LoadBalancer？",
+        watch_en: "The laptop sends to the ClusterIP and the packet never reaches a node: no interface anywhere holds 10.96.100.10 and the network outside has no route to the service CIDR. kube-proxy's rules only act on packets that already pass through a node's PREROUTING or OUTPUT. A NodePort (or a LoadBalancer, which sends to one) gives outside traffic an address a node owns. Then see the NodePort lessons: under externalTrafficPolicy: Cluster the packet is masqueraded and the pod loses the client's address again; under Local it keeps it.",
+        watch_zh: "笔记本发往 ClusterIP，包根本到不了任何节点：没有哪个网卡持有 10.96.100.10，集群外的网络也没有去往 Service 网段的路由。kube-proxy 的规则只作用于已经经过某个节点 PREROUTING 或 OUTPUT 的包。NodePort（或者把流量转给它的 LoadBalancer）给外部流量一个由节点持有的地址。再看 NodePort 那几课：externalTrafficPolicy: Cluster 下包被 masquerade，Pod 又看不到客户端地址了；Local 下则保留。",
+        from: "client/laptop",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
     },
     Builtin {
         id: "clusterip-ipvs",
@@ -542,7 +546,8 @@ const ALL: &[Builtin] = &[
     },
 ];
 
-/// Every built-in scenario, in the order the library shows them.
+/// Every built-in scenario, in the order the library shows them: grouped by chapter, the chapters
+/// in the order of the source text's sections (`Chapter`'s order).
 pub fn all() -> &'static [Builtin] {
     ALL
 }
@@ -550,4 +555,32 @@ pub fn all() -> &'static [Builtin] {
 /// The built-in scenario with this id.
 pub fn get(id: &str) -> Option<&'static Builtin> {
     ALL.iter().find(|builtin| builtin.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The library and `lbplay scenarios` list lessons in this order, so it must follow the
+    /// source text: concepts, Service, kube-proxy's modes, Ingress, Istio, gRPC, the questions.
+    #[test]
+    fn lessons_are_grouped_in_the_source_texts_order() {
+        let chapters: Vec<Chapter> = ALL.iter().map(|builtin| builtin.chapter).collect();
+        let out_of_order: Vec<&str> =
+            ALL.windows(2).filter(|pair| pair[0].chapter > pair[1].chapter).map(|pair| pair[1].id).collect();
+        assert!(out_of_order.is_empty(), "out of chapter order: {out_of_order:?} in {chapters:?}");
+        assert_eq!(ALL.first().map(|builtin| builtin.chapter), Some(Chapter::Concepts));
+        assert_eq!(ALL.last().map(|builtin| builtin.chapter), Some(Chapter::Questions));
+    }
+
+    #[test]
+    fn every_lesson_is_narrated_in_both_languages_and_ids_are_unique() {
+        for builtin in ALL {
+            for text in [builtin.title_en, builtin.title_zh, builtin.watch_en, builtin.watch_zh] {
+                assert!(!text.trim().is_empty(), "{} lacks a title or narration", builtin.id);
+            }
+            assert_ne!(builtin.watch_en, builtin.watch_zh, "{} is not translated", builtin.id);
+            assert_eq!(ALL.iter().filter(|other| other.id == builtin.id).count(), 1, "{} twice", builtin.id);
+        }
+    }
 }
