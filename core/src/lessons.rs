@@ -58,6 +58,9 @@ pub enum Chapter {
     Ingress,
     /// Istio sidecars: istio-init's rules and Envoy.
     Mesh,
+    /// gRPC over HTTP/2: one connection, many calls, and who balances them. Its lessons come with
+    /// the L7 work; the chapter holds the source text's place for them.
+    Grpc,
     /// The questions the source text ends with, each answered by running it.
     Questions,
 }
@@ -76,6 +79,7 @@ impl Chapter {
             Chapter::KubeProxyNftables => Text::new("kube-proxy: nftables mode", "kube-proxy：nftables 模式"),
             Chapter::Ingress => Text::new("Ingress (ingress-nginx)", "Ingress（ingress-nginx）"),
             Chapter::Mesh => Text::new("Istio sidecars", "Istio sidecar"),
+            Chapter::Grpc => Text::new("gRPC over HTTP/2", "基于 HTTP/2 的 gRPC"),
             Chapter::Questions => Text::new("The source text's questions", "原文的几个问题"),
         }
     }
@@ -96,58 +100,6 @@ const ALL: &[Builtin] = &[
         to: "http://web.default.svc.cluster.local/hello",
         proto: Proto::Tcp,
         seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "clusterip-iptables",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "ClusterIP with three endpoints (iptables mode)",
-        title_zh: "三个端点的 ClusterIP（iptables 模式）",
-        watch_en: "KUBE-SERVICES matches the ClusterIP, KUBE-SVC picks an endpoint with `statistic` draws (1/3, then 1/2, then the rest), KUBE-SEP DNATs. The endpoint runs on another node; the reply is un-DNATed by conntrack on the way back.",
-        watch_zh: "KUBE-SERVICES 匹配 ClusterIP，KUBE-SVC 用 statistic 随机规则（1/3、1/2、最后一条兜底）选出端点，KUBE-SEP 做 DNAT。端点在另一个节点上；应答回来时由 conntrack 撤销 DNAT。",
-        from: "pod/client",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "clusterip-same-node",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "ClusterIP, endpoint on the same node",
-        title_zh: "ClusterIP，端点在同一节点",
-        watch_en: "The first `statistic` rule matches (p = 1/3), so the packet never leaves node-1: after DNAT it is routed over the bridge straight to web-a.",
-        watch_zh: "第一条 statistic 规则命中（p = 1/3），数据包不离开 node-1：DNAT 之后经网桥直接送到 web-a。",
-        from: "pod/client",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 7,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "host-network",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "A host process calls a ClusterIP (OUTPUT)",
-        title_zh: "主机进程访问 ClusterIP（OUTPUT 链）",
-        watch_en: "A packet made on the node starts at nat OUTPUT, not PREROUTING. Its source (the node's address) is outside the cluster CIDR, so KUBE-SVC marks it and POSTROUTING masquerades it.",
-        watch_zh: "节点自己发出的包从 nat OUTPUT 开始，而不是 PREROUTING。它的源地址（节点地址）不在集群网段内，所以 KUBE-SVC 给它打标记，POSTROUTING 对它做 masquerade。",
-        from: "node/node-1",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 1,
-        yaml: CLUSTERIP,
-    },
-    Builtin {
-        id: "hairpin",
-        chapter: Chapter::KubeProxyIptables,
-        title_en: "Hairpin: a pod reaches itself through its Service",
-        title_zh: "发夹（hairpin）：Pod 通过 Service 访问到自己",
-        watch_en: "The draw picks web-a itself. KUBE-SEP's `-s 10.244.1.5 -j KUBE-MARK-MASQ` matches, so the source is masqueraded to the bridge address: otherwise web-a would answer itself directly and the un-DNAT would never happen.",
-        watch_zh: "随机选中了 web-a 自己。KUBE-SEP 的 `-s 10.244.1.5 -j KUBE-MARK-MASQ` 命中，源地址被 masquerade 成网桥地址；否则 web-a 会直接回复自己，DNAT 永远不会被撤销。",
-        from: "pod/web-a",
-        to: "10.96.100.10:80",
-        proto: Proto::Tcp,
-        seed: 7,
         yaml: CLUSTERIP,
     },
     Builtin {
@@ -185,6 +137,19 @@ const ALL: &[Builtin] = &[
         watch_zh: "发往负载均衡 IP 的流量经过 KUBE-FW：笔记本（192.168.1.0/24）被放行到 KUBE-EXT；陌生客户端（client/stranger）未被 DNAT，落到 filter 表的 KUBE-PROXY-FIREWALL 被丢弃。",
         from: "client/laptop",
         to: "203.0.113.100:443",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: include_str!("../scenarios/loadbalancer.yaml"),
+    },
+    Builtin {
+        id: "service-nesting",
+        chapter: Chapter::Service,
+        title_en: "LoadBalancer ⊃ NodePort ⊃ ClusterIP: three doors into one KUBE-SVC",
+        title_zh: "LoadBalancer ⊃ NodePort ⊃ ClusterIP：通往同一个 KUBE-SVC 的三道门",
+        watch_en: "One LoadBalancer Service, and every layer it is built on is there in the rules (`lbplay rules loadbalancer`): KUBE-SERVICES matches the ClusterIP and jumps straight to KUBE-SVC; KUBE-NODEPORTS matches port 31443 on any node address and jumps to KUBE-EXT; the load balancer IP goes through KUBE-FW, then the same KUBE-EXT; and KUBE-EXT ends in the same KUBE-SVC. This walk takes the NodePort door, from the stranger whom the LoadBalancer lesson saw dropped: loadBalancerSourceRanges guard only KUBE-FW, so the node port lets it in.",
+        watch_zh: "一个 LoadBalancer Service，它所依托的每一层都能在规则里看到（`lbplay rules loadbalancer`）：KUBE-SERVICES 匹配 ClusterIP，直接跳到 KUBE-SVC；KUBE-NODEPORTS 匹配任一节点地址上的 31443 端口，跳到 KUBE-EXT；负载均衡 IP 先经过 KUBE-FW，再到同一个 KUBE-EXT；KUBE-EXT 最后都进入同一个 KUBE-SVC。这次走的是 NodePort 这道门，发送方是 LoadBalancer 那一课里被丢弃的陌生客户端：loadBalancerSourceRanges 只守着 KUBE-FW，所以节点端口放它进来了。",
+        from: "client/stranger",
+        to: "192.168.1.10:31443",
         proto: Proto::Tcp,
         seed: 1,
         yaml: include_str!("../scenarios/loadbalancer.yaml"),
@@ -279,6 +244,84 @@ const ALL: &[Builtin] = &[
         proto: Proto::Tcp,
         seed: 6,
         yaml: include_str!("../scenarios/userspace.yaml"),
+    },
+    Builtin {
+        id: "userspace-source-ip",
+        chapter: Chapter::KubeProxyUserspace,
+        title_en: "The author's question: why does userspace mode change the source IP?",
+        title_zh: "原文的疑问：userspace 模式为什么会改变源 IP？",
+        watch_en: "Because the packet that reaches the pod is not the client's packet. REDIRECT ends the client's connection at kube-proxy's own socket on node-1; kube-proxy reads the bytes and writes them into a second connection it dials itself, from the node's address 192.168.1.10. web-c sees 192.168.1.10, never 10.244.1.20. Compare the iptables ClusterIP lesson: DNAT rewrites only the destination, and the pod sees the client's own address.",
+        watch_zh: "因为到达 Pod 的已经不是客户端的那个包了。REDIRECT 让客户端的连接终止在 node-1 上 kube-proxy 自己的套接字；kube-proxy 读出字节，再写进它自己发起的第二条连接，源地址是节点地址 192.168.1.10。web-c 看到的是 192.168.1.10，而不是 10.244.1.20。对比 iptables 模式的 ClusterIP 那一课：DNAT 只改写目的地址，Pod 看到的是客户端自己的地址。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: include_str!("../scenarios/userspace.yaml"),
+    },
+    Builtin {
+        id: "clusterip-iptables",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP with three endpoints (iptables mode)",
+        title_zh: "三个端点的 ClusterIP（iptables 模式）",
+        watch_en: "KUBE-SERVICES matches the ClusterIP, KUBE-SVC picks an endpoint with `statistic` draws (1/3, then 1/2, then the rest), KUBE-SEP DNATs. The endpoint runs on another node; the reply is un-DNATed by conntrack on the way back.",
+        watch_zh: "KUBE-SERVICES 匹配 ClusterIP，KUBE-SVC 用 statistic 随机规则（1/3、1/2、最后一条兜底）选出端点，KUBE-SEP 做 DNAT。端点在另一个节点上；应答回来时由 conntrack 撤销 DNAT。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "clusterip-same-node",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "ClusterIP, endpoint on the same node",
+        title_zh: "ClusterIP，端点在同一节点",
+        watch_en: "The first `statistic` rule matches (p = 1/3), so the packet never leaves node-1: after DNAT it is routed over the bridge straight to web-a.",
+        watch_zh: "第一条 statistic 规则命中（p = 1/3），数据包不离开 node-1：DNAT 之后经网桥直接送到 web-a。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "host-network",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "A host process calls a ClusterIP (OUTPUT)",
+        title_zh: "主机进程访问 ClusterIP（OUTPUT 链）",
+        watch_en: "A packet made on the node starts at nat OUTPUT, not PREROUTING. Its source (the node's address) is outside the cluster CIDR, so KUBE-SVC marks it and POSTROUTING masquerades it.",
+        watch_zh: "节点自己发出的包从 nat OUTPUT 开始，而不是 PREROUTING。它的源地址（节点地址）不在集群网段内，所以 KUBE-SVC 给它打标记，POSTROUTING 对它做 masquerade。",
+        from: "node/node-1",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "hairpin",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "Hairpin: a pod reaches itself through its Service",
+        title_zh: "发夹（hairpin）：Pod 通过 Service 访问到自己",
+        watch_en: "The draw picks web-a itself. KUBE-SEP's `-s 10.244.1.5 -j KUBE-MARK-MASQ` matches, so the source is masqueraded to the bridge address: otherwise web-a would answer itself directly and the un-DNAT would never happen.",
+        watch_zh: "随机选中了 web-a 自己。KUBE-SEP 的 `-s 10.244.1.5 -j KUBE-MARK-MASQ` 命中，源地址被 masquerade 成网桥地址；否则 web-a 会直接回复自己，DNAT 永远不会被撤销。",
+        from: "pod/web-a",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 7,
+        yaml: CLUSTERIP,
+    },
+    Builtin {
+        id: "outside-clusterip",
+        chapter: Chapter::KubeProxyIptables,
+        title_en: "The author's question: why do outside clients need a NodePort or a LoadBalancer?",
+        title_zh: "原文的疑问：为什么集群外的客户端需要 NodePort 或 LoadBalancer？",
+        watch_en: "The laptop sends to the ClusterIP and the packet never reaches a node: no interface anywhere holds 10.96.100.10 and the network outside has no route to the service CIDR. kube-proxy's rules only act on packets that already pass through a node's PREROUTING or OUTPUT. A NodePort (or a LoadBalancer, which sends to one) gives outside traffic an address a node owns. Then see the NodePort lessons: under externalTrafficPolicy: Cluster the packet is masqueraded and the pod loses the client's address again; under Local it keeps it.",
+        watch_zh: "笔记本发往 ClusterIP，包根本到不了任何节点：没有哪个网卡持有 10.96.100.10，集群外的网络也没有去往 Service 网段的路由。kube-proxy 的规则只作用于已经经过某个节点 PREROUTING 或 OUTPUT 的包。NodePort（或者把流量转给它的 LoadBalancer）给外部流量一个由节点持有的地址。再看 NodePort 那几课：externalTrafficPolicy: Cluster 下包被 masquerade，Pod 又看不到客户端地址了；Local 下则保留。",
+        from: "client/laptop",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: CLUSTERIP,
     },
     Builtin {
         id: "clusterip-ipvs",
@@ -463,6 +506,32 @@ const ALL: &[Builtin] = &[
         yaml: include_str!("../scenarios/question-service-ip.yaml"),
     },
     Builtin {
+        id: "question-vip-dns-stale",
+        chapter: Chapter::Questions,
+        title_en: "Why a VIP and not round-robin DNS? A cached pod address, after a scale-down",
+        title_zh: "为什么用 VIP 而不是轮询 DNS？缩容之后，缓存的 Pod 地址",
+        watch_en: "web was just scaled down from 3 replicas to 1. A client that resolved the pods' own addresses and cached them (as many DNS clients do, whatever the TTL says) still dials 10.244.2.3, a pod that is gone. Nothing on the way knows: no Service rule matches a pod address, node-2 routes it to its bridge, and no pod answers there. The client gets no reply, only a timeout (then host unreachable, once ARP gives up). Run the next lesson: the same client, the same moment, through the ClusterIP.",
+        watch_zh: "web 刚从 3 个副本缩容到 1 个。一个自己解析出 Pod 地址并缓存起来的客户端（很多 DNS 客户端都会这样做，不管 TTL 怎么说）仍然去连 10.244.2.3，而这个 Pod 已经不在了。途中没有谁知道这件事：没有任何 Service 规则匹配 Pod 地址，node-2 把包路由到网桥，那里却没有 Pod 应答。客户端收不到任何回复，只能等到超时（ARP 放弃后得到主机不可达）。再运行下一课：同一个客户端、同一时刻，经过 ClusterIP。",
+        from: "pod/client",
+        to: "10.244.2.3:8080",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: include_str!("../scenarios/question-vip-dns.yaml"),
+    },
+    Builtin {
+        id: "question-vip-dns-vip",
+        chapter: Chapter::Questions,
+        title_en: "Why a VIP and not round-robin DNS? The ClusterIP follows the EndpointSlice",
+        title_zh: "为什么用 VIP 而不是轮询 DNS？ClusterIP 跟着 EndpointSlice 走",
+        watch_en: "The same scale-down, the same client, but it dials the Service's ClusterIP, an address that never changes and so is safe to cache. The EndpointSlice controller dropped the gone pods at once, kube-proxy rewrote KUBE-SVC from it, and the only KUBE-SEP left DNATs to the live pod 10.244.2.2. Set the Deployment's replicas back to 3 and send again: the rules grow back, the VIP stays the same.",
+        watch_zh: "同样的缩容，同一个客户端，但这次它连的是 Service 的 ClusterIP：这个地址永远不变，所以缓存它是安全的。EndpointSlice 控制器立刻删掉了已消失的 Pod，kube-proxy 据此重写了 KUBE-SVC，剩下唯一的 KUBE-SEP 把包 DNAT 到还活着的 Pod 10.244.2.2。把 Deployment 的副本数改回 3 再发一次：规则重新长出来，VIP 不变。",
+        from: "pod/client",
+        to: "10.96.100.10:80",
+        proto: Proto::Tcp,
+        seed: 1,
+        yaml: include_str!("../scenarios/question-vip-dns.yaml"),
+    },
+    Builtin {
         id: "question-cross-node",
         chapter: Chapter::Questions,
         title_en: "How is a Service routed when its pods are on other nodes?",
@@ -477,7 +546,8 @@ const ALL: &[Builtin] = &[
     },
 ];
 
-/// Every built-in scenario, in the order the library shows them.
+/// Every built-in scenario, in the order the library shows them: grouped by chapter, the chapters
+/// in the order of the source text's sections (`Chapter`'s order).
 pub fn all() -> &'static [Builtin] {
     ALL
 }
@@ -485,4 +555,32 @@ pub fn all() -> &'static [Builtin] {
 /// The built-in scenario with this id.
 pub fn get(id: &str) -> Option<&'static Builtin> {
     ALL.iter().find(|builtin| builtin.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The library and `lbplay scenarios` list lessons in this order, so it must follow the
+    /// source text: concepts, Service, kube-proxy's modes, Ingress, Istio, gRPC, the questions.
+    #[test]
+    fn lessons_are_grouped_in_the_source_texts_order() {
+        let chapters: Vec<Chapter> = ALL.iter().map(|builtin| builtin.chapter).collect();
+        let out_of_order: Vec<&str> =
+            ALL.windows(2).filter(|pair| pair[0].chapter > pair[1].chapter).map(|pair| pair[1].id).collect();
+        assert!(out_of_order.is_empty(), "out of chapter order: {out_of_order:?} in {chapters:?}");
+        assert_eq!(ALL.first().map(|builtin| builtin.chapter), Some(Chapter::Concepts));
+        assert_eq!(ALL.last().map(|builtin| builtin.chapter), Some(Chapter::Questions));
+    }
+
+    #[test]
+    fn every_lesson_is_narrated_in_both_languages_and_ids_are_unique() {
+        for builtin in ALL {
+            for text in [builtin.title_en, builtin.title_zh, builtin.watch_en, builtin.watch_zh] {
+                assert!(!text.trim().is_empty(), "{} lacks a title or narration", builtin.id);
+            }
+            assert_ne!(builtin.watch_en, builtin.watch_zh, "{} is not translated", builtin.id);
+            assert_eq!(ALL.iter().filter(|other| other.id == builtin.id).count(), 1, "{} twice", builtin.id);
+        }
+    }
 }
