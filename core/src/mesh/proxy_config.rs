@@ -11,7 +11,7 @@
 
 use crate::dataplane::Line;
 use crate::mesh::envoy;
-use crate::model::{DestinationRule, Service};
+use crate::model::{DestinationRule, Service, ServiceType};
 use crate::net::Proto;
 use crate::trace::RuleAt;
 
@@ -29,20 +29,42 @@ fn managed_by(service: &Service, rules: &[DestinationRule]) -> String {
         .unwrap_or_default()
 }
 
+/// The cluster's discovery type, as pilot/pkg/networking/core/cluster.go `convertResolution`
+/// gives it for a sidecar (istio/istio@86c9f01): a headless Service is `Passthrough`, so
+/// `ORIGINAL_DST` (with `PILOT_ENABLE_EDS_FOR_HEADLESS_SERVICES` at its default, off); an
+/// ExternalName Service resolves by DNS, `STRICT_DNS`; the rest are `EDS`.
+fn discovery_type(service: &Service) -> &'static str {
+    if service.kind == ServiceType::ExternalName {
+        "STRICT_DNS"
+    } else if service.cluster_ip.is_none() {
+        "ORIGINAL_DST"
+    } else {
+        "EDS"
+    }
+}
+
 /// The outbound clusters of every Service port the sidecar captures (UDP is not captured), as
 /// `istioctl proxy-config cluster POD` prints them: a header line, then one line per cluster
 /// whose `rule` names the cluster, so the row the walk's endpoint hop used can be lit.
 pub fn clusters(services: &[Service], rules: &[DestinationRule]) -> Vec<Line> {
     // (fqdn, subset, port, direction, name, destination rule), sorted as upstream's
     // `retrieveSortedClusterSlice` does.
-    let mut rows: Vec<(String, String, u16, String, String, String)> = Vec::new();
+    let mut rows: Vec<(String, String, u16, String, String, String, &'static str)> = Vec::new();
     for service in services {
         let host = envoy::hostname(service);
         let managed = managed_by(service, rules);
         for port in service.ports.iter().filter(|port| port.protocol != Proto::Udp) {
             for name in envoy::clusters(service, port, rules) {
                 let subset = name.split('|').nth(2).unwrap_or("").to_string();
-                rows.push((host.clone(), subset, port.port, "outbound".into(), name, managed.clone()));
+                rows.push((
+                    host.clone(),
+                    subset,
+                    port.port,
+                    "outbound".into(),
+                    name,
+                    managed.clone(),
+                    discovery_type(service),
+                ));
             }
         }
     }
@@ -50,9 +72,9 @@ pub fn clusters(services: &[Service], rules: &[DestinationRule]) -> Vec<Line> {
     rows.dedup();
     let mut cells =
         vec![["SERVICE FQDN", "PORT", "SUBSET", "DIRECTION", "TYPE", "DESTINATION RULE"].map(str::to_string).to_vec()];
-    for (fqdn, subset, port, direction, _, managed) in &rows {
+    for (fqdn, subset, port, direction, _, managed, kind) in &rows {
         let subset = if subset.is_empty() { "-".to_string() } else { subset.clone() };
-        cells.push(vec![fqdn.clone(), port.to_string(), subset, direction.clone(), "EDS".into(), managed.clone()]);
+        cells.push(vec![fqdn.clone(), port.to_string(), subset, direction.clone(), kind.to_string(), managed.clone()]);
     }
     let texts = tabulate(&cells);
     texts
@@ -97,7 +119,7 @@ fn tabulate(rows: &[Vec<String>]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ServicePort, ServiceType, Subset, TargetPort, TrafficPolicy};
+    use crate::model::{ServicePort, Subset, TargetPort, TrafficPolicy};
     use std::collections::BTreeMap;
     use std::net::Ipv4Addr;
 
@@ -145,22 +167,26 @@ mod tests {
 
     #[test]
     fn clusters_print_as_istioctl_does() {
+        let mut headless = service("db", &[(Some("tcp"), Proto::Tcp, 5432)]);
+        headless.cluster_ip = None;
         let services = [
+            headless,
             service("web", &[(Some("http"), Proto::Tcp, 80), (Some("dns"), Proto::Udp, 53)]),
             service("api", &[(Some("grpc"), Proto::Tcp, 9000), (Some("http"), Proto::Tcp, 80)]),
         ];
         let lines = clusters(&services, &[rule("web", &["v2", "v1"])]);
         let text: Vec<String> = lines.iter().map(|line| format!("{}|", line.text)).collect();
         expect_test::expect![[r#"
-            SERVICE FQDN                      PORT     SUBSET     DIRECTION     TYPE     DESTINATION RULE|
-            api.default.svc.cluster.local     80       -          outbound      EDS      |
-            api.default.svc.cluster.local     9000     -          outbound      EDS      |
-            web.default.svc.cluster.local     80       -          outbound      EDS      web-dr.default|
-            web.default.svc.cluster.local     80       v1         outbound      EDS      web-dr.default|
-            web.default.svc.cluster.local     80       v2         outbound      EDS      web-dr.default|"#]]
+            SERVICE FQDN                      PORT     SUBSET     DIRECTION     TYPE             DESTINATION RULE|
+            api.default.svc.cluster.local     80       -          outbound      EDS              |
+            api.default.svc.cluster.local     9000     -          outbound      EDS              |
+            db.default.svc.cluster.local      5432     -          outbound      ORIGINAL_DST     |
+            web.default.svc.cluster.local     80       -          outbound      EDS              web-dr.default|
+            web.default.svc.cluster.local     80       v1         outbound      EDS              web-dr.default|
+            web.default.svc.cluster.local     80       v2         outbound      EDS              web-dr.default|"#]]
         .assert_eq(&text.join("\n"));
         // The walk's cluster name finds its row; the header is no row.
-        assert_eq!(row_of(&lines, "outbound|80|v1|web.default.svc.cluster.local"), Some(4));
+        assert_eq!(row_of(&lines, "outbound|80|v1|web.default.svc.cluster.local"), Some(5));
         assert_eq!(row_of(&lines, "outbound|53||web.default.svc.cluster.local"), None);
         assert!(lines[0].rule.is_none());
     }
