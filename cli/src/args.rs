@@ -147,6 +147,13 @@ pub(crate) struct CheckArgs {
     pub(crate) inputs: Inputs,
 }
 
+/// The `istioctl proxy-config` views `rules --pod --envoy` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EnvoyView {
+    /// `istioctl proxy-config cluster`: the sidecar's outbound clusters.
+    Clusters,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RulesArgs {
     /// The node whose rules to print; the first node when absent.
@@ -156,6 +163,10 @@ pub(crate) struct RulesArgs {
     /// (`NAME` or `NAMESPACE/NAME`; the pod must have an Istio sidecar).
     #[arg(long, value_name = "NAME")]
     pub(crate) pod: Option<String>,
+    /// With --pod: print this view of the pod's sidecar Envoy configuration, as
+    /// `istioctl proxy-config` does, instead of its nat table.
+    #[arg(long, value_enum, requires = "pod")]
+    pub(crate) envoy: Option<EnvoyView>,
     /// kube-proxy's mode, instead of the scenario's own.
     #[arg(long, value_enum)]
     pub(crate) mode: Option<Mode>,

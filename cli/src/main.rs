@@ -305,7 +305,7 @@ fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
         return Ok(Done::ok(lbplay_core::ingress::render::render(&config)));
     }
     if let Some(pod) = &args.pod {
-        return pod_rules_command(&loaded, pod);
+        return pod_rules_command(&loaded, pod, args.envoy);
     }
     let mode = mode_of(args.mode, &loaded);
     let node = match &args.node {
@@ -326,9 +326,14 @@ fn rules_command(args: &args::RulesArgs) -> Result<Done, Failure> {
 
 /// `rules --pod`: the pod's Istio sidecar table. A pod the scenario lacks or that has no sidecar
 /// is a request the scenario cannot carry out; a traffic annotation istio-init rejects is bad input.
-fn pod_rules_command(loaded: &Loaded, pod: &str) -> Result<Done, Failure> {
+/// With `--envoy`, the same pod checks come first, then the sidecar's proxy-config view.
+fn pod_rules_command(loaded: &Loaded, pod: &str, envoy: Option<args::EnvoyView>) -> Result<Done, Failure> {
     use lbplay_core::mesh::{self, PodRulesError};
     match mesh::pod_rules(&loaded.cluster, &loaded.extras, pod) {
+        Ok(_) if envoy == Some(args::EnvoyView::Clusters) => {
+            let lines = mesh::proxy_config::clusters(&loaded.cluster.services, &loaded.extras.destination_rules);
+            Ok(Done::ok(lines.iter().map(|line| format!("{}\n", line.text)).collect::<String>()))
+        }
         Ok(ruleset) => Ok(Done::ok(mesh::iptables::save_text(&ruleset))),
         Err(err @ PodRulesError::BadAnnotation { .. }) => Err(Failure::input(err.to_string())),
         Err(err) => Err(Failure::refused(err.to_string())),

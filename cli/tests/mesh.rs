@@ -10,10 +10,13 @@ const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mesh/sid
 /// Runs `lbplay rules SCENARIO --pod POD` and compares its status, standard output and its
 /// standard error without the load's warnings (about the pod `broken`) with `expected`.
 fn check(pod: &str, expected: Expect) {
-    let output = Command::new(env!("CARGO_BIN_EXE_lbplay"))
-        .args(["rules", SCENARIO, "--pod", pod])
-        .output()
-        .expect("run lbplay");
+    check_args(&["--pod", pod], expected);
+}
+
+/// As `check`, with `extra` after `rules SCENARIO`.
+fn check_args(extra: &[&str], expected: Expect) {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_lbplay")).args(["rules", SCENARIO]).args(extra).output().expect("run lbplay");
     let status = output.status.code().map_or("killed".to_string(), |code| code.to_string());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().filter(|line| !line.contains(": warning: ")).collect::<Vec<_>>().join("\n");
@@ -55,6 +58,25 @@ fn an_annotated_pod_gets_its_own_table() {
             -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
             COMMIT
         "#]],
+    );
+}
+
+#[test]
+fn envoy_clusters_print_as_istioctl_proxy_config_cluster() {
+    check_args(
+        &["--pod", "shop/client", "--envoy", "clusters"],
+        expect![[r#"
+        status: 0
+        SERVICE FQDN                   PORT     SUBSET     DIRECTION     TYPE     DESTINATION RULE
+        web.shop.svc.cluster.local     80       -          outbound      EDS      
+    "#]],
+    );
+    // The pod checks come first: a pod without a sidecar has no Envoy to ask.
+    check_args(
+        &["--pod", "default/legacy", "--envoy", "clusters"],
+        expect![[r#"
+        status: 1
+        --pod default/legacy: no Istio sidecar: namespace default has neither istio-injection=enabled nor istio.io/rev, and the pod has no sidecar.istio.io/inject=true"#]],
     );
 }
 

@@ -12,6 +12,7 @@ pub mod envoy;
 pub mod forward;
 pub mod inject;
 pub mod iptables;
+pub mod proxy_config;
 pub mod route;
 
 use std::collections::BTreeMap;
