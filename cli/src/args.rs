@@ -184,6 +184,10 @@ pub(crate) struct TraceArgs {
     /// The simulated time, in seconds, at which the connection opens.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub(crate) now: u64,
+    /// For h2c:// and grpc://: how many requests ride the traced connection, as HTTP/2 streams
+    /// 1, 3, 5 …
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) streams: u64,
     #[command(flatten)]
     pub(crate) output: Output,
     /// The language of the narration.
@@ -201,9 +205,14 @@ pub(crate) struct SendArgs {
     /// connections each client keeps.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = connections)]
     pub(crate) connections: u64,
-    /// For a URL: how many HTTP requests each client sends, request i on its connection i mod N.
-    #[arg(long, value_name = "N", value_parser = connections)]
+    /// For a URL: how many HTTP requests each client sends, request i on its connection i mod N
+    /// (for h2c:// and grpc://, as streams 1, 3, 5 … of that connection).
+    #[arg(long, value_name = "N", value_parser = requests)]
     pub(crate) requests: Option<u64>,
+    /// For grpc://: the client channel's load-balancing policy, pick_first (grpc's default) or
+    /// round_robin (one connection per address the name resolves to).
+    #[arg(long, value_name = "POLICY", default_value = "pick_first", value_parser = grpc_lb)]
+    pub(crate) grpc_lb: lbplay_core::walk::GrpcLb,
     /// For a URL: how many clients send, --from and the other pods with its labels.
     #[arg(long, value_name = "K", default_value_t = 1, requires = "requests", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub(crate) clients: u64,
@@ -224,6 +233,9 @@ pub(crate) struct PcapArgs {
     /// The simulated time, in seconds, at which the connection opens.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub(crate) now: u64,
+    /// For h2c:// and grpc://: how many requests ride the connection, as streams 1, 3, 5 …
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub(crate) streams: u64,
     /// The pcap file to write (never one of the inputs).
     #[arg(short, long, value_name = "FILE.pcap")]
     pub(crate) output: PathBuf,
@@ -260,6 +272,23 @@ pub(crate) struct CompletionsArgs {
     /// The shell to write the script for.
     #[arg(value_enum)]
     pub(crate) shell: clap_complete::Shell,
+}
+
+/// `--requests`: a whole number from 1 to the core's limit of requests in one send.
+fn requests(text: &str) -> Result<u64, String> {
+    let n: u64 = text.parse().map_err(|_| format!("`{text}` is not a whole number"))?;
+    if n == 0 {
+        return Err("send at least one request".into());
+    }
+    if n > lbplay_core::walk::MAX_REQUESTS as u64 {
+        return Err(format!("at most {} requests in one send", lbplay_core::walk::MAX_REQUESTS));
+    }
+    Ok(n)
+}
+
+/// `--grpc-lb`: a policy lbplay models.
+fn grpc_lb(text: &str) -> Result<lbplay_core::walk::GrpcLb, String> {
+    lbplay_core::walk::GrpcLb::parse(text)
 }
 
 /// `--connections`: a whole number from 1 to [`MAX_CONNECTIONS`].

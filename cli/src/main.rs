@@ -357,17 +357,36 @@ fn to_json(value: &serde_json::Value) -> Result<String, Failure> {
 
 /// The HTTP options `--method`, `--header` and `--resolve` give.
 fn http_of(walk: &Walk) -> walk::HttpOptions {
-    walk::HttpOptions { method: walk.method.clone(), headers: walk.header.clone(), resolve: walk.resolve.clone() }
+    walk::HttpOptions {
+        method: walk.method.clone(),
+        headers: walk.header.clone(),
+        resolve: walk.resolve.clone(),
+        ..walk::HttpOptions::default()
+    }
 }
 
 /// Walks `--from` to `--to`: one connection for IP:PORT, one HTTP request for a URL. A URL that
 /// does not parse, a bad method or a name that does not resolve from `--from` is bad input.
-fn walk_of(cluster: &lbplay_core::model::Cluster, walk: &Walk, now: u64) -> Result<lbplay_core::Trace, Failure> {
+fn walk_of(
+    cluster: &lbplay_core::model::Cluster,
+    walk: &Walk,
+    now: u64,
+    streams: u64,
+) -> Result<lbplay_core::Trace, Failure> {
     let request = request_of(walk, now);
     if !Target::is_url(&walk.to) {
+        if streams > 1 {
+            return Err(Failure::input("--streams needs an h2c:// or grpc:// URL in --to".to_string()));
+        }
         return walk::trace(cluster, &request).map_err(|err| Failure::refused(err.to_string()));
     }
-    let options = http_of(walk);
+    let options = walk::HttpOptions { requests: streams as usize, ..http_of(walk) };
+    if streams > 1 && !matches!(Target::parse(&walk.to).map(|t| t.scheme), Ok(Scheme::H2c | Scheme::Grpc)) {
+        return Err(Failure::input(format!(
+            "--streams {streams}: only an h2c:// or grpc:// connection carries streams; `{}` is one request per connection (use `lbplay send --requests` for a pool)",
+            walk.to
+        )));
+    }
     check_url(cluster, walk, &options)?;
     walk::fetch(cluster, &request, &options).map_err(|err| Failure::refused(err.to_string()))
 }
@@ -375,11 +394,10 @@ fn walk_of(cluster: &lbplay_core::model::Cluster, walk: &Walk, now: u64) -> Resu
 /// The checks of a URL walk that make it bad input (exit status 2), before it is walked.
 fn check_url(cluster: &lbplay_core::model::Cluster, walk: &Walk, options: &walk::HttpOptions) -> Result<(), Failure> {
     let target = Target::parse(&walk.to).map_err(|err| Failure::input(err.0))?;
-    if target.scheme != Scheme::Http {
+    if target.scheme == Scheme::Https {
         return Err(Failure::input(format!(
-            "--to `{}`: lbplay walks http:// (HTTP/1.1) requests so far; {}:// is not walked yet",
-            walk.to,
-            target.scheme.as_str()
+            "--to `{}`: lbplay walks http://, h2c:// and grpc:// requests; https:// (TLS) is not walked yet",
+            walk.to
         )));
     }
     lbplay_core::http::Request::curl(&options.method, &target, &options.headers)
@@ -392,7 +410,7 @@ fn check_url(cluster: &lbplay_core::model::Cluster, walk: &Walk, options: &walk:
 fn trace_command(args: &args::TraceArgs) -> Result<Done, Failure> {
     let mut loaded = load(&args.inputs.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
-    let trace = walk_of(&loaded.cluster, &args.walk, args.now)?;
+    let trace = walk_of(&loaded.cluster, &args.walk, args.now, args.streams)?;
     let output = match args.output.format {
         Format::Json => to_json(&trace.to_json())?,
         Format::Text => trace.to_text(args.lang.into()),
@@ -464,14 +482,14 @@ fn requests_command(
             request.to
         )));
     }
-    let options = http_of(&args.walk);
+    let options = walk::HttpOptions { grpc_lb: args.grpc_lb, ..http_of(&args.walk) };
     check_url(cluster, &args.walk, &options)?;
     let total = requests.saturating_mul(args.clients);
-    if total > args::MAX_CONNECTIONS {
+    if total > walk::MAX_REQUESTS as u64 {
         return Err(Failure::input(format!(
             "--requests {requests} × --clients {} is {total} requests; at most {} in one send",
             args.clients,
-            args::MAX_CONNECTIONS
+            walk::MAX_REQUESTS
         )));
     }
     let load = walk::Load {
@@ -494,7 +512,11 @@ fn requests_command(
     let mut out = String::new();
     for r in &sent.requests {
         let via = r.proxy.as_deref().map(|proxy| format!("  (via {proxy})")).unwrap_or_default();
-        out.push_str(&format!("{:>6}  {:<24} conn {:<3} {}{via}\n", r.index, r.client, r.connection, r.backend));
+        let stream = r.stream.map(|s| format!("stream {s:<4} ")).unwrap_or_default();
+        out.push_str(&format!(
+            "{:>6}  {:<24} conn {:<3} {stream}{}{via}\n",
+            r.index, r.client, r.connection, r.backend
+        ));
     }
     out.push_str("\ncounts:\n");
     for (backend, count) in &sent.counts {
@@ -535,7 +557,7 @@ fn pcap_command(args: &args::PcapArgs) -> Result<Done, Failure> {
     }
     let mut loaded = load(&args.inputs.files)?;
     loaded.cluster.kube_proxy.mode = mode_of(args.walk.mode, &loaded);
-    let trace = walk_of(&loaded.cluster, &args.walk, args.now)?;
+    let trace = walk_of(&loaded.cluster, &args.walk, args.now, args.streams)?;
     // A fixed start time (2026-01-01T00:00:00Z) keeps the file the same for the same trace.
     let capture = lbplay_core::pcap::from_trace(&trace, 1_767_225_600);
     let records = trace.steps.iter().filter(|step| step.kind == lbplay_core::StepKind::Wire).count();

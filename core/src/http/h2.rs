@@ -174,7 +174,7 @@ pub fn request_of(fields: &[Field]) -> Request {
 }
 
 /// The client's end of one connection: its HPACK context and its next stream id.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ClientEnd {
     pub client: Client,
     encoder: hpack::Encoder,
@@ -226,7 +226,7 @@ pub struct Incoming {
 
 /// The server's end of one connection: its HPACK contexts (one to read the client's blocks, one
 /// to write its own) and whether it has sent its SETTINGS yet.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ServerEnd {
     reads: hpack::Decoder,
     writes: hpack::Encoder,

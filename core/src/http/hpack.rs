@@ -14,14 +14,27 @@ use super::HttpError;
 /// and its value.
 pub type Field = (String, String);
 
-/// The compression context of the side that writes header blocks on one connection.
+/// The compression context of the side that writes header blocks on one connection. It keeps
+/// the fields it encoded, so that a clone (the walk clones its whole state to replay from a
+/// step) rebuilds the same dynamic table by encoding them again: HPACK is deterministic.
 pub struct Encoder {
     inner: loona_hpack::Encoder<'static>,
+    history: Vec<Vec<Field>>,
 }
 
 impl Default for Encoder {
     fn default() -> Encoder {
-        Encoder { inner: loona_hpack::Encoder::new() }
+        Encoder { inner: loona_hpack::Encoder::new(), history: Vec::new() }
+    }
+}
+
+impl Clone for Encoder {
+    fn clone(&self) -> Encoder {
+        let mut copy = Encoder::default();
+        for fields in &self.history {
+            copy.encode(fields);
+        }
+        copy
     }
 }
 
@@ -36,18 +49,32 @@ impl Encoder {
     /// connection's dynamic table is sent as its index (one octet for `:method: POST` or a
     /// header repeated from the previous request); any other is a literal, added to the table.
     pub fn encode(&mut self, fields: &[Field]) -> Vec<u8> {
+        self.history.push(fields.to_vec());
         self.inner.encode(fields.iter().map(|(name, value)| (name.as_bytes(), value.as_bytes())))
     }
 }
 
-/// The compression context of the side that reads header blocks on one connection.
+/// The compression context of the side that reads header blocks on one connection; like
+/// `Encoder`, it keeps the blocks it read so that a clone reads them again.
 pub struct Decoder {
     inner: loona_hpack::Decoder<'static>,
+    history: Vec<Vec<u8>>,
 }
 
 impl Default for Decoder {
     fn default() -> Decoder {
-        Decoder { inner: loona_hpack::Decoder::new() }
+        Decoder { inner: loona_hpack::Decoder::new(), history: Vec::new() }
+    }
+}
+
+impl Clone for Decoder {
+    fn clone(&self) -> Decoder {
+        let mut copy = Decoder::default();
+        for block in &self.history {
+            // Each block was read without error once, so it reads again.
+            let _ = copy.decode(block);
+        }
+        copy
     }
 }
 
@@ -63,6 +90,7 @@ impl Decoder {
     /// a COMPRESSION_ERROR for a real peer (RFC 9113 §4.3).
     pub fn decode(&mut self, block: &[u8]) -> Result<Vec<Field>, HttpError> {
         let fields = self.inner.decode(block).map_err(|err| HttpError(format!("HPACK: {err}")))?;
+        self.history.push(block.to_vec());
         fields
             .into_iter()
             .map(|(name, value)| match (String::from_utf8(name), String::from_utf8(value)) {
@@ -120,6 +148,8 @@ mod tests {
         let mut encoder = Encoder::default();
         encoder.encode(&fields(&[("x-a", "1")]));
         let second = encoder.encode(&fields(&[("x-a", "1")]));
+        // A clone carries the dynamic table: it encodes the repeat as the same index.
+        assert_eq!(encoder.clone().encode(&fields(&[("x-a", "1")])), [0xbe]);
         let err = Decoder::default().decode(&second).expect_err("entry 62 was never seen");
         assert!(err.0.starts_with("HPACK:"), "{err}");
         assert_eq!(get(&fields(&[(":status", "200")]), ":status"), Some("200"));

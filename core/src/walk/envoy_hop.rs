@@ -192,7 +192,7 @@ impl<'a> Sim<'a> {
             };
             // The proxied request, with Envoy's headers.
             let proxied = forward::outbound(request, &routed.virtual_host, attempt, &ids);
-            let proxied_bytes = forward::request_bytes(&proxied);
+            let proxied_bytes = super::streams::proxied_bytes(bytes, &proxied, forward::request_bytes);
             let (seq, ack) = seq_ack(PROXY_ISN, BACKEND_ISN, 0, 0);
             let Some(sent) = self.data_packet(dialed.src, dialed.dst, seq, ack, &proxied_bytes) else { return };
             let added: Vec<&str> =
@@ -474,7 +474,7 @@ impl<'a> Sim<'a> {
         let (server_id, client_id) = (forward::spiffe(&namespace, "default"), forward::spiffe(&client_ns, "default"));
         let peers = forward::Peers { server: &server_id, client: &client_id };
         let handed = forward::inbound(proxied, mtls.then_some(&peers));
-        let handed_bytes = forward::request_bytes(&handed);
+        let handed_bytes = super::streams::proxied_bytes(arrived.payload(), &handed, forward::request_bytes);
         let (seq, ack) = seq_ack(PROXY_ISN, BACKEND_ISN, 0, 0);
         let sent = self.data_packet(dialed.src, dialed.dst, seq, ack, &handed_bytes);
         let Some(sent) = sent else {

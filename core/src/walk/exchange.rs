@@ -18,7 +18,7 @@ use super::ingress_hop::Arrival;
 use super::proxy::{Proxy, Relay, mark_connection};
 use super::{Host, Opened, Request, Sim, WalkError, resolve_host};
 use crate::http::url::{Resolve, Scheme, Target};
-use crate::http::{self, Header, h1};
+use crate::http::{self, Header, h1, h2};
 use crate::model::{Cluster, DnsData};
 use crate::net::Proto;
 use crate::packet::{Packet, Tuple};
@@ -41,11 +41,56 @@ pub struct HttpOptions {
     pub headers: Vec<Header>,
     /// Each `--resolve HOST:PORT:ADDRESS`.
     pub resolve: Vec<Resolve>,
+    /// How many requests ride the one connection (`trace --requests N`): HTTP/2 streams 1, 3,
+    /// 5 … for `h2c://` and `grpc://`; 1 for HTTP/1.1.
+    pub requests: usize,
+    /// The gRPC client's load-balancing policy (`--grpc-lb`), for `grpc://` sends.
+    pub grpc_lb: GrpcLb,
 }
+
+/// A gRPC client channel's load-balancing policy (grpc's `load-balancing.md`; grpc-go
+/// `balancer/pickfirst`, `balancer/roundrobin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GrpcLb {
+    /// The default in every language: connect to the first address that works, send every RPC
+    /// there.
+    #[default]
+    PickFirst,
+    /// One subchannel per address, each RPC on the next READY one, from a random start.
+    RoundRobin,
+}
+
+impl GrpcLb {
+    pub fn parse(text: &str) -> Result<GrpcLb, String> {
+        match text {
+            "pick_first" => Ok(GrpcLb::PickFirst),
+            "round_robin" => Ok(GrpcLb::RoundRobin),
+            other => Err(format!(
+                "`{other}` is not a gRPC load-balancing policy lbplay models: use pick_first or round_robin"
+            )),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrpcLb::PickFirst => "pick_first",
+            GrpcLb::RoundRobin => "round_robin",
+        }
+    }
+}
+
+/// At most this many streams in one traced connection: a trace shows every step of each.
+pub const MAX_TRACE_REQUESTS: usize = 100;
 
 impl Default for HttpOptions {
     fn default() -> HttpOptions {
-        HttpOptions { method: "GET".into(), headers: Vec::new(), resolve: Vec::new() }
+        HttpOptions {
+            method: "GET".into(),
+            headers: Vec::new(),
+            resolve: Vec::new(),
+            requests: 1,
+            grpc_lb: GrpcLb::PickFirst,
+        }
     }
 }
 
@@ -218,14 +263,27 @@ impl<'a> Sim<'a> {
     /// the request there and the response back.
     pub fn fetch(&mut self, from: &str, to: &str, options: &HttpOptions) -> Result<Trace, WalkError> {
         let target = Target::parse(to).map_err(|err| WalkError(err.0))?;
-        if target.scheme != Scheme::Http {
+        if target.scheme == Scheme::Https {
             return Err(WalkError(format!(
-                "--to `{to}`: lbplay walks http:// (HTTP/1.1) requests so far; {}:// is not walked yet",
-                target.scheme.as_str()
+                "--to `{to}`: lbplay walks http://, h2c:// and grpc:// requests; https:// (TLS) is not walked yet"
             )));
         }
-        let request =
-            http::Request::curl(&options.method, &target, &options.headers).map_err(|err| WalkError(err.0))?;
+        let streams = matches!(target.scheme, Scheme::H2c | Scheme::Grpc);
+        if options.requests == 0 || options.requests > MAX_TRACE_REQUESTS {
+            return Err(WalkError(format!(
+                "--requests {}: a trace sends 1 to {MAX_TRACE_REQUESTS} requests over its connection",
+                options.requests
+            )));
+        }
+        if options.requests > 1 && !streams {
+            return Err(WalkError(format!(
+                "--requests {}: a traced http:// connection carries one request; use h2c:// or grpc:// for streams on one connection, or `lbplay send --requests` for HTTP/1.1's pool",
+                options.requests
+            )));
+        }
+        let curl = http::Request::curl(&options.method, &target, &options.headers).map_err(|err| WalkError(err.0))?;
+        let (client_kind, request, body) =
+            if streams { super::streams::stream_request(&target, &curl) } else { (h2::Client::Curl, curl, Vec::new()) };
         let source = resolve_host(self.cluster, from)?;
         let resolved = resolve_target(self.cluster, &source, &target, &options.resolve)?;
         let dst = SocketAddrV4::new(resolved.ip, target.port);
@@ -239,11 +297,27 @@ impl<'a> Sim<'a> {
                 format!("{}{}", resolved.note.zh, first.note.zh),
             );
         }
-        let bytes = h1::request_bytes(&request);
+        let bytes = if streams {
+            let mut end = h2::ClientEnd::new(client_kind);
+            end.send(&h2::Outgoing { fields: h2::request_fields(&request, client_kind), body: body.clone() }).1
+        } else {
+            h1::request_bytes(&request)
+        };
         match opened {
             Opened::Failed => {}
+            Opened::Direct { client, server, at_server } if streams => {
+                let shown = (client_kind, &request, body.as_slice());
+                self.exchange_streams(&mut trace, &source, client, dst, &server, at_server, shown, options.requests);
+            }
             Opened::Direct { client, server, at_server } => {
                 self.exchange_direct(&mut trace, &source, client, dst, &server, at_server, &request, &bytes);
+            }
+            Opened::Relayed { relay, .. } if options.requests > 1 => {
+                return Err(WalkError(format!(
+                    "--requests {}: lbplay walks one stream through {}'s userspace proxy; `lbplay send --requests` counts many",
+                    options.requests,
+                    relay.host.label()
+                )));
             }
             Opened::Relayed { client, relay } => {
                 self.exchange_relayed(&mut trace, &source, client, dst, &relay, &request, &bytes);
@@ -251,6 +325,13 @@ impl<'a> Sim<'a> {
             Opened::Accepted { client, proxy, server, at_server } => {
                 let arrival =
                     Arrival { source: &source, server: &server, at_server, proxy: &proxy, scheme: "http", dst };
+                if streams && options.requests > 1 {
+                    return Err(WalkError(format!(
+                        "--requests {}: lbplay walks one stream through {}; `lbplay send --requests` counts many",
+                        options.requests,
+                        proxy.host(self).map_or_else(|| server.label(), |h| h.label())
+                    )));
+                }
                 if let Proxy::Envoy { .. } = proxy {
                     self.exchange_envoy(&mut trace, &arrival, client, &request, &bytes);
                     return Ok(trace);
@@ -401,10 +482,21 @@ impl<'a> Sim<'a> {
             }),
             _ => false,
         };
-        let (response, read) = pod_answer(server, &payload, if failing { 503 } else { 200 });
-        if let Some(last) = trace.steps.last_mut() {
-            let (en, zh) = match &read {
-                Some(request) => (
+        let (reply, status, said) = if h2::is_frames(&payload) {
+            let answered = self.answer_streams(server, at_server, arrived, isns, failing);
+            let Some(answered) = answered else {
+                trace.outcome.dropped = true;
+                trace.outcome.reason = Some(format!(
+                    "{} could not read the HTTP/2 frames (a stream's header block refers to HPACK state it never saw)",
+                    server.label()
+                ));
+                return None;
+            };
+            answered
+        } else {
+            let (response, read) = pod_answer(server, &payload, if failing { 503 } else { 200 });
+            let said = match &read {
+                Some(request) => Text::new(
                     format!(
                         " Its web server reads the request {} {} (Host: {}) and answers {} {}.",
                         request.method,
@@ -422,21 +514,26 @@ impl<'a> Sim<'a> {
                         http::reason(response.status)
                     ),
                 ),
-                None => (
-                    " Its web server cannot read an HTTP/1.1 request in the payload and answers 400.".into(),
-                    "其中的 Web 服务器无法把载荷读成 HTTP/1.1 请求，回答 400。".into(),
+                None => Text::new(
+                    " Its web server cannot read an HTTP/1.1 request in the payload and answers 400.",
+                    "其中的 Web 服务器无法把载荷读成 HTTP/1.1 请求，回答 400。",
                 ),
             };
-            last.note = Text::new(format!("{}{en}{}", last.note.en, why.en), format!("{}{zh}{}", last.note.zh, why.zh));
+            let bytes = h1::response_bytes(&response);
+            let (seq, ack) = seq_ack(isns.0, isns.1, 0, payload.len());
+            let reply = self.data_packet(at_server.dst, at_server.src, seq, ack, &bytes)?;
+            (reply, response.status, said)
+        };
+        if let Some(last) = trace.steps.last_mut() {
+            last.note = Text::new(
+                format!("{}{}{}", last.note.en, said.en, why.en),
+                format!("{}{}{}", last.note.zh, said.zh, why.zh),
+            );
         }
-        let bytes = h1::response_bytes(&response);
-        let (seq, ack) = seq_ack(isns.0, isns.1, 0, payload.len());
-        let reply = self.data_packet(at_server.dst, at_server.src, seq, ack, &bytes)?;
         let back = self.walk(trace, server.clone(), reply, Direction::Reply);
         match back {
             Some((_, arrived)) => {
-                trace.outcome.http =
-                    Some(HttpOutcome { status: response.status, backend: None, pod: Some(server.label()) });
+                trace.outcome.http = Some(HttpOutcome { status, backend: None, pod: Some(server.label()) });
                 Some(arrived)
             }
             None => {

@@ -31,6 +31,7 @@ mod proxy;
 mod reject;
 mod routing;
 mod send;
+mod streams;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -45,11 +46,11 @@ use crate::packet::{Packet, PacketError, TcpFlags, Tuple};
 use crate::trace::{Direction, Step, StepKind, Text, Trace};
 
 use ct::Ct;
-pub use exchange::{HttpOptions, Resolved, fetch, resolve_target};
+pub use exchange::{GrpcLb, HttpOptions, MAX_TRACE_REQUESTS, Resolved, fetch, resolve_target};
 use hook::Plane;
 pub use host::{Host, resolve_host};
 use ipvs_hook::{IPVS_TCP_FIN_TIMEOUT, IpvsConn};
-pub use send::{Load, MAX_CONNECTIONS, Requests, Sends, Sent, SentRequest, send, send_requests};
+pub use send::{Load, MAX_CONNECTIONS, MAX_REQUESTS, Requests, Sends, Sent, SentRequest, send, send_requests};
 
 /// What to walk: `from` is `pod/NAME`, `node/NAME`, `client/NAME` or an IP; `to` is `IP:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +127,8 @@ pub struct Sim<'a> {
     socket_owner: (u32, u32),
     /// The sidecars' balancers, per client pod and cluster.
     envoy: envoy_hop::State,
+    /// Pods' ends of HTTP/2 connections, by the connection as the pod sees it.
+    h2_servers: BTreeMap<crate::packet::Tuple, streams::ServerConn>,
 }
 
 /// How a connection's opening ended.
@@ -169,6 +172,7 @@ impl<'a> Sim<'a> {
             pod_nat: Vec::new(),
             socket_owner: (pod_ns::APP_UID, pod_ns::APP_UID),
             envoy: envoy_hop::State::default(),
+            h2_servers: BTreeMap::new(),
         };
         // The first node is built at once, so a configuration kube-proxy would refuse (the same on
         // every node) is an error here rather than a drop in the middle of a walk.

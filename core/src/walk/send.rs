@@ -157,11 +157,24 @@ pub fn send_requests(
     load: Load,
 ) -> Result<Requests, WalkError> {
     let target = Target::parse(&request.to).map_err(|err| WalkError(err.0))?;
-    if target.scheme != Scheme::Http {
+    if target.scheme == Scheme::Https {
         return Err(WalkError(format!(
-            "--to `{}`: `send --requests` sends http:// (HTTP/1.1) requests so far",
+            "--to `{}`: `send --requests` sends http://, h2c:// and grpc:// requests; https:// is not walked yet",
             request.to
         )));
+    }
+    if load.requests == 0 {
+        return Err(WalkError("--requests 0: send at least one request".into()));
+    }
+    let total = load.requests.saturating_mul(load.clients.max(1));
+    if total > MAX_REQUESTS {
+        return Err(WalkError(format!(
+            "--requests {} × --clients {} is {total} requests; at most {MAX_REQUESTS} in one send",
+            load.requests, load.clients
+        )));
+    }
+    if matches!(target.scheme, Scheme::H2c | Scheme::Grpc) {
+        return send_streams(cluster, request, options, load, &target);
     }
     let clients = clients_of(cluster, &request.from, load.clients)?;
     let mut sim = Sim::new(cluster, request.seed, request.now)?;
@@ -213,6 +226,148 @@ pub fn send_requests(
         }
     }
     Ok(out)
+}
+
+/// At most this many requests in one `send_requests`: experiment mode keeps no per-step trace,
+/// so a million is about a second natively.
+pub const MAX_REQUESTS: usize = 10_000_000;
+
+/// One HTTP/2 connection of a client: where its requests go, and the next stream id on it.
+struct Channel {
+    pooled: Pooled,
+    next_stream: u32,
+}
+
+/// `send_requests` for `h2c://` and `grpc://`: every request is a stream on a long-lived
+/// connection. Each client keeps `load.connections` channels (the application's own pool, the
+/// source text's remedy (c)); request *i* goes to channel *i* mod C. A channel to a name holds
+/// one connection per address it balances over: `pick_first` (grpc's default, and what curl
+/// does) connects to the first address the name resolves to; `round_robin` (grpc only) to every
+/// A record, a headless Service's one per ready pod, starting at a random one (grpc-go
+/// `balancer/roundrobin`: `rand.Intn` of the READY pickers) and rotating per call. A ClusterIP
+/// name resolves to one address, so round_robin has one subchannel and every call still rides
+/// the one connection kube-proxy balanced at its SYN. Through a sidecar each request is
+/// balanced by Envoy, whatever the connection.
+fn send_streams(
+    cluster: &Cluster,
+    request: &Request,
+    options: &HttpOptions,
+    load: Load,
+    target: &Target,
+) -> Result<Requests, WalkError> {
+    let clients = clients_of(cluster, &request.from, load.clients)?;
+    let mut sim = Sim::new(cluster, request.seed, request.now)?;
+    let mut out = Requests::default();
+    out.requests.reserve(load.requests.saturating_mul(clients.len()));
+    let channels = load.connections.max(1);
+    let lb = if target.scheme == Scheme::Grpc { options.grpc_lb } else { super::GrpcLb::PickFirst };
+    let curl = crate::http::Request::curl(&options.method, target, &options.headers).map_err(|err| WalkError(err.0))?;
+    let (_, http, _) = super::streams::stream_request(target, &curl);
+    for client in &clients {
+        let addresses = addresses_of(cluster, client, target, options)?;
+        let label = client.label();
+        // Each channel: its subchannels (one connection each) and its round-robin position.
+        let mut pool: Vec<(Vec<Channel>, usize)> = Vec::with_capacity(channels);
+        for i in 0..load.requests {
+            let at = i % channels;
+            if at == pool.len() {
+                let dialed: Vec<std::net::Ipv4Addr> = match lb {
+                    super::GrpcLb::PickFirst => addresses.iter().take(1).copied().collect(),
+                    super::GrpcLb::RoundRobin => addresses.clone(),
+                };
+                let mut subchannels = Vec::with_capacity(dialed.len());
+                for ip in dialed {
+                    let dst = SocketAddrV4::new(ip, target.port);
+                    let mut trace = Trace::default();
+                    let opened = sim.open(&mut trace, client, dst, crate::net::Proto::Tcp)?;
+                    let pooled = match opened {
+                        Opened::Accepted { server, .. } if sim.envoy_at(server.name(), envoy_listener()).is_some() => {
+                            Pooled::Proxy(server)
+                        }
+                        Opened::Accepted { server, .. } => {
+                            return Err(WalkError(format!(
+                                "--to `{}`: {} is ingress-nginx, which speaks HTTP/2 only over TLS; h2c and gRPC to it are not walked",
+                                request.to,
+                                server.label()
+                            )));
+                        }
+                        _ => {
+                            let backend = if trace.outcome.dropped { None } else { trace.outcome.delivered_to };
+                            Pooled::Pinned(backend.unwrap_or_else(|| "dropped".to_string()))
+                        }
+                    };
+                    subchannels.push(Channel { pooled, next_stream: 1 });
+                    sim.advance(1);
+                }
+                let start = if subchannels.len() > 1 {
+                    (sim.env.rng.next_u64() % subchannels.len() as u64) as usize
+                } else {
+                    0
+                };
+                pool.push((subchannels, start));
+            }
+            let before: usize = pool[..at].iter().map(|(subs, _)| subs.len()).sum();
+            let (subchannels, next) = &mut pool[at];
+            if subchannels.is_empty() {
+                return Err(WalkError(format!("--to `{}`: the name resolves to no address", request.to)));
+            }
+            let pick = *next % subchannels.len();
+            *next = next.wrapping_add(1);
+            let channel = &mut subchannels[pick];
+            let stream = channel.next_stream;
+            channel.next_stream = channel.next_stream.saturating_add(2);
+            let (backend, proxy) = match &channel.pooled {
+                Pooled::Pinned(backend) => (backend.clone(), None),
+                Pooled::Proxy(server) => {
+                    let server = server.clone();
+                    let dst = SocketAddrV4::new(addresses[0], target.port);
+                    (sim.envoy_backend(server.name(), dst, &http), Some(server.label()))
+                }
+            };
+            *out.counts.entry(backend.clone()).or_default() += 1;
+            out.requests.push(SentRequest {
+                index: out.requests.len(),
+                client: label.clone(),
+                connection: before + pick,
+                stream: Some(stream),
+                backend,
+                proxy,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every address `target`'s host resolves to from `client`, in the DNS answer's order: one for
+/// an IP, a ClusterIP name or a `--resolve` entry; one per ready pod for a headless Service.
+fn addresses_of(
+    cluster: &Cluster,
+    client: &Host,
+    target: &Target,
+    options: &HttpOptions,
+) -> Result<Vec<std::net::Ipv4Addr>, WalkError> {
+    let first = resolve_target(cluster, client, target, &options.resolve)?.ip;
+    let Host::Pod { name, .. } = client else { return Ok(vec![first]) };
+    if target.host.parse::<std::net::Ipv4Addr>().is_ok()
+        || options.resolve.iter().any(|entry| entry.host == target.host && entry.port == target.port)
+    {
+        return Ok(vec![first]);
+    }
+    let namespace = cluster.pod(name).map(|pod| pod.namespace.as_str()).unwrap_or("default");
+    let records = crate::dns::records(cluster);
+    let lookup = crate::dns::lookup_from_pod(&records, namespace, target.host.trim_end_matches('.'));
+    let all: Vec<std::net::Ipv4Addr> = lookup
+        .answer
+        .map(|(_, data)| {
+            data.into_iter()
+                .filter_map(|d| match d {
+                    crate::model::DnsData::A(ip) => Some(ip),
+                    crate::model::DnsData::Cname(_) => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(if all.first() == Some(&first) { all } else { vec![first] })
 }
 
 /// The tuple a sidecar's outbound listener accepts (REDIRECT at OUTPUT sends there).
