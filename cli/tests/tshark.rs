@@ -150,3 +150,62 @@ fn an_http_capture_decodes_as_http_in_tshark() {
     println!("ok   http: tshark reads GET /hello (Host: web.default.svc.cluster.local) and 200, checksums good");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 14's check: three gRPC calls over one HTTP/2 connection, captured, are what tshark's own
+/// HTTP/2 and gRPC dissectors read: each call's `:path` on streams 1, 3 and 5 (the later header
+/// blocks only decode if the HPACK state of the earlier ones is right), each answer's trailers
+/// with `grpc-status: 0`, and every checksum good.
+#[test]
+fn a_grpc_capture_decodes_as_http2_streams_in_tshark() {
+    if let Some(reason) = skip_reason() {
+        println!("skipped: {reason}");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("lbplay-pcap-grpc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let file = dir.join("grpc.pcap");
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/scenarios/grpc.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_lbplay"))
+        .args(["pcap", "--from", "pod/client-7bdfb8455d-6pz62"])
+        .args(["--to", "grpc://greeter:50051/helloworld.Greeter/SayHello", "--streams", "3", "-o"])
+        .arg(&file)
+        .arg(scenario)
+        .output()
+        .expect("run lbplay");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let fields = Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"])
+        .args(["-d", "tcp.port==50051,http2", "-Y", "http2", "-T", "fields"])
+        .args(["-e", "http2.streamid", "-e", "http2.headers.path", "-e", "http2.header.value"])
+        .args(["-e", "ip.checksum.status", "-e", "tcp.checksum.status"])
+        .output()
+        .expect("run tshark");
+    assert!(fields.status.success(), "tshark failed: {}", String::from_utf8_lossy(&fields.stderr));
+    let text = String::from_utf8_lossy(&fields.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().map(|line| line.split('\t').collect()).collect();
+    let last_stream = |row: &Vec<&str>| row[0].rsplit(',').next().unwrap_or_default().to_string();
+    let mut calls: Vec<String> = Vec::new();
+    let mut answers: Vec<String> = Vec::new();
+    for row in &rows {
+        assert_eq!(row.len(), 5, "{text}");
+        if row[1] == "/helloworld.Greeter/SayHello" {
+            calls.push(last_stream(row));
+        } else if row[2].starts_with("200,application/grpc") {
+            // The answer's values: :status, content-type, then the trailers grpc-status and grpc-message.
+            let values: Vec<&str> = row[2].split(',').collect();
+            assert_eq!(values.get(2), Some(&"0"), "grpc-status: {text}");
+            answers.push(last_stream(row));
+        }
+        assert_eq!((row[3], row[4]), ("1", "1"), "every checksum good: {text}");
+    }
+    calls.dedup();
+    answers.dedup();
+    assert_eq!(calls, ["1", "3", "5"], "tshark's calls: {text}");
+    assert_eq!(answers, ["1", "3", "5"], "tshark's answers: {text}");
+    println!(
+        "ok   grpc: tshark reads /helloworld.Greeter/SayHello on streams 1, 3, 5 and grpc-status 0, checksums good"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

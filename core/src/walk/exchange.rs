@@ -761,8 +761,8 @@ mod tests {
             "pod/client",
             "https://web/",
             expect![[r#"
-            error: --to `https://web/`: lbplay walks http:// (HTTP/1.1) requests so far; https:// is not walked yet
-        "#]],
+                error: --to `https://web/`: lbplay walks http://, h2c:// and grpc:// requests; https:// (TLS) is not walked yet
+            "#]],
         );
     }
 

@@ -479,3 +479,79 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod stream_tests {
+    use super::*;
+    use crate::walk::GrpcLb;
+
+    /// The gRPC lesson's scenario: three greeter pods behind a ClusterIP and a headless Service.
+    fn scenario() -> Cluster {
+        let source = crate::scenario::Source { name: "grpc.yaml", text: include_str!("../../scenarios/grpc.yaml") };
+        crate::scenario::load(&[source]).expect("the scenario loads").cluster
+    }
+
+    /// Each request as `client:connection/stream>pod`, with names cut to their suffix.
+    fn check(to: &str, lb: GrpcLb, load: Load, expect: &str) {
+        let cluster = scenario();
+        let from = cluster.pods.iter().find(|p| p.name.starts_with("client-")).map(|p| format!("pod/{}", p.name));
+        let request = Request { from: from.expect("a client"), to: to.into(), proto: Proto::Tcp, seed: 1, now: 0 };
+        let options = HttpOptions { grpc_lb: lb, ..HttpOptions::default() };
+        let got = match send_requests(&cluster, &request, &options, load) {
+            Ok(sent) => sent
+                .requests
+                .iter()
+                .map(|r| {
+                    let tail = |s: &str| s.rsplit('-').next().unwrap_or_default().to_string();
+                    format!("{}:{}/{}>{}", tail(&r.client), r.connection, r.stream.unwrap_or(0), tail(&r.backend))
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(err) => format!("error: {err}"),
+        };
+        assert_eq!(got, expect);
+    }
+
+    use crate::net::Proto;
+
+    const CALL: &str = "grpc://greeter:50051/helloworld.Greeter/SayHello";
+    const HEADLESS: &str = "grpc://greeter-headless:50051/helloworld.Greeter/SayHello";
+
+    #[test]
+    fn every_stream_of_a_connection_reaches_the_pod_its_syn_did() {
+        let one = Load { requests: 4, clients: 1, connections: 1 };
+        check(CALL, GrpcLb::PickFirst, one, "6pz62:0/1>nr7zp 6pz62:0/3>nr7zp 6pz62:0/5>nr7zp 6pz62:0/7>nr7zp");
+        // A ClusterIP name is one address: round_robin has one subchannel and changes nothing.
+        check(CALL, GrpcLb::RoundRobin, one, "6pz62:0/1>nr7zp 6pz62:0/3>nr7zp 6pz62:0/5>nr7zp 6pz62:0/7>nr7zp");
+        // The application's own pool: two connections, each balanced once at its SYN (both
+        // happen to draw the same pod with this seed, as 1 in 3 pairs do).
+        let pool = Load { requests: 4, clients: 1, connections: 2 };
+        check(CALL, GrpcLb::PickFirst, pool, "6pz62:0/1>nr7zp 6pz62:1/1>nr7zp 6pz62:0/3>nr7zp 6pz62:1/3>nr7zp");
+    }
+
+    #[test]
+    fn a_headless_name_lets_round_robin_balance_every_call() {
+        let load = Load { requests: 4, clients: 1, connections: 1 };
+        // pick_first: the first A record only.
+        check(HEADLESS, GrpcLb::PickFirst, load, "6pz62:0/1>ws4hh 6pz62:0/3>ws4hh 6pz62:0/5>ws4hh 6pz62:0/7>ws4hh");
+        // round_robin: one connection per pod, from a random start, each call on the next.
+        check(HEADLESS, GrpcLb::RoundRobin, load, "6pz62:2/1>nr7zp 6pz62:0/1>ws4hh 6pz62:1/1>vwlkd 6pz62:2/3>nr7zp");
+    }
+
+    #[test]
+    fn bad_loads_are_refused() {
+        check(
+            CALL,
+            GrpcLb::PickFirst,
+            Load { requests: 0, clients: 1, connections: 1 },
+            "error: --requests 0: send at least one request",
+        );
+        let huge = Load { requests: MAX_REQUESTS, clients: 2, connections: 1 };
+        check(
+            CALL,
+            GrpcLb::PickFirst,
+            huge,
+            "error: --requests 10000000 × --clients 2 is 20000000 requests; at most 10000000 in one send",
+        );
+    }
+}
