@@ -29,4 +29,15 @@ fn main() {
         println!("{mode}: {CONNECTIONS} connections, {:.0} a second, counts {:?}", 1e6 / per, sends.counts);
         println!("{}", figure(&format!("native send, µs per connection ({mode})"), per, "µs", Some(1.0)));
     }
+    common::grpc_timings(&common::Probe {
+        platform: "native",
+        clock: &|| START.with(|start| start.elapsed().as_secs_f64() * 1000.0),
+        peak: &|_| None,
+        print: &|line| println!("{line}"),
+        timings: true,
+    });
+}
+
+thread_local! {
+    static START: Instant = Instant::now();
 }

@@ -53,6 +53,7 @@ fn core_timings_in_wasm() {
     let probe = common::Probe { platform: "wasm", clock: &now, peak: &peak, print: &print, timings: true };
     common::model_timings(&probe);
     common::iptables_timings(&probe);
+    common::grpc_timings(&probe);
 }
 
 /// The number of steps issue 6 asks the stepping benchmark for.

@@ -234,3 +234,46 @@ pub fn iptables_timings(probe: &Probe<'_>) {
         drop(render::iptables_save(&ruleset));
     });
 }
+
+/// Issue 14's experiment-mode figure, natively and in wasm: 1,000,000 gRPC calls (3 clients ×
+/// 333,334) sent with `walk::send_requests` and no per-step trace, over a ClusterIP (each
+/// client's connection balanced once), and over a headless Service with round_robin. The goal is
+/// 1,000,000 requests a second natively, and at least half that in wasm.
+pub fn grpc_timings(probe: &Probe<'_>) {
+    let source = Source { name: "grpc.yaml", text: include_str!("../../scenarios/grpc.yaml") };
+    let cluster = lbplay_core::scenario::load(&[source]).expect("the scenario loads").cluster;
+    let from = cluster.pods.iter().find(|p| p.name.starts_with("client-")).map(|p| format!("pod/{}", p.name));
+    let from = from.expect("a client pod");
+    let per_client = 333_334;
+    for (path, to, lb) in [
+        ("clusterip", "grpc://greeter:50051/helloworld.Greeter/SayHello", lbplay_core::walk::GrpcLb::PickFirst),
+        (
+            "headless round_robin",
+            "grpc://greeter-headless:50051/helloworld.Greeter/SayHello",
+            lbplay_core::walk::GrpcLb::RoundRobin,
+        ),
+    ] {
+        let request = lbplay_core::walk::Request {
+            from: from.clone(),
+            to: to.into(),
+            proto: lbplay_core::net::Proto::Tcp,
+            seed: 1,
+            now: 0,
+        };
+        let options = lbplay_core::walk::HttpOptions { grpc_lb: lb, ..Default::default() };
+        let load = lbplay_core::walk::Load { requests: per_client, clients: 3, connections: 1 };
+        let (ms, sent) = median(3, probe.clock, || {
+            lbplay_core::walk::send_requests(&cluster, &request, &options, load).expect("it sends")
+        });
+        let total = sent.requests.len();
+        assert_eq!(total, per_client * 3);
+        (probe.print)(&format!("grpc {path}: {total} calls in {ms:.1} ms, counts {:?}", sent.counts));
+        // A rate has a floor, not a ceiling, so the goal is in the name rather than the `≤` column.
+        probe.emit(
+            &format!("grpc requests per second, goal ≥ 1000000 ({path})"),
+            total as f64 / ms * 1000.0,
+            "/s",
+            None,
+        );
+    }
+}
