@@ -231,6 +231,15 @@ fn screenshots(root: &Path, driver: &Driver, base: &str) -> Result<String, Strin
             shot(&format!("{what}-{width}x{height}"), &mut written)?;
         }
     }
+    // The gRPC lesson at the pod's answer to stream 1, in the page and in an 800 × 500 embed.
+    for (width, height, ui) in [(1400, 900, "full"), (800, 500, "min")] {
+        driver.resize(width, height)?;
+        driver.goto(&format!("{base}#v=1&s=grpc-pinned&step=30&ui={ui}"))?;
+        driver.execute("location.reload(); return true;", Vec::new())?;
+        driver.wait_for("the page", "return document.querySelectorAll('[data-testid=step]').length || document.querySelector('.topo-caption');", Duration::from_secs(20))?;
+        std::thread::sleep(Duration::from_millis(400));
+        shot(&format!("grpc-{width}x{height}"), &mut written)?;
+    }
     driver.resize(1400, 900)?;
     driver.goto(&format!("{base}embed-demo.html"))?;
     std::thread::sleep(Duration::from_millis(1500));
