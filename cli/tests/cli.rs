@@ -225,8 +225,8 @@ fn a_bad_url_header_or_name_is_bad_input() {
     trace(
         &["--to", "https://web/"],
         expect![[r#"
-        status: 2
-        --to `https://web/`: lbplay walks http:// (HTTP/1.1) requests so far; https:// is not walked yet"#]],
+            status: 2
+            --to `https://web/`: lbplay walks http://, h2c:// and grpc:// requests; https:// (TLS) is not walked yet"#]],
     );
     check(
         &["trace", "--from", "node/node-1", "--to", "http://web/", "clusterip-iptables"],
