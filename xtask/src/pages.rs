@@ -236,7 +236,11 @@ fn screenshots(root: &Path, driver: &Driver, base: &str) -> Result<String, Strin
         driver.resize(width, height)?;
         driver.goto(&format!("{base}#v=1&s=grpc-pinned&step=30&ui={ui}"))?;
         driver.execute("location.reload(); return true;", Vec::new())?;
-        driver.wait_for("the page", "return document.querySelectorAll('[data-testid=step]').length || document.querySelector('.topo-caption');", Duration::from_secs(20))?;
+        driver.wait_for(
+            "the page",
+            "return document.querySelectorAll('[data-testid=step]').length || document.querySelector('.topo-caption');",
+            Duration::from_secs(20),
+        )?;
         std::thread::sleep(Duration::from_millis(400));
         shot(&format!("grpc-{width}x{height}"), &mut written)?;
     }
